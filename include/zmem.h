@@ -1,0 +1,288 @@
+/*
+ * zmem — accounted, pluggable, debuggable memory allocation.
+ *
+ * This header is the whole public API and its documentation. Every name that
+ * starts with zm_ / ZM_ is part of the contract; nothing else is.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *  - Thread safety: every function may be called from any thread at any time.
+ *    The exceptions are the set-up calls (zm_set_backend, zm_set_mem_functions,
+ *    zm_set_layout), which are meant for the start of the program: they fail
+ *    with EBUSY once the first block has been allocated.
+ *  - Checked allocation (zm_malloc, zm_calloc, ...): on failure the OOM handler
+ *    runs (see zm_set_oom_handler); if it returns, the function returns NULL
+ *    with errno = ENOMEM.
+ *  - Try allocation (zm_try_*): never calls the handler; NULL with errno = ENOMEM.
+ *  - Setters return 0 on success, -1 with errno set on failure.
+ *  - Every returned block is aligned to alignof(max_align_t) (16 on x86-64),
+ *    whatever the block layout.
+ *  - Requests above PTRDIFF_MAX, and count * size products that overflow, fail
+ *    with ENOMEM; a backend never sees them.
+ *
+ * ABI policy: within one major version, functions are only added and structs
+ * that carry a size field only grow at their end. The shared library's SONAME
+ * is the major version (libzmem.so.MAJOR).
+ */
+#ifndef ZMEM_H
+#define ZMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define ZMEM_VERSION_MAJOR 0
+#define ZMEM_VERSION_MINOR 1
+#define ZMEM_VERSION_PATCH 0
+/* One integer: major * 10000 + minor * 100 + patch. */
+#define ZMEM_VERSION                                                           \
+  (ZMEM_VERSION_MAJOR * 10000 + ZMEM_VERSION_MINOR * 100 + ZMEM_VERSION_PATCH)
+
+/* ------------------------------------------------- export and attributes */
+
+#if defined(ZMEM_STATIC)
+#define ZM_API
+#elif defined(_WIN32)
+#if defined(ZMEM_BUILDING)
+#define ZM_API __declspec(dllexport)
+#else
+#define ZM_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define ZM_API __attribute__((visibility("default")))
+#else
+#define ZM_API
+#endif
+
+#if defined(__has_attribute)
+#define ZM__HAS_ATTR(x) __has_attribute(x)
+#else
+#define ZM__HAS_ATTR(x) 0
+#endif
+
+#if ZM__HAS_ATTR(malloc)
+#define ZM_ATTR_MALLOC __attribute__((malloc))
+#else
+#define ZM_ATTR_MALLOC
+#endif
+#if ZM__HAS_ATTR(alloc_size)
+#define ZM_ATTR_ALLOC_SIZE(i) __attribute__((alloc_size(i)))
+#define ZM_ATTR_ALLOC_SIZE2(i, j) __attribute__((alloc_size(i, j)))
+#else
+#define ZM_ATTR_ALLOC_SIZE(i)
+#define ZM_ATTR_ALLOC_SIZE2(i, j)
+#endif
+#if ZM__HAS_ATTR(alloc_align)
+#define ZM_ATTR_ALLOC_ALIGN(i) __attribute__((alloc_align(i)))
+#else
+#define ZM_ATTR_ALLOC_ALIGN(i)
+#endif
+#if ZM__HAS_ATTR(warn_unused_result)
+#define ZM_ATTR_NODISCARD __attribute__((warn_unused_result))
+#else
+#define ZM_ATTR_NODISCARD
+#endif
+/* GCC 11+ can pair an allocator with its deallocator (-Wmismatched-dealloc). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define ZM_ATTR_DEALLOC __attribute__((malloc(zm_free, 1)))
+#else
+#define ZM_ATTR_DEALLOC
+#endif
+
+/* Attribute bundles for allocating declarations. */
+#define ZM_ALLOC ZM_ATTR_MALLOC ZM_ATTR_DEALLOC ZM_ATTR_NODISCARD
+#define ZM_REALLOC ZM_ATTR_NODISCARD
+
+/* Version of the library actually loaded (ZMEM_VERSION of its build). */
+ZM_API int zm_version(void);
+
+/* ------------------------------------------------------------- allocation */
+
+/* Frees a block from any zm_ allocation function. NULL does nothing. errno is
+ * preserved. Freeing a block that zmem did not allocate is undefined. */
+ZM_API void zm_free(void *ptr);
+
+/* A block of at least `size` bytes. size 0 gives a unique pointer that must
+ * be freed like any other. */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(1) void *zm_malloc(size_t size);
+
+/* count * size bytes, zeroed. Overflow of the product fails (ENOMEM; the OOM
+ * handler receives SIZE_MAX as the size). */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(1, 2) void *zm_calloc(size_t count,
+                                                          size_t size);
+
+/* Resizes ptr to `size` bytes, keeping the contents up to the smaller size.
+ *  - zm_realloc(NULL, n) is zm_malloc(n).
+ *  - zm_realloc(p, 0) frees p and returns NULL (errno unchanged). C23 leaves
+ *    this case undefined; zmem defines it.
+ *  - On failure p is left valid, unchanged and still counted.
+ * A block keeps its tag. Blocks from zm_aligned_alloc keep their alignment
+ * only up to alignof(max_align_t). */
+ZM_API ZM_REALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_realloc(void *ptr,
+                                                         size_t size);
+
+/* zm_realloc(ptr, count * size), with overflow of the product failing like
+ * zm_calloc (ptr left intact). */
+ZM_API ZM_REALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_reallocarray(void *ptr,
+                                                                  size_t count,
+                                                                  size_t size);
+
+/* A block of `size` bytes aligned to `alignment`, any power of two. size need
+ * not be a multiple of alignment. A zero or non-power-of-two alignment returns
+ * NULL with errno = EINVAL (the OOM handler is not called). In the lean layout
+ * with a user backend that has no aligned_alloc member, alignments above
+ * alignof(max_align_t) return NULL with errno = ENOTSUP. */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_ALIGN(1) ZM_ATTR_ALLOC_SIZE(2) void *
+zm_aligned_alloc(size_t alignment, size_t size);
+
+/* A copy of the string s (s must not be NULL). */
+ZM_API ZM_ALLOC char *zm_strdup(const char *s);
+/* A copy of at most n bytes of s, always NUL-terminated; s need not be
+ * terminated within its first n bytes. */
+ZM_API ZM_ALLOC char *zm_strndup(const char *s, size_t n);
+/* A copy of n bytes at p (n may be 0: a unique pointer, like zm_malloc(0)). */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_memdup(const void *p, size_t n);
+
+/* zm_free with the size the block was last requested with (malloc, calloc's
+ * count * size, or realloc's size). In the lean layout on backends that can
+ * derive a block's size from its request (jemalloc), this skips the size
+ * lookup; elsewhere it is zm_free. Passing any other size is undefined (a
+ * build with ZMEM_DEBUG_ASSERT=ON checks it). Use zm_free for blocks from
+ * zm_aligned_alloc. */
+ZM_API void zm_free_sized(void *ptr, size_t size);
+
+/* The bytes usable at ptr (at least what was requested). 0 for NULL. */
+ZM_API size_t zm_usable_size(const void *ptr);
+
+/* Try variants: like the checked ones, but never call the OOM handler. */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(1) void *zm_try_malloc(size_t size);
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(1, 2) void *zm_try_calloc(size_t count,
+                                                              size_t size);
+ZM_API ZM_REALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_try_realloc(void *ptr,
+                                                             size_t size);
+
+/* ------------------------------------------------------------ OOM handler */
+
+typedef void (*zm_oom_handler)(size_t size, void *arg);
+
+/* Installs the function called when a checked allocation fails, with the size
+ * that was asked for and `arg`. If it returns, the allocation returns NULL with
+ * errno = ENOMEM. NULL restores the default handler, which writes one line to
+ * stderr with write(2), without allocating, and calls abort(). The handler may
+ * be called from any thread, concurrently. */
+ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
+
+/* ---------------------------------------------------------------- backend */
+
+/* The allocator underneath zmem. `ud` is passed back to every call.
+ *  - malloc must return blocks aligned to alignof(max_align_t), or NULL.
+ *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX.
+ *  - realloc has C semantics for non-NULL pointers and non-zero sizes (zmem
+ *    never calls it with NULL or 0).
+ *  - usable_size may be NULL: zmem then uses the header layout (16 bytes in
+ *    front of each block hold its size).
+ *  - aligned_alloc may be NULL (alignment is a power of two above
+ *    alignof(max_align_t); its blocks are freed with free). Without it, the
+ *    header layout over-allocates to align; the lean layout refuses large
+ *    alignments (ENOTSUP).
+ * The struct is copied by zm_set_backend. */
+typedef struct zm_backend {
+  const char *name;
+  void *(*malloc)(void *ud, size_t size);
+  void *(*realloc)(void *ud, void *ptr, size_t size);
+  void (*free)(void *ud, void *ptr);
+  size_t (*usable_size)(void *ud, const void *ptr);
+  void *ud;
+  void *(*aligned_alloc)(void *ud, size_t alignment, size_t size);
+} zm_backend;
+
+/* Installs a backend. Must come before the first allocation: afterwards it
+ * fails with EBUSY. EINVAL if be or one of malloc/realloc/free is NULL.
+ * ENOTSUP when zmem was built with ZMEM_REPLACEMENT=OFF. Use zm_get_backend
+ * first to wrap the built-in backend. */
+ZM_API int zm_set_backend(const zm_backend *be);
+
+/* The libevent-shaped form: plain malloc/realloc/free functions, without a
+ * size query (so the header layout is used). All three NULL restores the
+ * built-in backend; some but not all NULL is EINVAL. Same EBUSY / ENOTSUP
+ * rules as zm_set_backend. */
+ZM_API int zm_set_mem_functions(void *(*malloc_fn)(size_t),
+                                void *(*realloc_fn)(void *, size_t),
+                                void (*free_fn)(void *));
+
+/* The backend in force (or that will be, before the first allocation). For
+ * the built-in backend its function pointers call the compiled-in allocator
+ * (libc, jemalloc, mimalloc or tcmalloc), so it can be wrapped. The pointer
+ * stays valid until the next successful zm_set_backend. */
+ZM_API const zm_backend *zm_get_backend(void);
+
+/* ----------------------------------------------------------------- layout */
+
+typedef enum zm_layout {
+  ZM_LAYOUT_LEAN = 1,   /* no header: the backend reports block sizes */
+  ZM_LAYOUT_HEADER = 2, /* 16-byte header in front of every block */
+} zm_layout;
+
+/* Bytes of the header layout's per-block header. */
+#define ZM_HEADER_SIZE 16
+
+/* Asks for a layout. The layout is fixed at the first allocation: afterwards
+ * this fails with EBUSY. ZM_LAYOUT_LEAN is refused with ENOTSUP when the
+ * backend has no usable_size. EINVAL for other values. */
+ZM_API int zm_set_layout(zm_layout layout);
+
+/* ------------------------------------------------------------- accounting */
+
+/* Bytes the backend holds for live blocks: their usable sizes plus zmem's
+ * headers. Exact whenever no allocation is in flight; after every block
+ * allocated since some moment is freed, it returns to its value at that
+ * moment, whichever threads allocated and freed them. Lock-free for the
+ * allocating threads; a reader sums every live thread's counters. */
+ZM_API size_t zm_used_memory(void);
+
+/* Highest used memory seen since start or the last zm_reset_peak. Threads
+ * publish their counts to the peak in steps of at most ZM_PEAK_GRANULE bytes,
+ * so the peak may be low by at most ZM_PEAK_GRANULE per thread alive at the
+ * moment of the true peak. It is never below the current used memory. */
+ZM_API size_t zm_peak_memory(void);
+#define ZM_PEAK_GRANULE ((size_t)64 * 1024)
+
+/* Sets the peak to the current used memory. */
+ZM_API void zm_reset_peak(void);
+
+#define ZM_STATS_VERSION 1
+
+/* Everything zm_get_stats reports. Set `size` to sizeof(zm_stats) before the
+ * call; a library newer than the caller fills only the fields that fit. */
+typedef struct zm_stats {
+  size_t size;              /* in: sizeof(zm_stats) of the caller */
+  unsigned version;         /* out: ZM_STATS_VERSION of the library */
+  zm_layout layout;         /* in force, or to be used at the first allocation */
+  const char *backend;      /* backend name */
+  size_t used;              /* as zm_used_memory() */
+  size_t peak;              /* as zm_peak_memory() */
+  size_t live_blocks;       /* blocks allocated and not yet freed */
+  uint64_t malloc_calls;    /* zm_malloc, zm_try_malloc, strdup, strndup, memdup */
+  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc */
+  uint64_t realloc_calls;   /* zm_realloc, zm_try_realloc, zm_reallocarray */
+  uint64_t aligned_calls;   /* zm_aligned_alloc */
+  uint64_t free_calls;      /* zm_free, zm_free_sized with a non-NULL pointer,
+                               and zm_realloc(p, 0) */
+  uint64_t failures;        /* allocations that returned NULL */
+  uint64_t realloc_moved;   /* reallocs that returned a different pointer */
+} zm_stats;
+
+/* Fills *st. 0, or -1 with EINVAL when st is NULL or st->size is smaller than
+ * the version-1 struct. The figures are read one after another, so with other
+ * threads allocating they may not be mutually consistent. */
+ZM_API int zm_get_stats(zm_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZMEM_H */

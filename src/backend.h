@@ -1,0 +1,95 @@
+/* The backend layer: the allocator in force, called through inline dispatch.
+ * The built-in allocator is called directly; a user backend through its
+ * function pointers. With ZMEM_REPLACEMENT=OFF the indirect branch is dead
+ * code and disappears. */
+#ifndef ZM_BACKEND_H
+#define ZM_BACKEND_H
+
+#include "builtin.h"
+#include "internal.h"
+#include "zmem.h"
+
+#include <string.h>
+
+typedef struct zm__backend {
+  zm_backend pub; /* what zm_get_backend returns */
+  bool builtin;   /* pub is the compiled-in allocator */
+} zm__backend;
+
+/* Written only before the first allocation (under the freeze lock). */
+extern zm__backend zm__be;
+
+/* Installs be (NULL: the built-in). Fails with EBUSY once frozen. */
+int zm__backend_install(const zm_backend *be);
+
+static inline bool zm__be_direct(void) {
+  return !zm__replacement || zm__be.builtin;
+}
+
+static inline void *zm__be_malloc(size_t n) {
+  if (zm__be_direct())
+    return bi_malloc(n);
+  return zm__be.pub.malloc(zm__be.pub.ud, n);
+}
+
+static inline void *zm__be_calloc(size_t n) {
+  if (zm__be_direct())
+    return bi_calloc(n);
+  void *p = zm__be.pub.malloc(zm__be.pub.ud, n);
+  return p ? memset(p, 0, n) : NULL;
+}
+
+static inline void *zm__be_realloc(void *p, size_t n) {
+  if (zm__be_direct())
+    return bi_realloc(p, n);
+  return zm__be.pub.realloc(zm__be.pub.ud, p, n);
+}
+
+static inline void zm__be_free(void *p) {
+  if (zm__be_direct())
+    bi_free(p);
+  else
+    zm__be.pub.free(zm__be.pub.ud, p);
+}
+
+static inline bool zm__be_has_usable(void) {
+  return zm__be_direct() || zm__be.pub.usable_size != NULL;
+}
+
+static inline size_t zm__be_usable(const void *p) {
+  if (zm__be_direct())
+    return bi_usable(p);
+  return zm__be.pub.usable_size(zm__be.pub.ud, p);
+}
+
+static inline bool zm__be_has_aligned(void) {
+  return zm__be_direct() || zm__be.pub.aligned_alloc != NULL;
+}
+
+/* alignment: a power of two above alignof(max_align_t). */
+static inline void *zm__be_aligned(size_t alignment, size_t n) {
+  if (zm__be_direct())
+    return bi_aligned(alignment, n);
+  return zm__be.pub.aligned_alloc(zm__be.pub.ud, alignment, n);
+}
+
+/* True when zm__be_good_size(n) is the exact usable size of a block last
+ * requested with n bytes, so sized free needs no lookup. */
+static inline bool zm__be_sized_exact(void) {
+  return bi_has_good_size && zm__be_direct();
+}
+
+static inline size_t zm__be_good_size(size_t n) { return bi_good_size(n); }
+
+static inline void zm__be_free_sized(void *p, size_t n) {
+  if (zm__be_direct())
+    bi_free_sized(p, n);
+  else
+    zm__be.pub.free(zm__be.pub.ud, p);
+}
+
+static inline bool zm__be_free_keeps_errno(void) {
+  return bi_free_keeps_errno && zm__be_direct();
+}
+
+#endif

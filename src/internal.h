@@ -1,0 +1,38 @@
+/* Internal conventions shared by every module: build constants, branch hints.
+ * Nothing here is public; non-static internal names start with zm__. */
+#ifndef ZM_INTERNAL_H
+#define ZM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define zm__likely(x) __builtin_expect(!!(x), 1)
+#define zm__unlikely(x) __builtin_expect(!!(x), 0)
+#define zm__noinline __attribute__((noinline))
+#define zm__cold __attribute__((cold, noinline))
+
+#ifndef ZMEM_REPLACEMENT
+#define ZMEM_REPLACEMENT 1
+#endif
+#ifndef ZMEM_DEBUG_ASSERT
+#define ZMEM_DEBUG_ASSERT 0
+#endif
+
+/* Build options as constants, so that both branches always compile. */
+static const bool zm__replacement = ZMEM_REPLACEMENT;
+static const bool zm__debug_assert = ZMEM_DEBUG_ASSERT;
+
+/* What the front-end counts, one counter each (see zm_stats). */
+typedef enum zm__call {
+  ZM__CALL_MALLOC,
+  ZM__CALL_CALLOC,
+  ZM__CALL_REALLOC,
+  ZM__CALL_ALIGNED,
+  ZM__CALL_FREE,
+  ZM__CALL_FAILURE,
+  ZM__CALL_MOVED,
+  ZM__NCALLS
+} zm__call;
+
+#endif

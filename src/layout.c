@@ -1,0 +1,68 @@
+/* Set-up: the layout choice, fixed at the first allocation. */
+#include "layout.h"
+#include "backend.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+_Atomic int zm__layout_now;
+
+static pthread_mutex_t setup_mutex = PTHREAD_MUTEX_INITIALIZER;
+static zm_layout wanted; /* 0: lean when the backend allows it */
+
+void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
+void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
+
+bool zm__setup_frozen(void) {
+  return atomic_load_explicit(&zm__layout_now, memory_order_relaxed) != 0;
+}
+
+/* The lean layout needs the backend's size query, whatever was asked. */
+static zm_layout choose(void) {
+  if (wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
+    return ZM_LAYOUT_HEADER;
+  return ZM_LAYOUT_LEAN;
+}
+
+int zm__freeze(void) {
+  zm__setup_lock();
+  if (!zm__setup_frozen()) {
+    zm__stats_init();
+    atomic_store_explicit(&zm__layout_now, choose(), memory_order_release);
+  }
+  zm__setup_unlock();
+  return atomic_load_explicit(&zm__layout_now, memory_order_acquire);
+}
+
+zm_layout zm__layout_report(void) {
+  zm__setup_lock();
+  int l = atomic_load_explicit(&zm__layout_now, memory_order_relaxed);
+  zm_layout r = l ? (zm_layout)l : choose();
+  zm__setup_unlock();
+  return r;
+}
+
+static int set_layout_locked(zm_layout layout) {
+  if (zm__setup_frozen()) {
+    errno = EBUSY;
+    return -1;
+  }
+  if (layout == ZM_LAYOUT_LEAN && !zm__be_has_usable()) {
+    errno = ENOTSUP;
+    return -1;
+  }
+  wanted = layout;
+  return 0;
+}
+
+int zm_set_layout(zm_layout layout) {
+  if (layout != ZM_LAYOUT_LEAN && layout != ZM_LAYOUT_HEADER) {
+    errno = EINVAL;
+    return -1;
+  }
+  zm__setup_lock();
+  int rc = set_layout_locked(layout);
+  zm__setup_unlock();
+  return rc;
+}

@@ -1,0 +1,61 @@
+/* Block layouts and the one-time set-up that fixes the layout at the first
+ * allocation. Lean blocks are the backend's pointers untouched; header blocks
+ * carry a zm__header in front. */
+#ifndef ZM_LAYOUT_H
+#define ZM_LAYOUT_H
+
+#include "internal.h"
+#include "zmem.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+
+/* In front of every block of the header layout. offset16 is the distance, in
+ * 16-byte units, from the backend's block to this header (non-zero only for
+ * over-aligned blocks). The backend holds size + ZM_HEADER_SIZE + offset bytes
+ * for the block, which is what is counted. */
+typedef struct zm__header {
+  size_t size;       /* usable bytes after the header */
+  uint32_t offset16; /* backend block start = header - offset16 * 16 */
+  uint32_t tag;      /* reserved for tags; 0 */
+} zm__header;
+
+_Static_assert(sizeof(zm__header) == ZM_HEADER_SIZE, "header is 16 bytes");
+_Static_assert(ZM_HEADER_SIZE % alignof(max_align_t) == 0,
+               "header keeps max_align_t alignment");
+
+static inline zm__header *zm__hdr(const void *user) {
+  return (zm__header *)((char *)user - ZM_HEADER_SIZE);
+}
+static inline void *zm__hdr_user(zm__header *h) {
+  return (char *)h + ZM_HEADER_SIZE;
+}
+static inline void *zm__hdr_base(zm__header *h) {
+  return (char *)h - (size_t)h->offset16 * 16;
+}
+static inline size_t zm__hdr_bytes(const zm__header *h) {
+  return h->size + ZM_HEADER_SIZE + (size_t)h->offset16 * 16;
+}
+
+/* 0 until the first allocation, then a zm_layout; never changes again. */
+extern _Atomic int zm__layout_now;
+
+/* Fixes the layout and starts the accounting; returns the layout. */
+int zm__freeze(void);
+
+static inline int zm__layout(void) {
+  int l = atomic_load_explicit(&zm__layout_now, memory_order_acquire);
+  return zm__likely(l) ? l : zm__freeze();
+}
+
+/* The layout zm_get_stats reports: in force, or the one the next allocation
+ * would fix. */
+zm_layout zm__layout_report(void);
+
+/* The set-up lock serialises set-up calls with the first allocation. */
+void zm__setup_lock(void);
+void zm__setup_unlock(void);
+/* True once the layout is fixed; call with the set-up lock held. */
+bool zm__setup_frozen(void);
+
+#endif

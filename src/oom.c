@@ -1,0 +1,54 @@
+/* The OOM handler: the installed one, or the default that reports and aborts. */
+#include "oom.h"
+#include "internal.h"
+#include "prim/prim.h"
+#include "zmem.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t handler_mutex = PTHREAD_MUTEX_INITIALIZER;
+static zm_oom_handler handler; /* NULL: the default */
+static void *handler_arg;
+
+size_t zm__utoa(unsigned long long v, char *buf) {
+  char tmp[21];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static void put(const char *s) { zm__prim_write_stderr(s, strlen(s)); }
+
+zm__cold static void default_handler(size_t size) {
+  char num[21];
+  size_t n = zm__utoa(size, num);
+  put("zmem: out of memory allocating ");
+  zm__prim_write_stderr(num, n);
+  put(" bytes\n");
+  abort();
+}
+
+void zm_set_oom_handler(zm_oom_handler h, void *arg) {
+  pthread_mutex_lock(&handler_mutex);
+  handler = h;
+  handler_arg = h ? arg : NULL;
+  pthread_mutex_unlock(&handler_mutex);
+}
+
+void zm__oom(size_t size) {
+  pthread_mutex_lock(&handler_mutex);
+  zm_oom_handler h = handler;
+  void *arg = handler_arg;
+  pthread_mutex_unlock(&handler_mutex);
+  if (h)
+    h(size, arg);
+  else
+    default_handler(size);
+}

@@ -1,0 +1,31 @@
+/* Platform primitives for POSIX systems (Linux first). */
+#include "prim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+void zm__prim_write_stderr(const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(STDERR_FILENO, buf, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+static pthread_key_t exit_key;
+
+int zm__prim_thread_exit_init(void (*fn)(void *)) {
+  return pthread_key_create(&exit_key, fn) == 0 ? 0 : -1;
+}
+
+void zm__prim_thread_watch(void *arg) { (void)pthread_setspecific(exit_key, arg); }
+
+void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
+                     void (*child)(void)) {
+  (void)pthread_atfork(prepare, parent, child);
+}

@@ -1,0 +1,24 @@
+/* Platform primitives: the only place that knows which OS it runs on. The
+ * core calls these and never tests platform macros itself. */
+#ifndef ZM_PRIM_H
+#define ZM_PRIM_H
+
+#include <stddef.h>
+
+/* Writes all of buf to stderr with the raw system call: no allocation, no
+ * stdio buffering. Errors are ignored (there is nobody left to tell). */
+void zm__prim_write_stderr(const char *buf, size_t len);
+
+/* Registers fn to run when a thread that called zm__prim_thread_watch exits,
+ * with the pointer given there. Called once, before any watch. 0 or -1. */
+int zm__prim_thread_exit_init(void (*fn)(void *));
+
+/* Arms the exit hook for the calling thread. May allocate (through zmem). */
+void zm__prim_thread_watch(void *arg);
+
+/* Runs prepare before fork() and after in parent and child, so that locks
+ * held by other threads cannot be inherited locked. */
+void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
+                     void (*child)(void));
+
+#endif
