@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -281,6 +282,187 @@ typedef struct zm_stats {
  * the version-1 struct. The figures are read one after another, so with other
  * threads allocating they may not be mutually consistent. */
 ZM_API int zm_get_stats(zm_stats *st);
+
+/* ------------------------------------------------------------------- tags */
+
+/* Tags account memory per subsystem. Tag 0 (ZM_TAG_DEFAULT, "untagged")
+ * always exists. Tags need the header layout (the tag is stored in each
+ * block's header): the first zm_tag_new or zm_tags_enable before the first
+ * allocation turns them on; afterwards, with the lean layout already fixed,
+ * both fail with EBUSY. With tags off, the lean layout and its speed are
+ * unchanged.
+ *
+ * Tags may nest: a tag made with zm_tag_new_child counts into its parent, so
+ * every figure of a tag (zm_tag_used, zm_tag_stats, its limit) includes its
+ * descendants'. The root tags (tag 0 and tags without a parent) partition the
+ * memory: their used bytes add up exactly to zm_used_memory(). */
+typedef uint32_t zm_tag;
+#define ZM_TAG_DEFAULT ((zm_tag)0)
+#define ZM_TAG_INVALID ((zm_tag)UINT32_MAX)
+/* Most tags a process can have, tag 0 included. */
+#define ZM_TAG_MAX 256
+/* Deepest nesting: a root tag has depth 1. */
+#define ZM_TAG_DEPTH_MAX 8
+
+/* Turns tags on (header layout). 0, or -1 with EBUSY once the lean layout is
+ * fixed. Idempotent. Also the option tags=1. */
+ZM_API int zm_tags_enable(void);
+
+/* 1 when tags are on, else 0. */
+ZM_API int zm_tags_enabled(void);
+
+/* Registers a root tag named `name` (copied; at most 63 bytes are kept) and
+ * returns it. Turns tags on if this happens before the first allocation.
+ * ZM_TAG_INVALID with errno EINVAL (NULL or empty name), ENOSPC (ZM_TAG_MAX
+ * reached) or EBUSY (the lean layout is already fixed). Names need not be
+ * unique. Never freed; thread-safe. */
+ZM_API zm_tag zm_tag_new(const char *name);
+
+/* Like zm_tag_new, with a parent: the new tag counts into it. EINVAL also
+ * for an unknown parent or one at ZM_TAG_DEPTH_MAX. */
+ZM_API zm_tag zm_tag_new_child(zm_tag parent, const char *name);
+
+/* Number of tags registered, tag 0 included; tags are 0 .. count-1. */
+ZM_API size_t zm_tag_count(void);
+
+/* Sets the calling thread's current tag, used by zm_malloc and every other
+ * untagged allocation of this thread, and returns the previous one. An
+ * unknown tag is ignored (returns the current one, errno EINVAL). Blocks
+ * keep the tag they were allocated with, through realloc; free needs no
+ * tag. With tags off the tag is remembered but not recorded. */
+ZM_API zm_tag zm_tag_set_current(zm_tag tag);
+
+/* The calling thread's current tag. */
+ZM_API zm_tag zm_tag_current(void);
+
+/* Allocate into a given tag (an unknown tag counts as ZM_TAG_DEFAULT). */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_malloc_tag(zm_tag tag,
+                                                          size_t size);
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_calloc_tag(zm_tag tag,
+                                                              size_t count,
+                                                              size_t size);
+ZM_API ZM_ALLOC char *zm_strdup_tag(zm_tag tag, const char *s);
+
+/* The tag of a live block (ZM_TAG_DEFAULT with tags off, or for NULL). */
+ZM_API zm_tag zm_tag_of(const void *ptr);
+
+#define ZM_TAG_INFO_VERSION 1
+
+/* One tag's figures, each including its descendants'. Set `size` first. */
+typedef struct zm_tag_info {
+  size_t size;         /* in: sizeof(zm_tag_info) */
+  unsigned version;    /* out: ZM_TAG_INFO_VERSION */
+  zm_tag tag;
+  zm_tag parent;       /* ZM_TAG_INVALID for root tags */
+  const char *name;    /* valid for the life of the process */
+  unsigned depth;      /* 1 for root tags */
+  size_t used;         /* live bytes, headers included */
+  size_t live_blocks;
+  size_t peak;         /* same bound as zm_peak_memory, per tag */
+  uint64_t calls;      /* allocation calls, free and realloc */
+  uint64_t failures;   /* allocations refused or failed */
+  size_t limit;        /* 0: none */
+} zm_tag_info;
+
+/* Live bytes of a tag and its descendants; 0 for an unknown tag. */
+ZM_API size_t zm_tag_used(zm_tag tag);
+
+/* Fills *info for tag. 0, or -1 with EINVAL (NULL, size too small, unknown
+ * tag). */
+ZM_API int zm_tag_stats(zm_tag tag, zm_tag_info *info);
+
+/* ----------------------------------------------------------------- limits */
+
+/* Hard limit: an allocation that would take zm_used_memory() above `bytes`
+ * fails (try variants: NULL with ENOMEM; checked ones: the OOM handler). Never
+ * exceeded, even by threads racing for the last bytes. 0 removes the limit.
+ * With a limit (hard or soft) set, every allocation and free also updates one
+ * shared atomic counter; with none set the fast path is unchanged. The
+ * counter starts from the memory live at the call, so set limits while no
+ * allocation is in flight (at start-up, say). Also the option limit=SIZE. */
+ZM_API int zm_set_limit(size_t bytes);
+ZM_API size_t zm_get_limit(void);
+
+typedef void (*zm_soft_limit_fn)(size_t used, size_t limit, void *arg);
+
+/* Soft limit: when used memory crosses `bytes` upward, fn runs once (in the
+ * allocating thread, after the allocation, outside any zmem lock) so the
+ * program can free caches; it runs again only after usage has gone back to
+ * or below the limit. fn NULL: one line to stderr instead. 0 removes it.
+ * Also the option soft_limit=SIZE. */
+ZM_API int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg);
+ZM_API size_t zm_get_soft_limit(void);
+
+/* Hard limit for one tag and its descendants; 0 removes it. EINVAL for an
+ * unknown tag or with tags off. Same rules as zm_set_limit. */
+ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
+
+/* ---------------------------------------------------------------- options */
+
+/* Applies "key=value,key=value,...". Keys are the CMake option names without
+ * the ZMEM_ prefix, lowercase. Sizes accept K, M, G, T suffixes (powers of
+ * 1024) and an optional B. Keys: tags=0|1, limit=SIZE, soft_limit=SIZE,
+ * layout=lean|header. The whole string is checked before anything is applied:
+ * on any error nothing changes and -1 is returned with errno EINVAL (bad key
+ * or value) or EBUSY (an option that fixes the layout, after the first
+ * allocation); zm_last_error() then names the bad key or value. The same
+ * syntax is read from the environment variable ZMEM_OPTIONS at the first
+ * allocation; a bad ZMEM_OPTIONS is reported on stderr and ignored whole. */
+ZM_API int zm_configure(const char *options);
+
+/* The calling thread's last zm_configure error message ("" if none). */
+ZM_API const char *zm_last_error(void);
+
+/* ---------------------------------------------------------------- reports */
+
+typedef enum zm_format {
+  ZM_FORMAT_TEXT = 0,       /* a readable table */
+  ZM_FORMAT_JSON = 1,       /* one JSON object, schema in the README */
+  ZM_FORMAT_PROMETHEUS = 2, /* Prometheus text exposition format 0.0.4 */
+} zm_format;
+
+/* Writes the statistics (totals, per-tag tree, layout, backend, limits,
+ * system figures) to out. 0, or -1 with errno EINVAL (NULL out, bad format)
+ * or the stdio error. May allocate (stdio). */
+ZM_API int zm_stats_print(FILE *out, zm_format fmt);
+
+/* --------------------------------------------------------- system figures */
+
+/* Linux reads /proc; elsewhere these return 0 with errno ENOTSUP. */
+
+/* Resident set size of the process, bytes. */
+ZM_API size_t zm_rss(void);
+/* Physical memory of the machine, bytes. */
+ZM_API size_t zm_physical_memory(void);
+/* zm_rss() / zm_used_memory(); 0 when nothing is used. */
+ZM_API double zm_fragmentation_ratio(void);
+/* Sum over the process's mappings of an smaps field, e.g. "Private_Dirty:"
+ * (with or without the colon), in bytes. 0 with errno EINVAL for an unknown
+ * field or ENOTSUP. */
+ZM_API size_t zm_smaps_field(const char *field);
+
+#define ZM_SYS_STATS_VERSION 1
+
+/* System and backend figures in one call. Fields the platform or backend
+ * does not report are 0. Set `size` first. */
+typedef struct zm_sys_stats {
+  size_t size;       /* in: sizeof(zm_sys_stats) */
+  unsigned version;  /* out: ZM_SYS_STATS_VERSION */
+  size_t rss;        /* as zm_rss() */
+  size_t peak_rss;   /* the process's highest RSS */
+  size_t physical_memory;
+  size_t used;       /* as zm_used_memory() */
+  double fragmentation; /* rss / used */
+  const char *backend;  /* name of the backend the figures below are from */
+  size_t backend_allocated; /* bytes in live blocks, as the backend sees it */
+  size_t backend_active;    /* bytes in pages holding live blocks */
+  size_t backend_resident;  /* bytes the backend keeps resident */
+  size_t backend_mapped;    /* bytes the backend has mapped */
+} zm_sys_stats;
+
+/* Fills *st. 0, or -1 with EINVAL (NULL or size too small). Fields that
+ * cannot be read are 0. */
+ZM_API int zm_get_sys_stats(zm_sys_stats *st);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@ _Atomic int zm__layout_now;
 
 static pthread_mutex_t setup_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zm_layout wanted; /* 0: lean when the backend allows it */
+static bool tags_on;
 
 void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
 void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
@@ -28,6 +29,7 @@ static zm_layout choose(void) {
 int zm__freeze(void) {
   zm__setup_lock();
   if (!zm__setup_frozen()) {
+    zm__options_from_env();
     zm__stats_init();
     atomic_store_explicit(&zm__layout_now, choose(), memory_order_release);
   }
@@ -43,9 +45,13 @@ zm_layout zm__layout_report(void) {
   return r;
 }
 
-static int set_layout_locked(zm_layout layout) {
+int zm__request_layout_locked(zm_layout layout) {
   if (zm__setup_frozen()) {
     errno = EBUSY;
+    return -1;
+  }
+  if (layout == ZM_LAYOUT_LEAN && tags_on) {
+    errno = EBUSY; /* tags need the header layout */
     return -1;
   }
   if (layout == ZM_LAYOUT_LEAN && !zm__be_has_usable()) {
@@ -62,7 +68,35 @@ int zm_set_layout(zm_layout layout) {
     return -1;
   }
   zm__setup_lock();
-  int rc = set_layout_locked(layout);
+  int rc = zm__request_layout_locked(layout);
   zm__setup_unlock();
   return rc;
+}
+
+int zm__tags_enable_locked(void) {
+  if (tags_on)
+    return 0;
+  if (zm__setup_frozen()) {
+    errno = EBUSY;
+    return -1;
+  }
+  wanted = ZM_LAYOUT_HEADER;
+  tags_on = true;
+  return 0;
+}
+
+int zm_tags_enable(void) {
+  zm__setup_lock();
+  int rc = zm__tags_enable_locked();
+  zm__setup_unlock();
+  return rc;
+}
+
+/* tags_on only changes before the layout is fixed, under the set-up lock;
+ * allocation paths test the layout instead. */
+int zm_tags_enabled(void) {
+  zm__setup_lock();
+  int on = tags_on;
+  zm__setup_unlock();
+  return on;
 }

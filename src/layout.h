@@ -58,4 +58,13 @@ void zm__setup_unlock(void);
 /* True once the layout is fixed; call with the set-up lock held. */
 bool zm__setup_frozen(void);
 
+/* zm_set_layout and zm_tags_enable, for callers that hold the set-up lock. */
+int zm__request_layout_locked(zm_layout layout);
+int zm__tags_enable_locked(void);
+
+/* Applies ZMEM_OPTIONS (options.c). Called once, by the first allocation,
+ * with the set-up lock held and before the layout is chosen; must not
+ * allocate. */
+void zm__options_from_env(void);
+
 #endif

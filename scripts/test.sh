@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds zmem in every configuration and runs the whole test suite in each:
+# the four built-in backends, a user backend without size query, the build
+# without run-time replacement, ASan+UBSan, TSan, and valgrind memcheck.
+#   scripts/test.sh            all configurations
+#   scripts/test.sh libc tsan  only those named
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || exit 1
+
+jobs=$(nproc)
+root=build/test
+san_env="ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1"
+san_env+=" UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
+san_env+=" TSAN_OPTIONS=halt_on_error=1:allocator_may_return_null=1"
+
+# name | compiler | cmake arguments | environment for ctest
+configs=(
+  "libc|gcc|-DZMEM_BACKEND=libc|"
+  "jemalloc|gcc|-DZMEM_BACKEND=jemalloc|"
+  "mimalloc|gcc|-DZMEM_BACKEND=mimalloc|"
+  "tcmalloc|gcc|-DZMEM_BACKEND=tcmalloc|"
+  "no-replacement|gcc|-DZMEM_REPLACEMENT=OFF|"
+  "user-nosize|clang|-DZMEM_BACKEND=libc|ZMEM_TEST_BACKEND=user-nosize"
+  "debug-assert|clang|-DZMEM_DEBUG_ASSERT=ON -DZMEM_BACKEND=jemalloc|"
+  "asan-ubsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all|$san_env"
+  "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env"
+  "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_VALGRIND=ON|"
+)
+
+passed=0 failed=0 bad_configs=()
+run_config() {
+  local name=$1 cc=$2 args=$3 env=$4 dir=$root/$1
+  echo "=== $name"
+  local cmake_args=()
+  IFS=' ' read -r -a cmake_args <<<"$args"
+  # -DCMAKE_C_FLAGS values use ';' for spaces, so the split above keeps them whole.
+  cmake_args=("${cmake_args[@]//;/ }")
+  if ! cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DZMEM_BUILD_BENCH=OFF \
+        "${cmake_args[@]}" >"$dir.log" 2>&1 ||
+     ! cmake --build "$dir" -j"$jobs" >>"$dir.log" 2>&1; then
+    tail -n 40 "$dir.log"; echo "=== $name: BUILD FAILED"
+    failed=$((failed + 1)); bad_configs+=("$name"); return
+  fi
+  local out
+  out=$(cd "$dir" && env $env ctest --output-on-failure -j"$jobs" 2>&1)
+  local rc=$?
+  echo "$out" | grep -E "tests passed|Failed|\*\*\*|Timeout|Exception" | tail -n 20
+  local total fail
+  total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' | tail -n 1)
+  fail=$(echo "$out" | sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' | tail -n 1)
+  total=${total:-0} fail=${fail:-0}
+  if [ "$rc" -ne 0 ] || [ "$total" -eq 0 ]; then
+    echo "$out" | tail -n 60
+    [ "$fail" -eq 0 ] && fail=1
+    bad_configs+=("$name")
+  fi
+  passed=$((passed + total - fail)); failed=$((failed + fail))
+}
+
+selected=("$@")
+mkdir -p "$root"
+for c in "${configs[@]}"; do
+  IFS='|' read -r name cc args env <<<"$c"
+  if [ ${#selected[@]} -gt 0 ] && [[ ! " ${selected[*]} " == *" $name "* ]]; then
+    continue
+  fi
+  run_config "$name" "$cc" "$args" "$env"
+done
+
+echo
+if [ ${#bad_configs[@]} -gt 0 ]; then
+  echo "zmem: FAILED in: ${bad_configs[*]}"
+fi
+echo "tests: $passed passed, $failed failed"
+[ ${#bad_configs[@]} -eq 0 ]
