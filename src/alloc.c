@@ -1,14 +1,20 @@
 /* The front-end: every public allocation entry point. It screens size 0,
  * overflow and oversized requests so the layers below never see them, picks
- * the block layout, counts, and turns failures into errno or the OOM handler.
+ * the block layout, applies limits, counts, and turns failures into errno or
+ * the OOM handler.
  *
- * The block helpers (block_*) allocate and free without counting and report
- * the bytes the backend holds; each public function counts exactly once. */
+ * Each operation has a fast path, taken when the mode word says "lean layout,
+ * no tags, no limits" (one load, one compare), and a general path for
+ * everything else. The block helpers (lean_*, hdr_*) allocate and free
+ * without counting and report the bytes the backend holds; each public call
+ * counts exactly once. */
 #include "backend.h"
 #include "layout.h"
+#include "limits.h"
 #include "oom.h"
 #include "prim/prim.h"
 #include "stats.h"
+#include "tags.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -21,8 +27,13 @@
 /* Over-aligned header blocks store their offset in 16-byte units, 32 bits. */
 #define MAX_HEADER_ALIGN ((size_t)1 << 35)
 #define MIN_ALIGN alignof(max_align_t)
+/* zm_malloc and friends allocate into the calling thread's current tag. */
+#define CURRENT_TAG ZM_TAG_INVALID
 
 static inline size_t nonzero(size_t n) { return n ? n : 1; }
+static inline bool is_lean(int mode) {
+  return (mode & ZM__MODE_LAYOUT) == ZM_LAYOUT_LEAN;
+}
 
 /* ---------------------------------------------------- lean layout blocks */
 
@@ -41,11 +52,24 @@ static void *lean_resize(void *p, size_t n, int64_t *delta) {
   return q;
 }
 
+/* alignment: a power of two above MIN_ALIGN. */
+static void *lean_new_aligned(size_t alignment, size_t n, size_t *bytes,
+                              int *err) {
+  if (!zm__be_has_aligned()) {
+    *err = ENOTSUP;
+    return NULL;
+  }
+  void *p = zm__be_aligned(alignment, n);
+  if (p)
+    *bytes = zm__be_usable(p);
+  return p;
+}
+
 /* -------------------------------------------------- header layout blocks */
 
 /* Fills in the header at h inside a backend block of `total` bytes starting
  * at base, and returns the user pointer. */
-static void *hdr_init(void *base, zm__header *h, size_t total, uint32_t tag) {
+static void *hdr_init(void *base, zm__header *h, size_t total, zm_tag tag) {
   size_t held = zm__be_has_usable() ? zm__be_usable(base) : total;
   h->offset16 = (uint32_t)(((char *)h - (char *)base) / 16);
   h->size = held - ZM_HEADER_SIZE - (size_t)h->offset16 * 16;
@@ -53,8 +77,7 @@ static void *hdr_init(void *base, zm__header *h, size_t total, uint32_t tag) {
   return zm__hdr_user(h);
 }
 
-zm__noinline static void *hdr_new(size_t n, bool zero, uint32_t tag,
-                                  size_t *bytes) {
+static void *hdr_new(size_t n, bool zero, zm_tag tag, size_t *bytes) {
   size_t total = n + ZM_HEADER_SIZE;
   void *base = zero ? zm__be_calloc(total) : zm__be_malloc(total);
   if (!base)
@@ -66,36 +89,23 @@ zm__noinline static void *hdr_new(size_t n, bool zero, uint32_t tag,
 
 /* alignment: a power of two above MIN_ALIGN. The backend block is 16-aligned,
  * so at most alignment - 16 bytes are skipped to align the user pointer. */
-static void *hdr_new_aligned(size_t alignment, size_t n, size_t *bytes) {
+static void *hdr_new_aligned(size_t alignment, size_t n, zm_tag tag,
+                             size_t *bytes) {
+  if (alignment > MAX_HEADER_ALIGN)
+    return NULL;
   size_t total = n + alignment;
   char *base = zm__be_malloc(total);
   if (!base)
     return NULL;
   uintptr_t user = ((uintptr_t)base + ZM_HEADER_SIZE + alignment - 1) &
                    ~(uintptr_t)(alignment - 1);
-  void *p = hdr_init(base, zm__hdr((void *)user), total, 0);
+  void *p = hdr_init(base, zm__hdr((void *)user), total, tag);
   *bytes = zm__hdr_bytes(zm__hdr(p));
   return p;
 }
 
-/* Over-aligned blocks cannot go through the backend's realloc (the offset to
- * the alignment would shift), so they move to a plain block. */
-static void *hdr_move(void *p, size_t n, int64_t *delta) {
-  zm__header *h = zm__hdr(p);
-  size_t bytes;
-  void *q = hdr_new(n, false, h->tag, &bytes);
-  if (!q)
-    return NULL;
-  memcpy(q, p, n < h->size ? n : h->size);
-  *delta = (int64_t)bytes - (int64_t)zm__hdr_bytes(h);
-  zm__be_free(zm__hdr_base(h));
-  return q;
-}
-
 static void *hdr_resize(void *p, size_t n, int64_t *delta) {
   zm__header *h = zm__hdr(p);
-  if (h->offset16)
-    return hdr_move(p, n, delta);
   size_t old = zm__hdr_bytes(h);
   size_t total = n + ZM_HEADER_SIZE;
   zm__header *nh = zm__be_realloc(h, total);
@@ -108,83 +118,159 @@ static void *hdr_resize(void *p, size_t n, int64_t *delta) {
 
 /* ------------------------------------------------ layout-neutral blocks */
 
-static inline bool lean(void) { return zm__layout() == ZM_LAYOUT_LEAN; }
-
-static inline void *block_new(size_t n, bool zero, size_t *bytes) {
-  if (zm__likely(lean()))
-    return lean_new(n, zero, bytes);
-  return hdr_new(n, zero, 0, bytes);
+static void *block_new(int mode, size_t n, bool zero, zm_tag tag,
+                       size_t *bytes) {
+  return is_lean(mode) ? lean_new(n, zero, bytes)
+                       : hdr_new(n, zero, tag, bytes);
 }
 
-static inline size_t block_bytes(const void *p) {
-  return lean() ? zm__be_usable(p) : zm__hdr_bytes(zm__hdr(p));
+static size_t block_bytes(int mode, const void *p) {
+  return is_lean(mode) ? zm__be_usable(p) : zm__hdr_bytes(zm__hdr(p));
 }
 
-static inline void block_release(void *p) {
-  zm__be_free(lean() ? p : zm__hdr_base(zm__hdr(p)));
+static void block_release(int mode, void *p) {
+  zm__be_free(is_lean(mode) ? p : zm__hdr_base(zm__hdr(p)));
 }
 
-static void *block_resize(void *p, size_t n, int64_t *delta) {
-  return lean() ? lean_resize(p, n, delta) : hdr_resize(p, n, delta);
+static zm_tag block_tag(int mode, const void *p) {
+  return (mode & ZM__MODE_TAGS) ? zm__hdr(p)->tag : ZM_TAG_DEFAULT;
 }
 
-/* --------------------------------------------------------- the front-end */
+static size_t block_usable(int mode, const void *p) {
+  return is_lean(mode) ? zm__be_usable(p) : zm__hdr(p)->size;
+}
 
-zm__cold static void *failed(zm__call call, size_t size, bool checked,
-                             int err) {
+/* ------------------------------------------------------------ counting */
+
+static zm_tag resolve_tag(int mode, zm_tag tag) {
+  if (!(mode & ZM__MODE_TAGS))
+    return ZM_TAG_DEFAULT;
+  return zm__tag_valid(tag == CURRENT_TAG ? zm__cur_tag : tag);
+}
+
+static void count_general(int mode, zm_tag tag, int64_t bytes, int64_t blocks,
+                          zm__call call) {
+  zm__count(bytes, blocks, call);
+  if (mode & ZM__MODE_TAGS)
+    zm__tags_count(tag, bytes, blocks, false);
+}
+
+zm__cold static void *failed(zm__call call, zm_tag tag, size_t size,
+                             bool checked, int err) {
   zm__count_call(call);
   zm__count_call(ZM__CALL_FAILURE);
+  int mode = zm__mode_get();
+  if (mode & ZM__MODE_TAGS)
+    zm__tags_count(resolve_tag(mode, tag), 0, 0, true);
   if (checked && err == ENOMEM)
     zm__oom(size);
   errno = err;
   return NULL;
 }
 
-static inline void *alloc(size_t size, bool zero, zm__call call) {
-  size_t bytes;
-  void *p = NULL;
-  if (zm__likely(size <= MAX_REQUEST))
-    p = block_new(nonzero(size), zero, &bytes);
-  if (zm__likely(p))
-    zm__count((int64_t)bytes, 1, call);
+/* Charges a new block to the limits; on refusal releases it. */
+static bool admit_block(int mode, void *p, size_t bytes, zm_tag tag) {
+  if (!(mode & ZM__MODE_LIMITS) || zm__limit_charge(bytes, tag))
+    return true;
+  block_release(mode, p);
+  return false;
+}
+
+/* ----------------------------------------------------------- allocation */
+
+zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
+                                        zm__call call, zm_tag tag) {
+  if (size > MAX_REQUEST)
+    return NULL;
+  size_t n = nonzero(size), bytes;
+  tag = resolve_tag(mode, tag);
+  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
+    return NULL;
+  void *p = block_new(mode, n, zero, tag, &bytes);
+  if (!p || !admit_block(mode, p, bytes, tag))
+    return NULL;
+  count_general(mode, tag, (int64_t)bytes, 1, call);
   return p;
 }
 
+static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
+  int mode = zm__mode_get();
+  if (zm__likely(mode == ZM_LAYOUT_LEAN && size <= MAX_REQUEST)) {
+    size_t bytes;
+    void *p = lean_new(nonzero(size), zero, &bytes);
+    if (zm__likely(p))
+      zm__count((int64_t)bytes, 1, call);
+    return p;
+  }
+  return alloc_general(mode, size, zero, call, tag);
+}
+
 static inline void *alloc_or_fail(size_t size, bool zero, zm__call call,
-                                  bool checked) {
-  void *p = alloc(size, zero, call);
-  return zm__likely(p) ? p : failed(call, size, checked, ENOMEM);
+                                  zm_tag tag, bool checked) {
+  void *p = alloc(size, zero, call, tag);
+  return zm__likely(p) ? p : failed(call, tag, size, checked, ENOMEM);
 }
 
 void *zm_malloc(size_t size) {
-  return alloc_or_fail(size, false, ZM__CALL_MALLOC, true);
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, CURRENT_TAG, true);
 }
 
 void *zm_try_malloc(size_t size) {
-  return alloc_or_fail(size, false, ZM__CALL_MALLOC, false);
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, CURRENT_TAG, false);
 }
 
-static void *calloc_impl(size_t count, size_t size, bool checked) {
+void *zm_malloc_tag(zm_tag tag, size_t size) {
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, true);
+}
+
+static void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n))
-    return failed(ZM__CALL_CALLOC, SIZE_MAX, checked, ENOMEM);
-  return alloc_or_fail(n, true, ZM__CALL_CALLOC, checked);
+    return failed(ZM__CALL_CALLOC, tag, SIZE_MAX, checked, ENOMEM);
+  return alloc_or_fail(n, true, ZM__CALL_CALLOC, tag, checked);
 }
 
 void *zm_calloc(size_t count, size_t size) {
-  return calloc_impl(count, size, true);
+  return calloc_impl(count, size, CURRENT_TAG, true);
 }
 
 void *zm_try_calloc(size_t count, size_t size) {
-  return calloc_impl(count, size, false);
+  return calloc_impl(count, size, CURRENT_TAG, false);
+}
+
+void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
+  return calloc_impl(count, size, tag, true);
+}
+
+/* ----------------------------------------------------------------- free */
+
+/* Frees p and counts it as `call`. */
+static void release_general(int mode, void *p, zm__call call) {
+  size_t bytes = block_bytes(mode, p);
+  zm_tag tag = block_tag(mode, p);
+  block_release(mode, p);
+  if (mode & ZM__MODE_LIMITS)
+    zm__limit_adjust(-(int64_t)bytes, tag);
+  count_general(mode, tag, -(int64_t)bytes, -1, call);
+}
+
+zm__noinline static void free_general(int mode, void *p) {
+  int saved = errno;
+  release_general(mode, p, ZM__CALL_FREE);
+  errno = saved;
 }
 
 void zm_free(void *ptr) {
   if (!ptr)
     return;
+  int mode = zm__mode_get();
+  if (zm__unlikely(mode != ZM_LAYOUT_LEAN)) {
+    free_general(mode, ptr);
+    return;
+  }
   int saved = zm__be_free_keeps_errno() ? 0 : errno;
-  size_t bytes = block_bytes(ptr);
-  block_release(ptr);
+  size_t bytes = zm__be_usable(ptr);
+  zm__be_free(ptr);
   zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
   if (!zm__be_free_keeps_errno())
     errno = saved;
@@ -201,7 +287,7 @@ zm__cold static void sized_mismatch(void) {
 void zm_free_sized(void *ptr, size_t size) {
   if (!ptr)
     return;
-  if (!zm__be_sized_exact() || !lean()) {
+  if (!zm__be_sized_exact() || zm__mode_get() != ZM_LAYOUT_LEAN) {
     zm_free(ptr);
     return;
   }
@@ -215,20 +301,57 @@ void zm_free_sized(void *ptr, size_t size) {
   errno = saved;
 }
 
+/* -------------------------------------------------------------- realloc */
+
+/* Allocate, copy, free: for over-aligned header blocks (the offset to the
+ * alignment would shift under the backend's realloc) and for growth under a
+ * limit (the new block is charged before the old one is let go). */
+static void *resize_by_moving(int mode, void *p, size_t n, zm_tag tag,
+                              int64_t *delta) {
+  size_t bytes, old = block_bytes(mode, p);
+  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
+    return NULL;
+  void *q = block_new(mode, n, false, tag, &bytes);
+  if (!q || !admit_block(mode, q, bytes, tag))
+    return NULL;
+  size_t keep = block_usable(mode, p);
+  memcpy(q, p, n < keep ? n : keep);
+  block_release(mode, p);
+  if (mode & ZM__MODE_LIMITS)
+    zm__limit_adjust(-(int64_t)old, tag);
+  *delta = (int64_t)bytes - (int64_t)old;
+  return q;
+}
+
+static bool must_move(int mode, void *p, size_t n) {
+  if (!is_lean(mode) && zm__hdr(p)->offset16)
+    return true;
+  return (mode & ZM__MODE_LIMITS) && n > block_usable(mode, p);
+}
+
+static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta) {
+  if (must_move(mode, p, n))
+    return resize_by_moving(mode, p, n, tag, delta);
+  void *q = is_lean(mode) ? lean_resize(p, n, delta) : hdr_resize(p, n, delta);
+  if (q && (mode & ZM__MODE_LIMITS))
+    zm__limit_adjust(*delta, tag); /* a shrink: nothing to refuse */
+  return q;
+}
+
 static void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (!ptr)
-    return alloc_or_fail(size, false, ZM__CALL_REALLOC, checked);
+    return alloc_or_fail(size, false, ZM__CALL_REALLOC, CURRENT_TAG, checked);
+  int mode = zm__mode_get();
   if (size == 0) {
-    size_t bytes = block_bytes(ptr);
-    block_release(ptr);
-    zm__count(-(int64_t)bytes, -1, ZM__CALL_REALLOC);
+    release_general(mode, ptr, ZM__CALL_REALLOC);
     return NULL;
   }
+  zm_tag tag = block_tag(mode, ptr);
   int64_t delta = 0;
-  void *q = size <= MAX_REQUEST ? block_resize(ptr, size, &delta) : NULL;
+  void *q = size <= MAX_REQUEST ? resize(mode, ptr, size, tag, &delta) : NULL;
   if (zm__unlikely(!q))
-    return failed(ZM__CALL_REALLOC, size, checked, ENOMEM);
-  zm__count(delta, 0, ZM__CALL_REALLOC);
+    return failed(ZM__CALL_REALLOC, tag, size, checked, ENOMEM);
+  count_general(mode, tag, delta, 0, ZM__CALL_REALLOC);
   if (q != ptr)
     zm__count_call(ZM__CALL_MOVED);
   return q;
@@ -245,65 +368,74 @@ void *zm_try_realloc(void *ptr, size_t size) {
 void *zm_reallocarray(void *ptr, size_t count, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n))
-    return failed(ZM__CALL_REALLOC, SIZE_MAX, true, ENOMEM);
+    return failed(ZM__CALL_REALLOC, CURRENT_TAG, SIZE_MAX, true, ENOMEM);
   return realloc_impl(ptr, n, true);
 }
 
-/* alignment: a power of two above MIN_ALIGN; size already screened. */
-static void *aligned_block(size_t alignment, size_t n, size_t *bytes,
-                           int *err) {
-  if (!lean())
-    return alignment <= MAX_HEADER_ALIGN ? hdr_new_aligned(alignment, n, bytes)
-                                         : NULL;
-  if (!zm__be_has_aligned()) {
-    *err = ENOTSUP;
+/* -------------------------------------------------------------- aligned */
+
+static void *aligned_general(int mode, size_t alignment, size_t n, int *err) {
+  zm_tag tag = resolve_tag(mode, CURRENT_TAG);
+  size_t bytes;
+  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
     return NULL;
-  }
-  void *p = zm__be_aligned(alignment, n);
-  if (p)
-    *bytes = zm__be_usable(p);
+  void *p = is_lean(mode) ? lean_new_aligned(alignment, n, &bytes, err)
+                          : hdr_new_aligned(alignment, n, tag, &bytes);
+  if (!p || !admit_block(mode, p, bytes, tag))
+    return NULL;
+  count_general(mode, tag, (int64_t)bytes, 1, ZM__CALL_ALIGNED);
   return p;
 }
 
 void *zm_aligned_alloc(size_t alignment, size_t size) {
   if (alignment == 0 || (alignment & (alignment - 1)))
-    return failed(ZM__CALL_ALIGNED, size, true, EINVAL);
+    return failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, EINVAL);
   if (alignment <= MIN_ALIGN)
-    return alloc_or_fail(size, false, ZM__CALL_ALIGNED, true);
+    return alloc_or_fail(size, false, ZM__CALL_ALIGNED, CURRENT_TAG, true);
   if (size > MAX_REQUEST - alignment)
-    return failed(ZM__CALL_ALIGNED, size, true, ENOMEM);
-  size_t bytes;
+    return failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, ENOMEM);
   int err = ENOMEM;
-  void *p = aligned_block(alignment, nonzero(size), &bytes, &err);
-  if (!p)
-    return failed(ZM__CALL_ALIGNED, size, true, err);
-  zm__count((int64_t)bytes, 1, ZM__CALL_ALIGNED);
-  return p;
+  void *p = aligned_general(zm__mode_get(), alignment, nonzero(size), &err);
+  return p ? p : failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, err);
 }
+
+/* ---------------------------------------------------------- the rest */
 
 size_t zm_usable_size(const void *ptr) {
-  if (!ptr)
-    return 0;
-  return lean() ? zm__be_usable(ptr) : zm__hdr(ptr)->size;
+  return ptr ? block_usable(zm__mode_get(), ptr) : 0;
 }
 
-void *zm_memdup(const void *p, size_t n) {
-  void *q = alloc_or_fail(n, false, ZM__CALL_MALLOC, true);
+zm_tag zm_tag_of(const void *ptr) {
+  return ptr ? block_tag(zm__mode_get(), ptr) : ZM_TAG_DEFAULT;
+}
+
+static void *memdup_tag(zm_tag tag, const void *p, size_t n) {
+  void *q = alloc_or_fail(n, false, ZM__CALL_MALLOC, tag, true);
   if (q && n)
     memcpy(q, p, n);
   return q;
 }
 
+void *zm_memdup(const void *p, size_t n) {
+  return memdup_tag(CURRENT_TAG, p, n);
+}
+
+char *zm_strdup(const char *s) {
+  return memdup_tag(CURRENT_TAG, s, strlen(s) + 1);
+}
+
+char *zm_strdup_tag(zm_tag tag, const char *s) {
+  return memdup_tag(tag, s, strlen(s) + 1);
+}
+
 char *zm_strndup(const char *s, size_t n) {
   size_t len = strnlen(s, n);
-  char *q = alloc_or_fail(len + 1, false, ZM__CALL_MALLOC, true);
+  char *q = alloc_or_fail(len + 1, false, ZM__CALL_MALLOC, CURRENT_TAG, true);
   if (q) {
     memcpy(q, s, len);
     q[len] = '\0';
   }
   return q;
 }
-
-char *zm_strdup(const char *s) { return zm_memdup(s, strlen(s) + 1); }
 
 int zm_version(void) { return ZMEM_VERSION; }

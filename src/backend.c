@@ -26,16 +26,16 @@ static void *builtin_aligned(void *ud, size_t a, size_t n) {
   return bi_aligned(a, n);
 }
 
-static const zm_backend builtin = {
-    .name = ZM__BUILTIN_NAME,
-    .malloc = builtin_malloc,
-    .realloc = builtin_realloc,
-    .free = builtin_free,
-    .usable_size = builtin_usable,
-    .aligned_alloc = builtin_aligned,
-};
+#define BUILTIN                                                                \
+  {                                                                            \
+    .name = ZM__BUILTIN_NAME, .malloc = builtin_malloc,                        \
+    .realloc = builtin_realloc, .free = builtin_free,                          \
+    .usable_size = builtin_usable, .aligned_alloc = builtin_aligned,           \
+  }
 
-zm__backend zm__be = {.pub = builtin, .builtin = true};
+static const zm_backend builtin = BUILTIN;
+
+zm__backend zm__be = {.pub = BUILTIN, .builtin = true};
 
 /* Runs under the set-up lock, so it cannot race with the first allocation. */
 static int install_locked(const zm_backend *be) {

@@ -1,12 +1,13 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
 #include "layout.h"
 #include "backend.h"
+#include "limits.h"
 #include "stats.h"
 
 #include <errno.h>
 #include <pthread.h>
 
-_Atomic int zm__layout_now;
+_Atomic int zm__mode;
 
 static pthread_mutex_t setup_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zm_layout wanted; /* 0: lean when the backend allows it */
@@ -16,7 +17,15 @@ void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
 void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
 
 bool zm__setup_frozen(void) {
-  return atomic_load_explicit(&zm__layout_now, memory_order_relaxed) != 0;
+  return (atomic_load_explicit(&zm__mode, memory_order_relaxed) &
+          ZM__MODE_LAYOUT) != 0;
+}
+
+void zm__mode_set_limits(bool on) {
+  if (on)
+    atomic_fetch_or(&zm__mode, ZM__MODE_LIMITS);
+  else
+    atomic_fetch_and(&zm__mode, ~ZM__MODE_LIMITS);
 }
 
 /* The lean layout needs the backend's size query, whatever was asked. */
@@ -31,15 +40,18 @@ int zm__freeze(void) {
   if (!zm__setup_frozen()) {
     zm__options_from_env();
     zm__stats_init();
-    atomic_store_explicit(&zm__layout_now, choose(), memory_order_release);
+    int flags = tags_on ? ZM__MODE_TAGS : 0;
+    atomic_fetch_or_explicit(&zm__mode, (int)choose() | flags,
+                             memory_order_release);
   }
   zm__setup_unlock();
-  return atomic_load_explicit(&zm__layout_now, memory_order_acquire);
+  return atomic_load_explicit(&zm__mode, memory_order_acquire);
 }
 
 zm_layout zm__layout_report(void) {
   zm__setup_lock();
-  int l = atomic_load_explicit(&zm__layout_now, memory_order_relaxed);
+  int l = atomic_load_explicit(&zm__mode, memory_order_relaxed) &
+          ZM__MODE_LAYOUT;
   zm_layout r = l ? (zm_layout)l : choose();
   zm__setup_unlock();
   return r;

@@ -37,16 +37,29 @@ static inline size_t zm__hdr_bytes(const zm__header *h) {
   return h->size + ZM_HEADER_SIZE + (size_t)h->offset16 * 16;
 }
 
-/* 0 until the first allocation, then a zm_layout; never changes again. */
-extern _Atomic int zm__layout_now;
+/* The mode word: the layout in its low bits (0 until the first allocation
+ * fixes it; never changes afterwards) and flags that send every call through
+ * the general path. The fast path is taken only when the word is exactly
+ * ZM_LAYOUT_LEAN: one load and one compare. */
+enum {
+  ZM__MODE_LAYOUT = 3, /* mask: 0 or a zm_layout */
+  ZM__MODE_TAGS = 4,   /* tags on (header layout) */
+  ZM__MODE_LIMITS = 8, /* some limit is set */
+};
+extern _Atomic int zm__mode;
 
-/* Fixes the layout and starts the accounting; returns the layout. */
+/* Fixes the layout and starts the accounting; returns the mode. */
 int zm__freeze(void);
 
-static inline int zm__layout(void) {
-  int l = atomic_load_explicit(&zm__layout_now, memory_order_acquire);
-  return zm__likely(l) ? l : zm__freeze();
+static inline int zm__mode_get(void) {
+  int m = atomic_load_explicit(&zm__mode, memory_order_acquire);
+  return zm__likely(m & ZM__MODE_LAYOUT) ? m : zm__freeze();
 }
+
+static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }
+
+/* Sets or clears ZM__MODE_LIMITS; any time, from any thread. */
+void zm__mode_set_limits(bool on);
 
 /* The layout zm_get_stats reports: in force, or the one the next allocation
  * would fix. */

@@ -1,57 +1,73 @@
-/* Accounting: the registry of per-thread slots, the totals of exited threads,
- * the peak, and zm_get_stats. See stats.h for the scheme. */
+/* Accounting: the registry of per-thread slots, the shared totals, the peak,
+ * and the global figures (zm_used_memory, zm_get_stats). See stats.h. */
 #include "stats.h"
 #include "backend.h"
 #include "layout.h"
 #include "prim/prim.h"
+#include "tags.h"
 
 #include <errno.h>
 #include <pthread.h>
 
 __thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
 
+zm__cshared zm__total;
+_Atomic uint64_t zm__peak_epoch;
+
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
-static zm__slot *registry; /* linked slots of live threads */
+static zm__slot *registry; /* slots of live threads */
 
-/* What exited threads counted, and what threads count after their exit hook
- * ran (a late free in another thread destructor). */
-static struct {
-  _Atomic int64_t bytes;
-  _Atomic int64_t blocks;
-  _Atomic uint64_t calls[ZM__NCALLS];
-} folded;
-
-zm__peak_shared zm__peak;
-static _Atomic int64_t peak; /* raised by publishes and exits */
+/* Calls counted by exited threads and by threads past their exit hook. */
+static _Atomic uint64_t folded_calls[ZM__NCALLS];
 
 static void lock(void) { pthread_mutex_lock(&registry_mutex); }
 static void unlock(void) { pthread_mutex_unlock(&registry_mutex); }
 
-static void raise_peak(int64_t v) {
-  int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+/* ------------------------------------------------------- shared totals */
+
+static uint64_t epoch(void) {
+  return atomic_load_explicit(&zm__peak_epoch, memory_order_relaxed);
+}
+
+int64_t zm__current_candidate(uint64_t v) {
+  return (v >> ZM__EPOCH_SHIFT) == epoch() ? (int64_t)(v & ZM__CANDIDATE_MASK)
+                                           : 0;
+}
+
+void zm__raise_peak(zm__cshared *sh, int64_t v) {
+  int64_t p = atomic_load_explicit(&sh->peak, memory_order_relaxed);
   while (v > p && !atomic_compare_exchange_weak_explicit(
-                      &peak, &p, v, memory_order_relaxed, memory_order_relaxed))
+                      &sh->peak, &p, v, memory_order_relaxed,
+                      memory_order_relaxed))
     ;
 }
 
-static uint64_t epoch(void) {
-  return atomic_load_explicit(&zm__peak.epoch, memory_order_relaxed);
+void zm__publish(zm__cset *c, zm__cshared *sh) {
+  int64_t u = c->unpublished;
+  c->unpublished = 0;
+  zm__raise_peak(sh, atomic_fetch_add_explicit(&sh->published, u,
+                                               memory_order_relaxed) +
+                         u);
 }
 
-/* The candidate in v if it belongs to the current epoch, else 0. */
-static int64_t current_candidate(uint64_t v) {
-  return (v >> ZM__EPOCH_SHIFT) == (epoch() & 0xffff)
-             ? (int64_t)(v & ZM__CANDIDATE_MASK)
-             : 0;
+void zm__shared_add(zm__cshared *sh, int64_t bytes, int64_t blocks) {
+  atomic_fetch_add(&sh->folded_bytes, bytes);
+  atomic_fetch_add(&sh->folded_blocks, blocks);
+  zm__raise_peak(sh, atomic_fetch_add(&sh->published, bytes) + bytes);
 }
 
-void zm__publish(zm__slot *s) {
-  int64_t u = s->unpublished;
-  s->unpublished = 0;
-  raise_peak(atomic_fetch_add_explicit(&zm__peak.published, u,
-                                       memory_order_relaxed) +
-             u);
+static int64_t take(_Atomic int64_t *c) {
+  return atomic_exchange_explicit(c, 0, memory_order_relaxed);
 }
+
+void zm__fold_set(zm__cset *c, zm__cshared *sh) {
+  atomic_fetch_add(&sh->folded_bytes, take(&c->bytes));
+  atomic_fetch_add(&sh->folded_blocks, take(&c->blocks));
+  zm__raise_peak(sh, zm__current_candidate(atomic_load(&c->candidate)));
+  zm__publish(c, sh);
+}
+
+/* ------------------------------------------------------------ registry */
 
 static void link_slot(zm__slot *s) {
   lock();
@@ -73,26 +89,21 @@ static void unlink_slot(zm__slot *s) {
     s->next->prev = s->prev;
 }
 
-static int64_t take(_Atomic int64_t *c) {
-  return atomic_exchange_explicit(c, 0, memory_order_relaxed);
-}
-
-/* Thread exit: move the slot's counts into the folded totals, atomically with
+/* Thread exit: move the slot's counts into the shared totals, atomically with
  * respect to readers (both happen under the registry lock). */
 static void fold_slot(void *arg) {
   zm__slot *s = arg;
   lock();
-  atomic_fetch_add(&folded.bytes, take(&s->bytes));
-  atomic_fetch_add(&folded.blocks, take(&s->blocks));
+  zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
-    atomic_fetch_add(&folded.calls[i],
+    atomic_fetch_add(&folded_calls[i],
                      atomic_exchange_explicit(&s->calls[i], 0,
                                               memory_order_relaxed));
-  raise_peak(current_candidate(atomic_load(&s->candidate)));
+  zm__tags_fold(s);
   unlink_slot(s);
   s->state = ZM__SLOT_DEAD;
   unlock();
-  zm__publish(s);
+  zm__tags_release(s);
 }
 
 static void before_fork(void) { lock(); }
@@ -103,18 +114,11 @@ void zm__stats_init(void) {
   zm__prim_atfork(before_fork, after_fork, after_fork);
 }
 
-/* A thread counting after its exit hook ran goes straight to the totals. */
-static void count_dead(int64_t bytes, int64_t blocks, zm__call call) {
-  atomic_fetch_add(&folded.bytes, bytes);
-  atomic_fetch_add(&folded.blocks, blocks);
-  atomic_fetch_add(&folded.calls[call], 1);
-  raise_peak(atomic_fetch_add(&zm__peak.published, bytes) + bytes);
-}
-
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = &zm__my_slot;
   if (s->state == ZM__SLOT_DEAD) {
-    count_dead(bytes, blocks, call);
+    zm__shared_add(&zm__total, bytes, blocks);
+    atomic_fetch_add(&folded_calls[call], 1);
     return;
   }
   link_slot(s);
@@ -122,60 +126,69 @@ void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__count(bytes, blocks, call);
 }
 
-/* ------------------------------------------------------------- readers */
-
-typedef struct totals {
-  int64_t bytes, blocks, best_candidate;
-  uint64_t calls[ZM__NCALLS];
-} totals;
-
-static void sum(totals *t) {
+void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg) {
   lock();
-  t->best_candidate = 0;
-  t->bytes = atomic_load(&folded.bytes);
-  t->blocks = atomic_load(&folded.blocks);
-  for (int i = 0; i < ZM__NCALLS; i++)
-    t->calls[i] = atomic_load(&folded.calls[i]);
+  for (zm__slot *s = registry; s; s = s->next)
+    fn(s, arg);
+  unlock();
+}
+
+void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
+                  void *arg, zm__sum *out) {
+  lock();
+  out->bytes = atomic_load(&sh->folded_bytes);
+  out->blocks = atomic_load(&sh->folded_blocks);
+  out->peak = atomic_load(&sh->peak);
   for (zm__slot *s = registry; s; s = s->next) {
-    t->bytes += atomic_load_explicit(&s->bytes, memory_order_relaxed);
-    t->blocks += atomic_load_explicit(&s->blocks, memory_order_relaxed);
-    int64_t c = current_candidate(atomic_load(&s->candidate));
-    t->best_candidate = c > t->best_candidate ? c : t->best_candidate;
-    for (int i = 0; i < ZM__NCALLS; i++)
-      t->calls[i] += atomic_load_explicit(&s->calls[i], memory_order_relaxed);
+    zm__cset *c = pick(s, arg);
+    if (!c)
+      continue;
+    out->bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+    out->blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
+    int64_t cand = zm__current_candidate(atomic_load(&c->candidate));
+    out->peak = cand > out->peak ? cand : out->peak;
   }
   unlock();
+  out->peak = out->bytes > out->peak ? out->bytes : out->peak;
+}
+
+/* ------------------------------------------------------------- readers */
+
+static zm__cset *pick_total(zm__slot *s, void *arg) {
+  (void)arg;
+  return &s->total;
 }
 
 static size_t clamp(int64_t v) { return v > 0 ? (size_t)v : 0; }
 
 size_t zm_used_memory(void) {
-  totals t;
-  sum(&t);
+  zm__sum t;
+  zm__sum_sets(&zm__total, pick_total, NULL, &t);
   return clamp(t.bytes);
 }
 
-static size_t peak_of(const totals *t) {
-  int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
-  p = t->best_candidate > p ? t->best_candidate : p;
-  return clamp(t->bytes > p ? t->bytes : p);
-}
-
 size_t zm_peak_memory(void) {
-  totals t;
-  sum(&t);
-  return peak_of(&t);
+  zm__sum t;
+  zm__sum_sets(&zm__total, pick_total, NULL, &t);
+  return clamp(t.peak);
 }
 
-/* A new epoch makes every thread's candidate stale; the peak restarts from
- * the current total. Under the registry lock so exits cannot interleave. */
+/* A new epoch makes every thread's candidate stale; each peak restarts from
+ * its current total. Under the registry lock so exits cannot interleave. */
 void zm_reset_peak(void) {
   lock();
-  atomic_store(&zm__peak.epoch, (epoch() + 1) & 0xffff);
+  atomic_store(&zm__peak_epoch, (epoch() + 1) & 0xffff);
   unlock();
-  totals t;
-  sum(&t);
-  atomic_store_explicit(&peak, t.bytes, memory_order_relaxed);
+  zm__sum t;
+  zm__sum_sets(&zm__total, pick_total, NULL, &t);
+  atomic_store(&zm__total.peak, t.bytes);
+  zm__tags_reset_peaks();
+}
+
+static void sum_calls(zm__slot *s, void *arg) {
+  uint64_t *calls = arg;
+  for (int i = 0; i < ZM__NCALLS; i++)
+    calls[i] += atomic_load_explicit(&s->calls[i], memory_order_relaxed);
 }
 
 int zm_get_stats(zm_stats *st) {
@@ -183,20 +196,24 @@ int zm_get_stats(zm_stats *st) {
     errno = EINVAL;
     return -1;
   }
-  totals t;
-  sum(&t);
+  uint64_t calls[ZM__NCALLS];
+  for (int i = 0; i < ZM__NCALLS; i++)
+    calls[i] = atomic_load(&folded_calls[i]);
+  zm__each_slot(sum_calls, calls);
+  zm__sum t;
+  zm__sum_sets(&zm__total, pick_total, NULL, &t);
   st->version = ZM_STATS_VERSION;
   st->layout = zm__layout_report();
   st->backend = zm__be.pub.name ? zm__be.pub.name : "user";
   st->used = clamp(t.bytes);
-  st->peak = peak_of(&t);
+  st->peak = clamp(t.peak);
   st->live_blocks = clamp(t.blocks);
-  st->malloc_calls = t.calls[ZM__CALL_MALLOC];
-  st->calloc_calls = t.calls[ZM__CALL_CALLOC];
-  st->realloc_calls = t.calls[ZM__CALL_REALLOC];
-  st->aligned_calls = t.calls[ZM__CALL_ALIGNED];
-  st->free_calls = t.calls[ZM__CALL_FREE];
-  st->failures = t.calls[ZM__CALL_FAILURE];
-  st->realloc_moved = t.calls[ZM__CALL_MOVED];
+  st->malloc_calls = calls[ZM__CALL_MALLOC];
+  st->calloc_calls = calls[ZM__CALL_CALLOC];
+  st->realloc_calls = calls[ZM__CALL_REALLOC];
+  st->aligned_calls = calls[ZM__CALL_ALIGNED];
+  st->free_calls = calls[ZM__CALL_FREE];
+  st->failures = calls[ZM__CALL_FAILURE];
+  st->realloc_moved = calls[ZM__CALL_MOVED];
   return 0;
 }

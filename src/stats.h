@@ -1,22 +1,24 @@
 /* Accounting: per-thread counters that only their owner writes.
  *
- * Each thread owns a cache-line aligned slot in its TLS. The owner updates it
- * with relaxed load + store (plain moves on x86-64, no locked instruction);
- * readers sum the slots of the live threads under the registry lock, plus the
- * totals folded in by threads that have exited. A slot is linked into the
- * registry on the thread's first allocation and folded out when it exits.
+ * A counter set (zm__cset) is one thread's share of one total: the global
+ * total lives in each thread's TLS slot, each tag's in the thread's tag array.
+ * The owner updates its sets with relaxed load + store (plain moves on x86-64,
+ * no locked instruction); readers add up the sets of the live threads under
+ * the registry lock, plus what exited threads folded into the shared part
+ * (zm__cshared) of the total. A slot is linked into the registry on the
+ * thread's first allocation and folded out when the thread exits.
  *
  * The peak needs the global sum at every moment, which per-thread counters do
- * not give for free. Each thread keeps the bytes it has not yet published; once
- * they pass ZM_PEAK_GRANULE either way it adds them to a shared total (one
- * atomic add per granule). So the shared total P is always within
- * ZM_PEAK_GRANULE per live thread of the exact sum. On each allocation the
- * thread also records, in its own slot, the candidate P + its unpublished
- * bytes (two relaxed loads of a read-mostly line, no read-modify-write). That
- * candidate differs from the exact sum by at most the other threads'
- * unpublished bytes: it is exact with one thread, and off by at most
- * ZM_PEAK_GRANULE per other live thread. The peak is the largest candidate
- * since the last reset, whose epoch is kept in the candidate's top bits. */
+ * not give for free. Each set keeps the bytes it has not yet published; once
+ * they pass ZM_PEAK_GRANULE either way they are added to the shared total P
+ * (one atomic add per granule). So P is always within ZM_PEAK_GRANULE per live
+ * thread of the exact sum. On each allocation the thread also records, in its
+ * own set, the candidate P + its unpublished bytes (two relaxed loads of a
+ * read-mostly line, no read-modify-write). That candidate differs from the
+ * exact sum by at most the other threads' unpublished bytes: it is exact with
+ * one thread, and off by at most ZM_PEAK_GRANULE per other live thread. The
+ * peak is the largest candidate since the last reset, whose epoch is kept in
+ * the candidate's top bits. */
 #ifndef ZM_STATS_H
 #define ZM_STATS_H
 
@@ -25,33 +27,50 @@
 
 #include <stdatomic.h>
 
+/* One thread's share of one total. */
+typedef struct zm__cset {
+  _Atomic int64_t bytes;       /* net bytes */
+  _Atomic int64_t blocks;      /* net blocks */
+  _Atomic uint64_t candidate;  /* epoch << 48 | peak candidate */
+  int64_t unpublished;         /* owner only: bytes not yet in P */
+} zm__cset;
+
+/* The shared part of one total: read on every allocation, written once per
+ * granule and by exiting threads, so it has its own line. */
+typedef struct zm__cshared {
+  _Alignas(64) _Atomic int64_t published; /* P */
+  _Atomic int64_t folded_bytes;           /* from exited threads */
+  _Atomic int64_t folded_blocks;
+  _Atomic int64_t peak;                   /* raised by publishes and exits */
+} zm__cshared;
+
+/* One thread's counters for one tag. */
+typedef struct zm__tagset {
+  zm__cset c;
+  _Atomic uint64_t calls, failures;
+} zm__tagset;
+
 enum { ZM__SLOT_NEW, ZM__SLOT_LINKED, ZM__SLOT_DEAD };
 
 typedef struct zm__slot {
-  _Alignas(64) _Atomic int64_t bytes; /* net bytes this thread added */
-  _Atomic int64_t blocks;             /* net blocks */
+  _Alignas(64) zm__cset total;
   _Atomic uint64_t calls[ZM__NCALLS];
-  _Atomic uint64_t candidate; /* epoch << 48 | peak candidate, see above */
-  int64_t unpublished; /* owner only: bytes not yet in the shared total */
   int state;           /* owner only, but for the exit fold */
+  zm__tagset *tags;    /* ZM_TAG_MAX sets, mapped on the first tagged call */
   struct zm__slot *next, *prev;
 } zm__slot;
 
-/* Read on every allocation, written once per granule: its own line. */
-typedef struct zm__peak_shared {
-  _Alignas(64) _Atomic int64_t published; /* the shared total P */
-  _Atomic uint64_t epoch;                 /* bumped by zm_reset_peak */
-} zm__peak_shared;
-extern zm__peak_shared zm__peak;
+extern zm__cshared zm__total;
+extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
+
+extern __thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
 
 #define ZM__EPOCH_SHIFT 48
 #define ZM__CANDIDATE_MASK (((uint64_t)1 << ZM__EPOCH_SHIFT) - 1)
 
-extern __thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
-
 void zm__stats_init(void);
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call);
-void zm__publish(zm__slot *s);
+void zm__publish(zm__cset *c, zm__cshared *sh);
 
 static inline void zm__relaxed_add(_Atomic int64_t *c, int64_t v) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
@@ -63,15 +82,30 @@ static inline void zm__relaxed_inc(_Atomic uint64_t *c) {
                         memory_order_relaxed);
 }
 
-static inline void zm__note_peak(zm__slot *s, int64_t unpublished) {
-  int64_t c = atomic_load_explicit(&zm__peak.published, memory_order_relaxed) +
+static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
+                                 int64_t unpublished) {
+  int64_t v = atomic_load_explicit(&sh->published, memory_order_relaxed) +
               unpublished;
-  uint64_t e = atomic_load_explicit(&zm__peak.epoch, memory_order_relaxed);
-  uint64_t mine = atomic_load_explicit(&s->candidate, memory_order_relaxed);
-  uint64_t v = (uint64_t)(c > 0 ? c : 0) & ZM__CANDIDATE_MASK;
-  if ((mine >> ZM__EPOCH_SHIFT) != e || v > (mine & ZM__CANDIDATE_MASK))
-    atomic_store_explicit(&s->candidate, e << ZM__EPOCH_SHIFT | v,
+  uint64_t e = atomic_load_explicit(&zm__peak_epoch, memory_order_relaxed);
+  uint64_t mine = atomic_load_explicit(&c->candidate, memory_order_relaxed);
+  uint64_t cand = (uint64_t)(v > 0 ? v : 0) & ZM__CANDIDATE_MASK;
+  if ((mine >> ZM__EPOCH_SHIFT) != e || cand > (mine & ZM__CANDIDATE_MASK))
+    atomic_store_explicit(&c->candidate, e << ZM__EPOCH_SHIFT | cand,
                           memory_order_relaxed);
+}
+
+/* Adds to a set its owner holds. */
+static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
+                                int64_t blocks) {
+  zm__relaxed_add(&c->bytes, bytes);
+  zm__relaxed_add(&c->blocks, blocks);
+  int64_t u = c->unpublished + bytes;
+  c->unpublished = u;
+  if (zm__unlikely((uint64_t)(u + (int64_t)ZM_PEAK_GRANULE) >
+                   2 * (uint64_t)ZM_PEAK_GRANULE))
+    zm__publish(c, sh);
+  else if (bytes > 0)
+    zm__note_peak(c, sh, u);
 }
 
 /* Counts one call that changed the live bytes and blocks by the given
@@ -82,19 +116,34 @@ static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
     zm__count_slow(bytes, blocks, call);
     return;
   }
-  zm__relaxed_add(&s->bytes, bytes);
-  zm__relaxed_add(&s->blocks, blocks);
+  zm__cset_add(&s->total, &zm__total, bytes, blocks);
   zm__relaxed_inc(&s->calls[call]);
-  int64_t u = s->unpublished + bytes;
-  s->unpublished = u;
-  if (zm__unlikely((uint64_t)(u + (int64_t)ZM_PEAK_GRANULE) >
-                   2 * (uint64_t)ZM_PEAK_GRANULE))
-    zm__publish(s);
-  else if (bytes > 0)
-    zm__note_peak(s, u);
 }
 
 /* Counts a call that changed nothing but its own counter (a failure). */
 static inline void zm__count_call(zm__call call) { zm__count(0, 0, call); }
+
+/* ------------------------------------------------ readers, for modules */
+
+/* A total summed over the live threads and the exited ones. */
+typedef struct zm__sum {
+  int64_t bytes, blocks, peak;
+} zm__sum;
+
+/* Sums sh and, for each live thread, the set that pick returns (NULL: the
+ * thread has none). Takes the registry lock. */
+void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
+                  void *arg, zm__sum *out);
+
+/* Runs fn(slot, arg) for each live thread under the registry lock. */
+void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg);
+
+/* The candidate in v if it belongs to the current epoch, else 0. */
+int64_t zm__current_candidate(uint64_t v);
+void zm__raise_peak(zm__cshared *sh, int64_t v);
+/* Adds to a shared total directly: for threads past their exit hook. */
+void zm__shared_add(zm__cshared *sh, int64_t bytes, int64_t blocks);
+/* Moves a thread's set into the shared total (thread exit). */
+void zm__fold_set(zm__cset *c, zm__cshared *sh);
 
 #endif

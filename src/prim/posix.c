@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 void zm__prim_write_stderr(const char *buf, size_t len) {
@@ -28,4 +29,15 @@ void zm__prim_thread_watch(void *arg) { (void)pthread_setspecific(exit_key, arg)
 void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
                      void (*child)(void)) {
   (void)pthread_atfork(prepare, parent, child);
+}
+
+void *zm__prim_map(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void zm__prim_unmap(void *p, size_t size) {
+  if (p)
+    (void)munmap(p, size);
 }

@@ -21,4 +21,9 @@ void zm__prim_thread_watch(void *arg);
 void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
                      void (*child)(void));
 
+/* Zeroed memory straight from the OS (never through malloc), rounded up to
+ * pages; NULL on failure. For zmem's own bookkeeping. */
+void *zm__prim_map(size_t size);
+void zm__prim_unmap(void *p, size_t size);
+
 #endif

@@ -1,0 +1,202 @@
+/* Limits: a global hard limit, a soft limit with a callback, per-tag hard
+ * limits. Each is a shared counter charged by compare-and-swap, so racing
+ * threads can never take it past the limit. */
+#include "limits.h"
+#include "layout.h"
+#include "oom.h"
+#include "prim/prim.h"
+#include "stats.h"
+#include "tags.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+typedef struct counter {
+  _Alignas(64) _Atomic int64_t charged; /* bytes held under this limit */
+  _Atomic size_t limit;                 /* 0: none */
+} counter;
+
+static counter global;
+static _Atomic size_t soft;
+static _Atomic bool soft_armed = true;
+static zm_soft_limit_fn soft_fn;
+static void *soft_arg;
+static counter tags[ZM_TAG_MAX];
+static _Atomic unsigned tag_limits; /* how many tags have a limit */
+static pthread_mutex_t limits_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static bool global_on(void) {
+  return atomic_load_explicit(&global.limit, memory_order_relaxed) ||
+         atomic_load_explicit(&soft, memory_order_relaxed);
+}
+
+bool zm__limits_active(void) {
+  return global_on() || atomic_load(&tag_limits) > 0;
+}
+
+size_t zm__tag_limit(zm_tag tag) {
+  return tag < ZM_TAG_MAX ? atomic_load(&tags[tag].limit) : 0;
+}
+
+/* --------------------------------------------------------------- charging */
+
+static bool fits(const counter *c, size_t bytes) {
+  size_t limit = atomic_load_explicit(&c->limit, memory_order_relaxed);
+  int64_t now = atomic_load_explicit(&c->charged, memory_order_relaxed);
+  return !limit || (size_t)(now > 0 ? now : 0) + bytes <= limit;
+}
+
+bool zm__limit_admit(size_t bytes, zm_tag tag) {
+  if (!fits(&global, bytes))
+    return false;
+  const zm_tag *chain;
+  unsigned n = zm__tag_chain(tag, &chain);
+  for (unsigned i = 0; i < n; i++)
+    if (!fits(&tags[chain[i]], bytes))
+      return false;
+  return true;
+}
+
+/* Charges one counter; with a limit, only if the result stays within it.
+ * Returns the charged total before the charge, or -1 if refused. */
+static int64_t charge(counter *c, size_t bytes) {
+  size_t limit = atomic_load_explicit(&c->limit, memory_order_relaxed);
+  int64_t now = atomic_load_explicit(&c->charged, memory_order_relaxed);
+  do {
+    if (limit && (size_t)(now > 0 ? now : 0) + bytes > limit)
+      return -1;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &c->charged, &now, now + (int64_t)bytes, memory_order_relaxed,
+      memory_order_relaxed));
+  return now;
+}
+
+static void uncharge(counter *c, int64_t bytes) {
+  atomic_fetch_sub_explicit(&c->charged, bytes, memory_order_relaxed);
+}
+
+static void soft_crossed(size_t used, size_t limit) {
+  pthread_mutex_lock(&limits_mutex);
+  zm_soft_limit_fn fn = soft_fn;
+  void *arg = soft_arg;
+  pthread_mutex_unlock(&limits_mutex);
+  if (fn) {
+    fn(used, limit, arg);
+    return;
+  }
+  char a[21], b[21];
+  size_t na = zm__utoa(limit, a), nb = zm__utoa(used, b);
+  static const char m1[] = "zmem: soft limit of ", m2[] = " bytes crossed (used ",
+                    m3[] = ")\n";
+  zm__prim_write_stderr(m1, sizeof m1 - 1);
+  zm__prim_write_stderr(a, na);
+  zm__prim_write_stderr(m2, sizeof m2 - 1);
+  zm__prim_write_stderr(b, nb);
+  zm__prim_write_stderr(m3, sizeof m3 - 1);
+}
+
+/* Re-arms the soft limit once usage is back at or below it. */
+static void soft_check(int64_t before, int64_t after) {
+  size_t s = atomic_load_explicit(&soft, memory_order_relaxed);
+  if (!s)
+    return;
+  if (after <= (int64_t)s) {
+    if (before > (int64_t)s)
+      atomic_store(&soft_armed, true);
+    return;
+  }
+  if (before <= (int64_t)s && atomic_exchange(&soft_armed, false))
+    soft_crossed((size_t)after, s);
+}
+
+static void undo_tags(const zm_tag *chain, unsigned upto, size_t bytes) {
+  for (unsigned i = 0; i < upto; i++)
+    if (atomic_load(&tags[chain[i]].limit))
+      uncharge(&tags[chain[i]], (int64_t)bytes);
+}
+
+bool zm__limit_charge(size_t bytes, zm_tag tag) {
+  const zm_tag *chain;
+  unsigned n = zm__tag_chain(tag, &chain);
+  for (unsigned i = 0; i < n; i++) {
+    if (atomic_load(&tags[chain[i]].limit) && charge(&tags[chain[i]], bytes) < 0) {
+      undo_tags(chain, i, bytes);
+      return false;
+    }
+  }
+  if (!global_on())
+    return true;
+  int64_t before = charge(&global, bytes);
+  if (before < 0) {
+    undo_tags(chain, n, bytes);
+    return false;
+  }
+  soft_check(before, before + (int64_t)bytes);
+  return true;
+}
+
+void zm__limit_adjust(int64_t delta, zm_tag tag) {
+  const zm_tag *chain;
+  unsigned n = zm__tag_chain(tag, &chain);
+  for (unsigned i = 0; i < n; i++)
+    if (atomic_load(&tags[chain[i]].limit))
+      uncharge(&tags[chain[i]], -delta);
+  if (global_on()) {
+    int64_t before = atomic_fetch_add(&global.charged, delta);
+    soft_check(before, before + delta);
+  }
+}
+
+/* ---------------------------------------------------------------- setters */
+
+/* Starts or stops the charging: the counter starts from what is live now. */
+static void track(counter *c, bool was_on, bool on, size_t live) {
+  if (on && !was_on)
+    atomic_store(&c->charged, (int64_t)live);
+}
+
+static void update_mode(void) { zm__mode_set_limits(zm__limits_active()); }
+
+int zm_set_limit(size_t bytes) {
+  pthread_mutex_lock(&limits_mutex);
+  bool was = global_on();
+  atomic_store(&global.limit, bytes);
+  track(&global, was, global_on(), zm_used_memory());
+  update_mode();
+  pthread_mutex_unlock(&limits_mutex);
+  return 0;
+}
+
+size_t zm_get_limit(void) { return atomic_load(&global.limit); }
+
+int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg) {
+  pthread_mutex_lock(&limits_mutex);
+  bool was = global_on();
+  soft_fn = fn;
+  soft_arg = arg;
+  atomic_store(&soft, bytes);
+  track(&global, was, global_on(), zm_used_memory());
+  atomic_store(&soft_armed,
+               atomic_load(&global.charged) <= (int64_t)bytes);
+  update_mode();
+  pthread_mutex_unlock(&limits_mutex);
+  return 0;
+}
+
+size_t zm_get_soft_limit(void) { return atomic_load(&soft); }
+
+int zm_tag_set_limit(zm_tag tag, size_t bytes) {
+  if (!zm_tags_enabled() || tag >= zm_tag_count()) {
+    errno = EINVAL;
+    return -1;
+  }
+  pthread_mutex_lock(&limits_mutex);
+  counter *c = &tags[tag];
+  bool was = atomic_load(&c->limit) != 0;
+  atomic_store(&c->limit, bytes);
+  track(c, was, bytes != 0, zm_tag_used(tag));
+  atomic_fetch_add(&tag_limits, (unsigned)(bytes != 0) - (unsigned)was);
+  update_mode();
+  pthread_mutex_unlock(&limits_mutex);
+  return 0;
+}

@@ -1,0 +1,216 @@
+/* Tags: registry, per-thread tag counters, and the per-tag figures. */
+#include "tags.h"
+#include "layout.h"
+#include "limits.h"
+#include "prim/prim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 63
+
+typedef struct tagdef {
+  zm__cshared shared; /* first: its own cache line */
+  _Atomic uint64_t folded_calls, folded_failures;
+  char name[NAME_MAX_LEN + 1];
+  zm_tag parent;
+  unsigned depth;
+  zm_tag chain[ZM_TAG_DEPTH_MAX]; /* self, parent, ..., root */
+} tagdef;
+
+static tagdef defs[ZM_TAG_MAX] = {
+    [0] = {.name = "untagged", .parent = ZM_TAG_INVALID, .depth = 1},
+};
+static _Atomic uint32_t ntags = 1;
+static pthread_mutex_t new_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+__thread zm_tag zm__cur_tag __attribute__((tls_model("initial-exec")));
+
+static const size_t sets_bytes = sizeof(zm__tagset) * ZM_TAG_MAX;
+
+static uint32_t count(void) {
+  return atomic_load_explicit(&ntags, memory_order_acquire);
+}
+
+zm_tag zm__tag_valid(zm_tag tag) { return tag < count() ? tag : 0; }
+
+unsigned zm__tag_chain(zm_tag tag, const zm_tag **chain) {
+  *chain = defs[tag].chain;
+  return defs[tag].depth;
+}
+
+/* --------------------------------------------------------- registration */
+
+static zm_tag define(zm_tag parent, const char *name) {
+  uint32_t n = atomic_load_explicit(&ntags, memory_order_relaxed);
+  if (n == ZM_TAG_MAX) {
+    errno = ENOSPC;
+    return ZM_TAG_INVALID;
+  }
+  tagdef *d = &defs[n];
+  strncpy(d->name, name, NAME_MAX_LEN);
+  d->parent = parent;
+  d->depth = 1;
+  d->chain[0] = n;
+  if (parent != ZM_TAG_INVALID) {
+    d->depth = defs[parent].depth + 1;
+    memcpy(d->chain + 1, defs[parent].chain,
+           defs[parent].depth * sizeof(zm_tag));
+  }
+  atomic_store_explicit(&ntags, n + 1, memory_order_release);
+  return n;
+}
+
+static bool parent_ok(zm_tag parent) {
+  return parent == ZM_TAG_INVALID ||
+         (parent < count() && defs[parent].depth < ZM_TAG_DEPTH_MAX);
+}
+
+static zm_tag tag_new(zm_tag parent, const char *name) {
+  if (!name || !*name || !parent_ok(parent)) {
+    errno = EINVAL;
+    return ZM_TAG_INVALID;
+  }
+  if (zm_tags_enable() != 0)
+    return ZM_TAG_INVALID; /* EBUSY: the lean layout is fixed */
+  pthread_mutex_lock(&new_mutex);
+  zm_tag t = define(parent, name);
+  pthread_mutex_unlock(&new_mutex);
+  return t;
+}
+
+zm_tag zm_tag_new(const char *name) { return tag_new(ZM_TAG_INVALID, name); }
+
+zm_tag zm_tag_new_child(zm_tag parent, const char *name) {
+  if (parent == ZM_TAG_INVALID) {
+    errno = EINVAL;
+    return ZM_TAG_INVALID;
+  }
+  return tag_new(parent, name);
+}
+
+size_t zm_tag_count(void) { return count(); }
+
+zm_tag zm_tag_set_current(zm_tag tag) {
+  zm_tag prev = zm__cur_tag;
+  if (tag >= count()) {
+    errno = EINVAL;
+    return prev;
+  }
+  zm__cur_tag = tag;
+  return prev;
+}
+
+zm_tag zm_tag_current(void) { return zm__cur_tag; }
+
+/* ------------------------------------------------------------- counting */
+
+static zm__tagset *my_sets(zm__slot *s) {
+  if (zm__unlikely(!s->tags))
+    s->tags = zm__prim_map(sets_bytes);
+  return s->tags;
+}
+
+/* A thread past its exit hook, or without memory for its sets, counts
+ * straight into the shared totals. */
+static void count_shared(tagdef *d, int64_t bytes, int64_t blocks,
+                         bool failure) {
+  zm__shared_add(&d->shared, bytes, blocks);
+  atomic_fetch_add(failure ? &d->folded_failures : &d->folded_calls, 1);
+}
+
+void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
+  zm__slot *s = &zm__my_slot;
+  zm__tagset *sets = s->state == ZM__SLOT_LINKED ? my_sets(s) : NULL;
+  const tagdef *d = &defs[tag];
+  for (unsigned i = 0; i < d->depth; i++) {
+    zm_tag t = d->chain[i];
+    if (!sets) {
+      count_shared(&defs[t], bytes, blocks, failure);
+      continue;
+    }
+    zm__cset_add(&sets[t].c, &defs[t].shared, bytes, blocks);
+    zm__relaxed_inc(failure ? &sets[t].failures : &sets[t].calls);
+  }
+}
+
+void zm__tags_fold(zm__slot *s) {
+  if (!s->tags)
+    return;
+  for (uint32_t t = 0; t < count(); t++) {
+    zm__fold_set(&s->tags[t].c, &defs[t].shared);
+    atomic_fetch_add(&defs[t].folded_calls, atomic_load(&s->tags[t].calls));
+    atomic_fetch_add(&defs[t].folded_failures,
+                     atomic_load(&s->tags[t].failures));
+  }
+}
+
+void zm__tags_release(zm__slot *s) {
+  zm__prim_unmap(s->tags, sets_bytes);
+  s->tags = NULL;
+}
+
+/* -------------------------------------------------------------- readers */
+
+static zm__cset *pick_tag(zm__slot *s, void *arg) {
+  return s->tags ? &s->tags[*(zm_tag *)arg].c : NULL;
+}
+
+static size_t clamp(int64_t v) { return v > 0 ? (size_t)v : 0; }
+
+size_t zm_tag_used(zm_tag tag) {
+  if (tag >= count())
+    return 0;
+  zm__sum t;
+  zm__sum_sets(&defs[tag].shared, pick_tag, &tag, &t);
+  return clamp(t.bytes);
+}
+
+typedef struct call_sums {
+  zm_tag tag;
+  uint64_t calls, failures;
+} call_sums;
+
+static void add_calls(zm__slot *s, void *arg) {
+  call_sums *c = arg;
+  if (!s->tags)
+    return;
+  c->calls += atomic_load_explicit(&s->tags[c->tag].calls,
+                                   memory_order_relaxed);
+  c->failures += atomic_load_explicit(&s->tags[c->tag].failures,
+                                      memory_order_relaxed);
+}
+
+int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
+  if (!info || info->size < sizeof(zm_tag_info) || tag >= count()) {
+    errno = EINVAL;
+    return -1;
+  }
+  const tagdef *d = &defs[tag];
+  call_sums c = {tag, atomic_load(&d->folded_calls),
+                 atomic_load(&d->folded_failures)};
+  zm__each_slot(add_calls, &c);
+  zm__sum t;
+  zm__sum_sets(&d->shared, pick_tag, &tag, &t);
+  info->version = ZM_TAG_INFO_VERSION;
+  info->tag = tag;
+  info->parent = d->parent;
+  info->name = d->name;
+  info->depth = d->depth;
+  info->used = clamp(t.bytes);
+  info->live_blocks = clamp(t.blocks);
+  info->peak = clamp(t.peak);
+  info->calls = c.calls;
+  info->failures = c.failures;
+  info->limit = zm__tag_limit(tag);
+  return 0;
+}
+
+void zm__tags_reset_peaks(void) {
+  for (zm_tag t = 0; t < count(); t++) {
+    zm__sum s;
+    zm__sum_sets(&defs[t].shared, pick_tag, &t, &s);
+    atomic_store(&defs[t].shared.peak, s.bytes);
+  }
+}

@@ -1,0 +1,212 @@
+/* Hard limits, soft limits and tag limits. */
+#include <criterion/criterion.h>
+#include <zmem.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static size_t oom_size;
+static int oom_calls;
+static void count_oom(size_t size, void *arg) {
+  (void)arg;
+  oom_size = size;
+  oom_calls++;
+}
+
+Test(limits, hard_limit_refuses_and_reports) {
+  zm_set_oom_handler(count_oom, NULL);
+  cr_assert_eq(zm_set_limit(100000), 0);
+  cr_assert_eq(zm_get_limit(), 100000);
+  void *a = zm_malloc(60000);
+  cr_assert_not_null(a);
+  errno = 0;
+  cr_assert_null(zm_try_malloc(60000));
+  cr_assert_eq(errno, ENOMEM);
+  cr_assert_eq(oom_calls, 0);
+  cr_assert_null(zm_malloc(60000));
+  cr_assert_eq(oom_calls, 1);
+  cr_assert_eq(oom_size, 60000);
+  cr_assert_null(zm_calloc(60000, 1));
+  cr_assert_null(zm_aligned_alloc(64, 60000));
+  zm_stats st = {.size = sizeof st};
+  zm_get_stats(&st);
+  cr_assert_eq(st.failures, 4);
+  cr_assert_leq(zm_used_memory(), 100000);
+  zm_free(a);
+  cr_assert_eq(zm_set_limit(0), 0);
+  void *b = zm_malloc(200000);
+  cr_assert_not_null(b);
+  zm_free(b);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(limits, refused_realloc_keeps_block) {
+  cr_assert_eq(zm_set_limit(50000), 0);
+  char *p = zm_malloc(1000);
+  memset(p, 'x', 1000);
+  size_t used = zm_used_memory();
+  errno = 0;
+  cr_assert_null(zm_try_realloc(p, 80000));
+  cr_assert_eq(errno, ENOMEM);
+  cr_assert_eq(zm_used_memory(), used);
+  for (int i = 0; i < 1000; i++)
+    cr_assert_eq(p[i], 'x');
+  char *q = zm_realloc(p, 20000); /* growth within the limit */
+  cr_assert_not_null(q);
+  cr_assert_eq(q[999], 'x');
+  q = zm_realloc(q, 10); /* shrink */
+  cr_assert_eq(q[9], 'x');
+  zm_free(q);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(limits, limit_counts_what_was_live) {
+  void *a = zm_malloc(30000);
+  zm_set_limit(zm_used_memory() + 1000);
+  cr_assert_null(zm_try_malloc(2000));
+  zm_free(a); /* gives back what was live when the limit was set */
+  void *b = zm_malloc(20000);
+  cr_assert_not_null(b);
+  zm_free(b);
+}
+
+#define RACERS 8
+static size_t race_limit;
+static _Atomic int over;
+static _Atomic long granted;
+
+static void *racer(void *arg) {
+  (void)arg;
+  void *held[400];
+  int n = 0;
+  for (int round = 0; round < 20; round++) {
+    for (int i = 0; i < 400; i++) {
+      void *p = zm_try_malloc(64 + (size_t)(i % 7) * 100);
+      if (p) {
+        held[n++] = p;
+        granted++;
+      }
+      if (zm_used_memory() > race_limit)
+        over = 1;
+    }
+    while (n > 0)
+      zm_free(held[--n]);
+  }
+  return NULL;
+}
+
+Test(limits, never_exceeded_by_racing_threads, .timeout = 60) {
+  race_limit = zm_used_memory() + 64 * 1024;
+  zm_set_limit(race_limit);
+  pthread_t th[RACERS];
+  for (int i = 0; i < RACERS; i++)
+    pthread_create(&th[i], NULL, racer, NULL);
+  for (int i = 0; i < RACERS; i++)
+    pthread_join(th[i], NULL);
+  cr_assert_eq(over, 0, "used memory went over the hard limit");
+  cr_assert_gt(granted, 0);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+static int soft_calls;
+static size_t soft_used, soft_seen_limit;
+static void on_soft(size_t used, size_t limit, void *arg) {
+  soft_calls++;
+  soft_used = used;
+  soft_seen_limit = limit;
+  *(int *)arg = 1;
+}
+
+Test(limits, soft_limit_fires_once_per_upward_crossing) {
+  int flag = 0;
+  cr_assert_eq(zm_set_soft_limit(100000, on_soft, &flag), 0);
+  cr_assert_eq(zm_get_soft_limit(), 100000);
+  void *a = zm_malloc(60000);
+  cr_assert_eq(soft_calls, 0);
+  void *b = zm_malloc(60000);
+  cr_assert_eq(soft_calls, 1);
+  cr_assert_eq(flag, 1);
+  cr_assert_gt(soft_used, 100000);
+  cr_assert_eq(soft_seen_limit, 100000);
+  void *c = zm_malloc(60000); /* still above: no new call */
+  cr_assert_eq(soft_calls, 1);
+  zm_free(c);
+  zm_free(b); /* back below: re-armed */
+  b = zm_malloc(60000);
+  cr_assert_eq(soft_calls, 2);
+  zm_free(a);
+  zm_free(b);
+  zm_set_soft_limit(0, NULL, NULL);
+  cr_assert_eq(zm_get_soft_limit(), 0);
+  a = zm_malloc(300000);
+  cr_assert_eq(soft_calls, 2);
+  zm_free(a);
+}
+
+Test(limits, soft_limit_default_writes_a_line) {
+  int fds[2];
+  cr_assert_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    zm_set_soft_limit(1000, NULL, NULL);
+    void *p = zm_malloc(5000);
+    zm_free(p);
+    _exit(0);
+  }
+  close(fds[1]);
+  char buf[256] = {0};
+  ssize_t n = read(fds[0], buf, sizeof buf - 1);
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  cr_assert_gt(n, 0);
+  cr_assert(strstr(buf, "zmem: soft limit of 1000 bytes crossed") != NULL, "%s",
+            buf);
+}
+
+Test(limits, tag_limit_covers_children) {
+  zm_tag db = zm_tag_new("db");
+  zm_tag idx = zm_tag_new_child(db, "index");
+  zm_tag net = zm_tag_new("net");
+  cr_assert_eq(zm_tag_set_limit(db, 10000), 0);
+  zm_tag_info ti = {.size = sizeof ti};
+  zm_tag_stats(db, &ti);
+  cr_assert_eq(ti.limit, 10000);
+  void *a = zm_malloc_tag(idx, 6000);
+  cr_assert_not_null(a);
+  errno = 0;
+  zm_tag_set_current(idx);
+  cr_assert_null(zm_try_malloc(6000)); /* idx counts into db */
+  cr_assert_eq(errno, ENOMEM);
+  zm_tag_set_current(db);
+  cr_assert_null(zm_try_malloc(6000));
+  void *b = zm_malloc_tag(net, 50000); /* other tags are not limited */
+  cr_assert_not_null(b);
+  zm_tag_stats(idx, &ti);
+  cr_assert_eq(ti.failures, 1);
+  zm_free(a);
+  a = zm_malloc_tag(idx, 6000);
+  cr_assert_not_null(a);
+  cr_assert_eq(zm_tag_set_limit(db, 0), 0);
+  void *c = zm_malloc_tag(idx, 60000);
+  cr_assert_not_null(c);
+  zm_free(a);
+  zm_free(b);
+  zm_free(c);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(limits, tag_limit_needs_tags) {
+  if (zm_get_backend()->usable_size == NULL)
+    cr_skip_test("no size query: header layout, tags could be enabled");
+  void *p = zm_malloc(1);
+  errno = 0;
+  cr_assert_eq(zm_tag_set_limit(0, 100), -1);
+  cr_assert_eq(errno, EINVAL);
+  zm_free(p);
+}
