@@ -53,12 +53,15 @@ typedef struct zm__tagset {
 enum { ZM__SLOT_NEW, ZM__SLOT_LINKED, ZM__SLOT_DEAD };
 
 typedef struct zm__slot {
-  _Alignas(64) zm__cset total;
+  _Alignas(64) zm__cset total; /* with state, calls[0..2]: one line */
+  int state; /* owner only, but for the exit fold */
   _Atomic uint64_t calls[ZM__NCALLS];
-  int state;           /* owner only, but for the exit fold */
   zm__tagset *tags;    /* ZM_TAG_MAX sets, mapped on the first tagged call */
   struct zm__slot *next, *prev;
 } zm__slot;
+
+_Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 64,
+               "the hot counters share the slot's first cache line");
 
 extern zm__cshared zm__total;
 extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
