@@ -268,13 +268,18 @@ typedef struct zm_stats {
   size_t used;              /* as zm_used_memory() */
   size_t peak;              /* as zm_peak_memory() */
   size_t live_blocks;       /* blocks allocated and not yet freed */
-  uint64_t malloc_calls;    /* zm_malloc, zm_try_malloc, strdup, strndup, memdup */
-  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc */
-  uint64_t realloc_calls;   /* zm_realloc, zm_try_realloc, zm_reallocarray */
+  /* Calls per function, failed ones included. Each public call counts once,
+   * under its own function. */
+  uint64_t malloc_calls;    /* zm_malloc, zm_try_malloc, zm_malloc_tag,
+                               zm_strdup, zm_strndup, zm_memdup, zm_strdup_tag */
+  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag */
+  uint64_t realloc_calls;   /* zm_realloc, zm_try_realloc, zm_reallocarray,
+                               including (NULL, n) and (p, 0) */
   uint64_t aligned_calls;   /* zm_aligned_alloc */
-  uint64_t free_calls;      /* zm_free, zm_free_sized with a non-NULL pointer,
-                               and zm_realloc(p, 0) */
-  uint64_t failures;        /* allocations that returned NULL */
+  uint64_t free_calls;      /* zm_free, zm_free_sized with a non-NULL pointer */
+  uint64_t failures;        /* calls that returned NULL for want of memory,
+                               a limit, or a bad argument (realloc(p, 0),
+                               which returns NULL by design, is not one) */
   uint64_t realloc_moved;   /* reallocs that returned a different pointer */
 } zm_stats;
 
