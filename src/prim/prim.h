@@ -26,4 +26,24 @@ void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
 void *zm__prim_map(size_t size);
 void zm__prim_unmap(void *p, size_t size);
 
+/* ---------------------------------------------- process and machine figures
+ * Implemented per platform (linux.c reads /proc; other.c answers 0 with errno
+ * ENOTSUP). None of them allocates or uses stdio: they may run inside a
+ * process whose malloc is zmem. On failure they return 0 with errno set. */
+
+/* Resident set size of the process, bytes. */
+size_t zm__prim_rss(void);
+
+/* Highest resident set size the process has had, bytes. */
+size_t zm__prim_peak_rss(void);
+
+/* Physical memory of the machine, bytes. */
+size_t zm__prim_physical_memory(void);
+
+/* Sum over the process's mappings of the per-mapping field `name` (n bytes,
+ * no colon; letters, digits and '_' only), whose values are in kB; in bytes.
+ * 0 with errno EINVAL when no mapping has such a field. A field that exists
+ * and sums to 0 gives 0 with errno unchanged. */
+size_t zm__prim_smaps_field(const char *name, size_t n);
+
 #endif
