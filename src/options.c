@@ -1,3 +1,393 @@
-/* Placeholder until the options module lands. */
+/* Run-time options: one descriptor table, one parser, two entry points
+ * (zm_configure and ZMEM_OPTIONS at the first allocation).
+ *
+ * A string is handled in three passes, so that it never half-applies:
+ *   1. parse: syntax, known keys, value types; values land in a table of
+ *      pending settings, one per option (a repeated key: the last one wins);
+ *   2. check: whether every pending setting can be applied now (EBUSY for a
+ *      layout option once the layout is fixed, conflicts between keys);
+ *   3. apply, in table order, under the set-up lock.
+ * Nothing here allocates: the parser works in place on (pointer, length)
+ * slices and messages are built in fixed buffers, because ZMEM_OPTIONS is
+ * read inside the first allocation, possibly inside the process's malloc. */
+#include "options.h"
+#include "backend.h"
 #include "layout.h"
-void zm__options_from_env(void) {}
+#include "prim/prim.h"
+#include "zmem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ slices */
+
+typedef struct slice {
+  const char *p;
+  size_t n;
+} slice;
+
+static bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+         c == '\f';
+}
+
+static char lower(char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static slice trim(slice s) {
+  while (s.n && is_space(s.p[0]))
+    s.p++, s.n--;
+  while (s.n && is_space(s.p[s.n - 1]))
+    s.n--;
+  return s;
+}
+
+/* Case-insensitive (ASCII) comparison with a NUL-terminated word. */
+static bool equals(slice s, const char *word) {
+  size_t i = 0;
+  for (; i < s.n; i++)
+    if (!word[i] || lower(s.p[i]) != word[i])
+      return false;
+  return word[i] == '\0';
+}
+
+/* Splits s at the first c: returns what precedes it, leaves the rest in *s
+ * (empty, and *found false, when there is no c). */
+static slice split(slice *s, char c, bool *found) {
+  const char *at = memchr(s->p, c, s->n);
+  slice head = {s->p, at ? (size_t)(at - s->p) : s->n};
+  *found = at != NULL;
+  s->p += at ? head.n + 1 : head.n;
+  s->n -= at ? head.n + 1 : head.n;
+  return head;
+}
+
+/* ---------------------------------------------------------- messages */
+
+typedef struct msgbuf {
+  char s[ZM__ERROR_MAX];
+  size_t n;
+} msgbuf;
+
+static void msg_put(msgbuf *m, const char *p, size_t n) {
+  size_t room = sizeof m->s - 1 - m->n;
+  n = n < room ? n : room;
+  memcpy(m->s + m->n, p, n);
+  m->n += n;
+  m->s[m->n] = '\0';
+}
+
+static void msg_str(msgbuf *m, const char *s) { msg_put(m, s, strlen(s)); }
+
+/* 'text', cut to a readable length. */
+static void msg_quote(msgbuf *m, slice s) {
+  enum { MAX_QUOTED = 40 };
+  msg_str(m, "'");
+  msg_put(m, s.p, s.n < MAX_QUOTED ? s.n : MAX_QUOTED);
+  msg_str(m, s.n > MAX_QUOTED ? "...'" : "'");
+}
+
+/* Sets the message to a, 'b', c, 'd' (NULL parts skipped); returns err. */
+static int fail(msgbuf *m, int err, const char *a, slice b, const char *c,
+                slice d) {
+  m->n = 0;
+  m->s[0] = '\0';
+  msg_str(m, a);
+  if (b.p)
+    msg_quote(m, b);
+  if (c)
+    msg_str(m, c);
+  if (d.p)
+    msg_quote(m, d);
+  return err;
+}
+
+static slice word(const char *s) { return (slice){s, strlen(s)}; }
+static const slice none = {NULL, 0};
+
+/* ------------------------------------------------------- value kinds */
+
+enum { PARSE_OK, PARSE_BAD, PARSE_TOO_LARGE };
+
+typedef struct value_kind {
+  const char *what; /* in messages: "bad <what> 'x' for 'key'" */
+  int (*parse)(slice s, size_t *out);
+} value_kind;
+
+static int parse_bool(slice s, size_t *out) {
+  static const char *const yes[] = {"1", "true", "on", "yes"};
+  static const char *const no[] = {"0", "false", "off", "no"};
+  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+    if (equals(s, yes[i]) || equals(s, no[i])) {
+      *out = equals(s, yes[i]);
+      return PARSE_OK;
+    }
+  }
+  return PARSE_BAD;
+}
+
+static int parse_layout(slice s, size_t *out) {
+  if (equals(s, "lean"))
+    *out = ZM_LAYOUT_LEAN;
+  else if (equals(s, "header"))
+    *out = ZM_LAYOUT_HEADER;
+  else
+    return PARSE_BAD;
+  return PARSE_OK;
+}
+
+/* Leading decimal digits of *s, consumed; PARSE_BAD if there are none. */
+static int parse_digits(slice *s, size_t *out) {
+  size_t v = 0, i = 0;
+  for (; i < s->n && s->p[i] >= '0' && s->p[i] <= '9'; i++) {
+    size_t d = (size_t)(s->p[i] - '0');
+    if (v > (SIZE_MAX - d) / 10)
+      return PARSE_TOO_LARGE;
+    v = v * 10 + d;
+  }
+  s->p += i;
+  s->n -= i;
+  *out = v;
+  return i ? PARSE_OK : PARSE_BAD;
+}
+
+/* The binary shift of a unit suffix: "", "B", "K", "KB", "KiB", ... (any
+ * case); -1 for anything else. */
+static int unit_shift(slice u) {
+  static const char units[] = "kmgt";
+  int shift = 0;
+  if (u.n) {
+    const char *at = memchr(units, lower(u.p[0]), 4);
+    shift = at ? 10 * (int)(at - units + 1) : 0;
+    if (shift)
+      u.p++, u.n--;
+  }
+  if (shift && u.n && lower(u.p[0]) == 'i' && u.n == 2)
+    u.p++, u.n--;
+  if (u.n == 1 && lower(u.p[0]) == 'b')
+    u.n = 0;
+  return u.n ? -1 : shift;
+}
+
+/* Decimal digits, optional spaces, optional unit (1024-based). */
+static int parse_size(slice s, size_t *out) {
+  size_t v;
+  int rc = parse_digits(&s, &v);
+  if (rc != PARSE_OK)
+    return rc;
+  int shift = unit_shift(trim(s));
+  if (shift < 0)
+    return PARSE_BAD;
+  if (shift && v > (SIZE_MAX >> shift))
+    return PARSE_TOO_LARGE;
+  *out = v << shift;
+  return PARSE_OK;
+}
+
+static const value_kind k_bool = {"boolean", parse_bool};
+static const value_kind k_size = {"size", parse_size};
+static const value_kind k_layout = {"layout", parse_layout};
+
+/* ---------------------------------------------------------- appliers */
+
+/* Each runs with the set-up lock held; 0, or -1 with errno. */
+
+static int apply_layout(size_t v) {
+  return zm__request_layout_locked((zm_layout)v);
+}
+
+/* tags=0 leaves tags as they are: nothing turns them off once on. */
+static int apply_tags(size_t v) { return v ? zm__tags_enable_locked() : 0; }
+
+static int apply_limit(size_t v) { return zm_set_limit(v); }
+
+static int apply_soft_limit(size_t v) {
+  return zm_set_soft_limit(v, NULL, NULL);
+}
+
+/* ------------------------------------------------------------- table */
+
+typedef struct option {
+  zm__option_doc doc; /* name, value syntax, one sentence */
+  const value_kind *kind;
+  bool fixes_layout; /* refused with EBUSY after the first allocation */
+  int (*apply)(size_t v);
+} option;
+
+/* Applied in this order. Only the layout options can fail once checked
+ * (the layout options' preconditions are not all visible from here), so
+ * they come first: a failure then has applied nothing. Add a key here and
+ * add its CMake option with the same name. */
+static const option options[] = {
+    {{"layout", "lean|header",
+      "block layout, fixed at the first allocation (zm_set_layout)"},
+     &k_layout, true, apply_layout},
+    {{"tags", "0|1",
+      "1 turns per-tag accounting on (header layout); 0 changes nothing"},
+     &k_bool, true, apply_tags},
+    {{"limit", "SIZE", "hard limit on used memory, 0 for none (zm_set_limit)"},
+     &k_size, false, apply_limit},
+    {{"soft_limit", "SIZE",
+      "soft limit: one line on stderr when crossed, 0 for none "
+      "(zm_set_soft_limit)"},
+     &k_size, false, apply_soft_limit},
+};
+
+#define NOPTS (sizeof options / sizeof *options)
+
+const zm__option_doc *zm__option_doc_at(size_t i) {
+  return i < NOPTS ? &options[i].doc : NULL;
+}
+
+/* Index of the option named by key, or NOPTS. */
+static size_t find(slice key) {
+  size_t i = 0;
+  while (i < NOPTS && !equals(key, options[i].doc.name))
+    i++;
+  return i;
+}
+
+/* ------------------------------------------------------------ passes */
+
+typedef struct pending {
+  bool set[NOPTS];
+  size_t value[NOPTS];
+} pending;
+
+static size_t pending_value(const pending *p, const char *name, bool *set) {
+  size_t i = find(word(name));
+  *set = p->set[i];
+  return p->value[i];
+}
+
+static int parse_value(size_t i, slice v, pending *p, msgbuf *m) {
+  const option *o = &options[i];
+  int rc = o->kind->parse(v, &p->value[i]);
+  if (rc == PARSE_TOO_LARGE)
+    return fail(m, EINVAL, "size ", v, " too large for ", word(o->doc.name));
+  if (rc != PARSE_OK) {
+    fail(m, EINVAL, "bad ", none, o->kind->what, none);
+    msg_str(m, " ");
+    msg_quote(m, v);
+    msg_str(m, " for ");
+    msg_quote(m, word(o->doc.name));
+    return EINVAL;
+  }
+  p->set[i] = true;
+  return 0;
+}
+
+/* One "key=value" item, already trimmed and non-empty. */
+static int parse_item(slice item, pending *p, msgbuf *m) {
+  slice rest = item;
+  bool has_eq;
+  slice key = trim(split(&rest, '=', &has_eq));
+  if (!has_eq)
+    return fail(m, EINVAL, "missing '=' in ", item, NULL, none);
+  if (!key.n)
+    return fail(m, EINVAL, "missing option name in ", item, NULL, none);
+  size_t i = find(key);
+  if (i == NOPTS)
+    return fail(m, EINVAL, "unknown option ", key, NULL, none);
+  return parse_value(i, trim(rest), p, m);
+}
+
+/* Pass 1. Empty items (",,", a trailing comma, blanks) are skipped. */
+static int parse_all(const char *s, pending *p, msgbuf *m) {
+  slice rest = word(s);
+  bool more = true;
+  while (more) {
+    slice item = trim(split(&rest, ',', &more));
+    int rc = item.n ? parse_item(item, p, m) : 0;
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int check_layout(const pending *p, msgbuf *m) {
+  bool set, tags_set;
+  size_t layout = pending_value(p, "layout", &set);
+  size_t tags = pending_value(p, "tags", &tags_set);
+  if (!set || layout != ZM_LAYOUT_LEAN)
+    return 0;
+  if (tags_set && tags)
+    return fail(m, EINVAL, "", word("layout=lean"), " conflicts with ",
+                word("tags=1"));
+  if (!zm__be_has_usable())
+    return fail(m, ENOTSUP, "", word("layout=lean"),
+                " needs a backend that reports block sizes", none);
+  return 0;
+}
+
+/* Pass 2, with the set-up lock held. */
+static int check_all(const pending *p, msgbuf *m) {
+  for (size_t i = 0; i < NOPTS; i++)
+    if (p->set[i] && options[i].fixes_layout && zm__setup_frozen())
+      return fail(m, EBUSY, "option ", word(options[i].doc.name),
+                  " cannot change after the first allocation", none);
+  return check_layout(p, m);
+}
+
+/* Pass 3, with the set-up lock held. */
+static int apply_all(const pending *p, msgbuf *m) {
+  for (size_t i = 0; i < NOPTS; i++) {
+    if (p->set[i] && options[i].apply(p->value[i]) != 0) {
+      int err = errno ? errno : EINVAL;
+      return fail(m, err, "option ", word(options[i].doc.name),
+                  err == EBUSY ? " cannot change now (busy)"
+                               : " could not be applied",
+                  none);
+    }
+  }
+  return 0;
+}
+
+/* 0, or an errno value with the message in *m. */
+static int configure_locked(const char *s, msgbuf *m) {
+  pending p;
+  memset(&p, 0, sizeof p);
+  int rc = parse_all(s, &p, m);
+  if (!rc)
+    rc = check_all(&p, m);
+  if (!rc)
+    rc = apply_all(&p, m);
+  return rc;
+}
+
+/* ------------------------------------------------------- entry points */
+
+static _Thread_local char last_error[ZM__ERROR_MAX];
+
+int zm_configure(const char *s) {
+  msgbuf m = {.n = 0};
+  int rc = s ? 0 : fail(&m, EINVAL, "options string is NULL", none, NULL, none);
+  if (s) {
+    zm__setup_lock();
+    rc = configure_locked(s, &m);
+    zm__setup_unlock();
+  }
+  memcpy(last_error, m.s, m.n + 1);
+  if (rc)
+    errno = rc;
+  return rc ? -1 : 0;
+}
+
+const char *zm_last_error(void) { return last_error; }
+
+/* Runs inside the first allocation: no allocation, no set-up lock (held by
+ * the caller), errno left as it was. */
+void zm__options_from_env(void) {
+  const char *s = getenv("ZMEM_OPTIONS");
+  if (!s)
+    return;
+  int saved = errno;
+  msgbuf m = {.n = 0};
+  if (configure_locked(s, &m) != 0) {
+    static const char head[] = "zmem: ZMEM_OPTIONS ignored: ";
+    msg_put(&m, "\n", 1);
+    zm__prim_write_stderr(head, sizeof head - 1);
+    zm__prim_write_stderr(m.s, m.n);
+  }
+  errno = saved;
+}
