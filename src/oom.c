@@ -2,6 +2,7 @@
 #include "oom.h"
 #include "internal.h"
 #include "prim/prim.h"
+#include "report.h"
 #include "zmem.h"
 
 #include <pthread.h>
@@ -29,6 +30,7 @@ static void put(const char *s) { zm__prim_write_stderr(s, strlen(s)); }
 zm__cold static void default_handler(size_t size) {
   char num[21];
   size_t n = zm__utoa(size, num);
+  zm__report_oom_summary(); /* the figures first, the verdict last */
   put("zmem: out of memory allocating ");
   zm__prim_write_stderr(num, n);
   put(" bytes\n");
