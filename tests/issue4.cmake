@@ -1,0 +1,71 @@
+# Tests of issue 4: options, reports, system figures. Included from
+# tests/CMakeLists.txt. Every test runs in its own process (Criterion forks
+# and re-executes per test); with ZMEM_VALGRIND=ON every one runs under
+# valgrind memcheck, children included.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+
+option(ZMEM_VALGRIND "Run the tests under valgrind memcheck" OFF)
+set(ZM4_RUNNER "")
+if(ZMEM_VALGRIND)
+  find_program(ZM4_VALGRIND valgrind REQUIRED)
+  set(ZM4_RUNNER ${ZM4_VALGRIND} --quiet --error-exitcode=99
+      --trace-children=yes --leak-check=full --errors-for-leak-kinds=definite)
+endif()
+
+foreach(t options report sysinfo)
+  add_executable(test_${t} test_${t}.c)
+  target_link_libraries(test_${t} PRIVATE zmem PkgConfig::CRITERION
+                        Threads::Threads)
+  target_compile_options(test_${t} PRIVATE ${ZMEM_WARNINGS})
+  target_compile_definitions(test_${t} PRIVATE ZM4_BACKEND="${ZMEM_BACKEND}")
+  add_test(NAME ${t} COMMAND ${ZM4_RUNNER} $<TARGET_FILE:test_${t}>)
+  set_tests_properties(${t} PROPERTIES TIMEOUT 600)
+endforeach()
+
+# The JSON and Prometheus reports through real parsers. The Python that has
+# prometheus_client (Debian: python3-prometheus-client) may not be the first
+# python3 on PATH, so try the system one too. promtool (Debian: prometheus)
+# is used when present.
+add_executable(report_dump report_dump.c)
+target_link_libraries(report_dump PRIVATE zmem)
+target_compile_options(report_dump PRIVATE ${ZMEM_WARNINGS})
+
+find_program(ZM4_PATH_PYTHON NAMES python3)
+set(ZM4_PYTHON "")
+foreach(py ${ZM4_PATH_PYTHON} /usr/bin/python3)
+  if(NOT ZM4_PYTHON AND EXISTS "${py}")
+    execute_process(COMMAND "${py}" -c "import prometheus_client"
+                    RESULT_VARIABLE _zm4_rc OUTPUT_QUIET ERROR_QUIET)
+    if(_zm4_rc EQUAL 0)
+      set(ZM4_PYTHON "${py}")
+    endif()
+  endif()
+endforeach()
+if(NOT ZM4_PYTHON)
+  message(WARNING "No python3 with prometheus_client (Debian: "
+          "python3-prometheus-client): the report_prometheus tests will fail")
+  set(ZM4_PYTHON ${ZM4_PATH_PYTHON})
+endif()
+find_program(ZM4_PROMTOOL promtool)
+set(_zm4_promtool "")
+if(ZM4_PROMTOOL)
+  set(_zm4_promtool --promtool ${ZM4_PROMTOOL})
+endif()
+
+foreach(fmt json prometheus text)
+  foreach(tags "" --tags)
+    set(_name report_${fmt})
+    if(tags)
+      string(APPEND _name _tags)
+    endif()
+    set(_extra "")
+    if(fmt STREQUAL "prometheus")
+      set(_extra ${_zm4_promtool})
+    endif()
+    add_test(NAME ${_name}
+      COMMAND ${ZM4_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/check_report.py
+              ${fmt} ${tags} ${_extra} -- ${ZM4_RUNNER} $<TARGET_FILE:report_dump>)
+    set_tests_properties(${_name} PROPERTIES TIMEOUT 600)
+  endforeach()
+endforeach()
