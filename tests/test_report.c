@@ -204,9 +204,9 @@ static void oom_with_tags(void) {
   zm_tag child = zm_tag_new_child(big, "child");
   if (child == ZM_TAG_INVALID || small == ZM_TAG_INVALID)
     _exit(3);
-  zm_configure("limit=1M");
+  zm_configure("limit=4M"); /* room for any allocator's size classes */
   void *a = zm_malloc_tag(child, 600000), *b = zm_malloc_tag(small, 1000);
-  void *c = zm_malloc(500000); /* over the limit: the default handler aborts */
+  void *c = zm_malloc(8 << 20); /* over the limit: the default handler aborts */
   (void)a, (void)b, (void)c;
   _exit(4);
 }
@@ -217,9 +217,9 @@ Test(report, oom_summary_before_the_verdict) {
   cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
             "status %d, stderr: %s", status, err);
   static const char *const order[] = {
-      "zmem: used ", " bytes, peak ", " bytes, 2 live blocks, limit 1048576 bytes\n",
+      "zmem: used ", " bytes, peak ", " bytes, 2 live blocks, limit 4194304 bytes\n",
       "zmem: top tags: big ", ", child ", ", small? ", " bytes\n",
-      "zmem: out of memory allocating 500000 bytes\n"};
+      "zmem: out of memory allocating 8388608 bytes\n"};
   assert_order(err, order, sizeof order / sizeof *order);
 }
 
