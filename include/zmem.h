@@ -405,24 +405,39 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
 /* ---------------------------------------------------------------- options */
 
 /* Applies "key=value,key=value,...". Keys are the CMake option names without
- * the ZMEM_ prefix, lowercase. Sizes accept K, M, G, T suffixes (powers of
- * 1024) and an optional B. Keys: tags=0|1, limit=SIZE, soft_limit=SIZE,
- * layout=lean|header. The whole string is checked before anything is applied:
- * on any error nothing changes and -1 is returned with errno EINVAL (bad key
- * or value) or EBUSY (an option that fixes the layout, after the first
- * allocation); zm_last_error() then names the bad key or value. The same
- * syntax is read from the environment variable ZMEM_OPTIONS at the first
- * allocation; a bad ZMEM_OPTIONS is reported on stderr and ignored whole. */
+ * the ZMEM_ prefix, lowercase (matched without regard to case). Keys:
+ *   layout=lean|header   as zm_set_layout
+ *   tags=0|1             1 as zm_tags_enable; 0 changes nothing
+ *   limit=SIZE           as zm_set_limit
+ *   soft_limit=SIZE      as zm_set_soft_limit(SIZE, NULL, NULL)
+ * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
+ * optional i after it and an optional B, in any case ("64M", "512KiB",
+ * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.
+ * Booleans: 0/1, true/false, on/off, yes/no. Blanks around keys and values
+ * and empty items (",,", a trailing comma, "") are ignored. A repeated key:
+ * the last one wins.
+ * The whole string is checked before anything is applied: on any error
+ * nothing changes and -1 is returned with errno EINVAL (bad syntax, key or
+ * value; layout=lean together with tags=1), EBUSY (layout or tags, whatever
+ * the value, after the first allocation; layout=lean with tags already on)
+ * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()
+ * then names the bad key or value. Never allocates.
+ * The same syntax is read from the environment variable ZMEM_OPTIONS at the
+ * first allocation, after any zm_configure calls made before it (so the
+ * environment wins over them); a bad ZMEM_OPTIONS is reported in one line on
+ * stderr and ignored whole. Thread-safe. */
 ZM_API int zm_configure(const char *options);
 
-/* The calling thread's last zm_configure error message ("" if none). */
+/* The message of the calling thread's last zm_configure call: what was
+ * wrong with the string, or "" after a success (or before any call). Valid
+ * until the thread's next zm_configure call. */
 ZM_API const char *zm_last_error(void);
 
 /* ---------------------------------------------------------------- reports */
 
 typedef enum zm_format {
   ZM_FORMAT_TEXT = 0,       /* a readable table */
-  ZM_FORMAT_JSON = 1,       /* one JSON object, schema in the README */
+  ZM_FORMAT_JSON = 1,       /* one JSON object, docs/report-schema.md */
   ZM_FORMAT_PROMETHEUS = 2, /* Prometheus text exposition format 0.0.4 */
 } zm_format;
 
@@ -442,8 +457,12 @@ ZM_API size_t zm_physical_memory(void);
 /* zm_rss() / zm_used_memory(); 0 when nothing is used. */
 ZM_API double zm_fragmentation_ratio(void);
 /* Sum over the process's mappings of an smaps field, e.g. "Private_Dirty:"
- * (with or without the colon), in bytes. 0 with errno EINVAL for an unknown
- * field or ENOTSUP. */
+ * (with or without the colon), in bytes. Only fields given in kB are summed
+ * (not VmFlags or THPeligible). 0 with errno EINVAL for an unknown field
+ * (names are case-sensitive, as the kernel writes them), or ENOTSUP. A
+ * field that exists and sums to 0 returns 0 with errno unchanged. Reads
+ * smaps_rollup when it has the field, else the whole of smaps; no
+ * allocation. */
 ZM_API size_t zm_smaps_field(const char *field);
 
 #define ZM_SYS_STATS_VERSION 1
@@ -458,7 +477,8 @@ typedef struct zm_sys_stats {
   size_t physical_memory;
   size_t used;       /* as zm_used_memory() */
   double fragmentation; /* rss / used */
-  const char *backend;  /* name of the backend the figures below are from */
+  const char *backend;  /* the compiled-in allocator the figures below are
+                           from (also with a user backend installed) */
   size_t backend_allocated; /* bytes in live blocks, as the backend sees it */
   size_t backend_active;    /* bytes in pages holding live blocks */
   size_t backend_resident;  /* bytes the backend keeps resident */
