@@ -445,9 +445,16 @@ static void prom_info(FILE *out, const snapshot *s) {
   fprintf(out, "} 1\n");
 }
 
-static void prom_totals(FILE *out, const snapshot *s) {
+static void prom_calls(FILE *out, const zm_stats *st) {
   call_row rows[5];
-  call_rows(&s->st, rows);
+  call_rows(st, rows);
+  p_family(out, "zmem_calls_total", "counter", "Calls by function family.");
+  for (int i = 0; i < 5; i++)
+    fprintf(out, "zmem_calls_total{function=\"%s\"} %" PRIu64 "\n",
+            rows[i].name, rows[i].value);
+}
+
+static void prom_totals(FILE *out, const snapshot *s) {
   p_gauge(out, "zmem_used_bytes",
           "Bytes the backend holds for live blocks, zmem headers included.",
           s->st.used);
@@ -456,10 +463,7 @@ static void prom_totals(FILE *out, const snapshot *s) {
           s->st.peak);
   p_gauge(out, "zmem_live_blocks", "Blocks allocated and not yet freed.",
           s->st.live_blocks);
-  p_family(out, "zmem_calls_total", "counter", "Calls by function family.");
-  for (int i = 0; i < 5; i++)
-    fprintf(out, "zmem_calls_total{function=\"%s\"} %" PRIu64 "\n",
-            rows[i].name, rows[i].value);
+  prom_calls(out, &s->st);
   p_counter(out, "zmem_failures_total", "Allocations that returned NULL.",
             s->st.failures);
   p_counter(out, "zmem_realloc_moved_total",

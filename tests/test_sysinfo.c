@@ -3,7 +3,12 @@
 #include "issue4.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 TestSuite(sysinfo, .init = zm4_setup, .timeout = 60);
 
@@ -121,4 +126,63 @@ Test(sysinfo, backend_figures) {
     cr_assert_geq(st.backend_mapped, st.backend_allocated);
   }
   zm_free(p);
+}
+
+/* A directory path of about 4040 bytes under a fresh temporary directory:
+ * the smaps header line of a file mapped from there is longer than the
+ * reader's 4 KiB buffer. */
+static void long_path(char *path, size_t cap) {
+  snprintf(path, cap, "%s/zm4-XXXXXX", "/tmp");
+  cr_assert_not_null(mkdtemp(path));
+  char part[201];
+  memset(part, 'd', 200);
+  part[200] = '\0';
+  while (strlen(path) + 202 < 4060) {
+    strcat(path, "/");
+    strcat(path, part);
+    cr_assert_eq(mkdir(path, 0700), 0, "%s", strerror(errno));
+  }
+  strcat(path, "/f");
+}
+
+static void remove_long_path(char *path) {
+  cr_assert_eq(unlink(path), 0);
+  for (char *slash; (slash = strrchr(path, '/')) && strstr(path, "/zm4-");) {
+    *slash = '\0';
+    if (rmdir(path) != 0 || !strstr(path, "/zm4-"))
+      break;
+  }
+}
+
+/* The test is only worth its name if smaps really has such a line. */
+static size_t longest_smaps_line(void) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  cr_assert_not_null(f);
+  size_t longest = 0, cur = 0;
+  for (int c; (c = fgetc(f)) != EOF;) {
+    cur = c == '\n' ? 0 : cur + 1;
+    longest = cur > longest ? cur : longest;
+  }
+  fclose(f);
+  return longest;
+}
+
+Test(sysinfo, smaps_lines_longer_than_the_buffer) {
+  char path[4096];
+  long_path(path, sizeof path);
+  int fd = open(path, O_RDWR | O_CREAT, 0600);
+  cr_assert_geq(fd, 0, "%s", strerror(errno));
+  cr_assert_eq(ftruncate(fd, (off_t)MiB), 0);
+  size_t before = zm_smaps_field("Size");
+  char *m = mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  cr_assert_neq(m, MAP_FAILED);
+  memset(m, 1, MiB);
+  size_t during = zm_smaps_field("Size");
+  cr_assert_gt(longest_smaps_line(), 4096);
+  size_t shared = zm_smaps_field("Shared_Dirty") + zm_smaps_field("Private_Dirty");
+  cr_assert_geq(during, before + MiB, "%zu -> %zu", before, during);
+  cr_assert_geq(shared, MiB);
+  munmap(m, MiB);
+  close(fd);
+  remove_long_path(path);
 }

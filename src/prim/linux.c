@@ -51,33 +51,39 @@ static bool rd_fill(reader *r) {
   return true;
 }
 
+/* The next complete line in the buffer, if there is one. */
+static bool take_line(reader *r, const char **line, size_t *n) {
+  char *start = r->buf + r->pos;
+  char *nl = memchr(start, '\n', r->len - r->pos);
+  if (!nl)
+    return false;
+  *line = start, *n = (size_t)(nl - start);
+  r->pos += *n + 1;
+  return true;
+}
+
+/* Whatever is left in the buffer. */
+static void take_rest(reader *r, const char **line, size_t *n) {
+  *line = r->buf + r->pos, *n = r->len - r->pos;
+  r->pos = r->len;
+}
+
 /* The next line without its newline, in *line / *n; false at the end. */
 static bool rd_line(reader *r, const char **line, size_t *n) {
   for (;;) {
-    char *start = r->buf + r->pos;
-    char *nl = memchr(start, '\n', r->len - r->pos);
-    if (nl) {
-      bool skip = r->skipping;
+    bool skip = r->skipping;
+    if (take_line(r, line, n)) {
       r->skipping = false;
-      r->pos += (size_t)(nl - start) + 1;
-      *line = start, *n = (size_t)(nl - start);
       if (!skip)
         return true;
-      continue;
-    }
-    if (r->pos == 0 && r->len == sizeof r->buf) { /* cut a long line */
-      *line = r->buf, *n = r->len;
-      r->pos = r->len;
-      bool skip = r->skipping;
+    } else if (r->pos == 0 && r->len == sizeof r->buf) {
+      take_rest(r, line, n); /* the start of a line longer than buf */
       r->skipping = true;
       if (!skip)
         return true;
-      continue;
-    }
-    if (!rd_fill(r)) {
-      *line = r->buf + r->pos, *n = r->len - r->pos;
-      r->pos = r->len;
-      return *n > 0 && !r->skipping;
+    } else if (!rd_fill(r)) {
+      take_rest(r, line, n); /* a last line without a newline */
+      return *n > 0 && !skip;
     }
   }
 }
