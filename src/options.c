@@ -214,10 +214,10 @@ typedef struct option {
   int (*apply)(size_t v);
 } option;
 
-/* Applied in this order. Only the layout options can fail once checked
- * (the layout options' preconditions are not all visible from here), so
- * they come first: a failure then has applied nothing. Add a key here and
- * add its CMake option with the same name. */
+/* Applied in this order. Once checked, only layout can still fail (lean
+ * with tags already on: layout.c keeps that state), so it comes first and a
+ * failure has applied nothing. A new key is one row here; a key with a
+ * build-time counterpart names it like the CMake option, ZMEM_<KEY>. */
 static const option options[] = {
     {{"layout", "lean|header",
       "block layout, fixed at the first allocation (zm_set_layout)"},
