@@ -334,8 +334,8 @@ static void json_totals(FILE *out, const snapshot *s) {
   fprintf(out, "},\n  ");
   json_calls(out, &s->st);
   j_uint(out, "failures", s->st.failures, false);
-  j_uint(out, "realloc_moved", s->st.realloc_moved, false);
-  fprintf(out, "\n  \"limits\": {");
+  j_uint(out, "realloc_moved", s->st.realloc_moved, true);
+  fprintf(out, ",\n  \"limits\": {");
   j_uint(out, "hard_bytes", s->limit, false);
   j_uint(out, "soft_bytes", s->soft_limit, true);
   fprintf(out, "},\n");
