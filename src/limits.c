@@ -3,6 +3,7 @@
  * threads can never take it past the limit. */
 #include "limits.h"
 #include "layout.h"
+#include "line.h"
 #include "oom.h"
 #include "prim/prim.h"
 #include "stats.h"
@@ -84,15 +85,11 @@ static void soft_crossed(size_t used, size_t limit) {
     fn(used, limit, arg);
     return;
   }
-  char a[21], b[21];
-  size_t na = zm__utoa(limit, a), nb = zm__utoa(used, b);
-  static const char m1[] = "zmem: soft limit of ", m2[] = " bytes crossed (used ",
-                    m3[] = ")\n";
-  zm__prim_write_stderr(m1, sizeof m1 - 1);
-  zm__prim_write_stderr(a, na);
-  zm__prim_write_stderr(m2, sizeof m2 - 1);
-  zm__prim_write_stderr(b, nb);
-  zm__prim_write_stderr(m3, sizeof m3 - 1);
+  zm__line l = {.n = 0};
+  zm__line_bytes(&l, "zmem: soft limit of ", limit);
+  zm__line_bytes(&l, " crossed (used ", used);
+  zm__line_str(&l, ")");
+  zm__line_flush(&l);
 }
 
 /* Re-arms the soft limit once usage is back at or below it. */

@@ -1,6 +1,7 @@
 /* The OOM handler: the installed one, or the default that reports and aborts. */
 #include "oom.h"
 #include "internal.h"
+#include "line.h"
 #include "prim/prim.h"
 #include "report.h"
 #include "zmem.h"
@@ -25,15 +26,11 @@ size_t zm__utoa(unsigned long long v, char *buf) {
   return n;
 }
 
-static void put(const char *s) { zm__prim_write_stderr(s, strlen(s)); }
-
 zm__cold static void default_handler(size_t size) {
-  char num[21];
-  size_t n = zm__utoa(size, num);
   zm__report_oom_summary(); /* the figures first, the verdict last */
-  put("zmem: out of memory allocating ");
-  zm__prim_write_stderr(num, n);
-  put(" bytes\n");
+  zm__line l = {.n = 0};
+  zm__line_bytes(&l, "zmem: out of memory allocating ", size);
+  zm__line_flush(&l);
   abort();
 }
 

@@ -13,6 +13,7 @@
 #include "options.h"
 #include "backend.h"
 #include "layout.h"
+#include "line.h"
 #include "prim/prim.h"
 #include "zmem.h"
 
@@ -384,10 +385,10 @@ void zm__options_from_env(void) {
   int saved = errno;
   msgbuf m = {.n = 0};
   if (configure_locked(s, &m) != 0) {
-    static const char head[] = "zmem: ZMEM_OPTIONS ignored: ";
-    msg_put(&m, "\n", 1);
-    zm__prim_write_stderr(head, sizeof head - 1);
-    zm__prim_write_stderr(m.s, m.n);
+    zm__line l = {.n = 0};
+    zm__line_str(&l, "zmem: ZMEM_OPTIONS ignored: ");
+    zm__line_str(&l, m.s);
+    zm__line_flush(&l);
   }
   errno = saved;
 }

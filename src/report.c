@@ -3,6 +3,7 @@
  * read itself. The JSON schema and the Prometheus names are documented in
  * docs/report-schema.md; keep the three in step. */
 #include "report.h"
+#include "line.h"
 #include "oom.h"
 #include "prim/prim.h"
 #include "zmem.h"
@@ -595,42 +596,6 @@ int zm_stats_print(FILE *out, zm_format fmt) {
 
 /* --------------------------------------------------------- OOM summary */
 
-/* A line built in a stack buffer and written with write(2): no allocation. */
-typedef struct line {
-  char s[256];
-  size_t n;
-} line;
-
-static void l_str(line *l, const char *s) {
-  for (; *s && l->n < sizeof l->s - 1; s++)
-    l->s[l->n++] = *s;
-}
-
-/* A user string: printable ASCII kept, other bytes shown as '?'. */
-static void l_name(line *l, const char *s) {
-  for (size_t i = 0; s && s[i] && i < 32 && l->n < sizeof l->s - 1; i++)
-    l->s[l->n++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-}
-
-static void l_num(line *l, unsigned long long v) {
-  char num[21];
-  size_t n = zm__utoa(v, num);
-  for (size_t i = 0; i < n && l->n < sizeof l->s - 1; i++)
-    l->s[l->n++] = num[i];
-}
-
-static void l_bytes(line *l, const char *label, unsigned long long v) {
-  l_str(l, label);
-  l_num(l, v);
-  l_str(l, " bytes");
-}
-
-static void l_flush(line *l) {
-  l->s[l->n++] = '\n';
-  zm__prim_write_stderr(l->s, l->n);
-  l->n = 0;
-}
-
 /* Inserts tag t into top[] (sorted by used, descending) if it ranks. */
 static void rank(zm_tag top[], size_t used[], size_t *n, zm_tag t, size_t u) {
   size_t i = *n;
@@ -645,7 +610,7 @@ static void rank(zm_tag top[], size_t used[], size_t *n, zm_tag t, size_t u) {
   top[i] = t, used[i] = u;
 }
 
-static void oom_tags(line *l) {
+static void oom_tags(zm__line *l) {
   zm_tag top[ZM__OOM_TOP_TAGS];
   size_t used[ZM__OOM_TOP_TAGS], n = 0, count = zm_tag_count();
   for (size_t t = 0; t < count && t < ZM_TAG_MAX; t++) {
@@ -653,32 +618,32 @@ static void oom_tags(line *l) {
     if (u)
       rank(top, used, &n, (zm_tag)t, u);
   }
-  l_str(l, "zmem: top tags:");
+  zm__line_str(l, "zmem: top tags:");
   for (size_t i = 0; i < n; i++) {
     zm_tag_info ti;
-    l_str(l, i ? ", " : " ");
-    l_name(l, tag_info(top[i], &ti) ? ti.name : "?");
-    l_bytes(l, " ", used[i]);
+    zm__line_str(l, i ? ", " : " ");
+    zm__line_name(l, tag_info(top[i], &ti) ? ti.name : "?");
+    zm__line_bytes(l, " ", used[i]);
   }
-  l_flush(l);
+  zm__line_flush(l);
 }
 
 void zm__report_oom_summary(void) {
   int saved = errno;
   zm_stats st = {.size = sizeof st};
-  line l = {.n = 0};
+  zm__line l = {.n = 0};
   if (zm_get_stats(&st) == 0) {
-    l_bytes(&l, "zmem: used ", st.used);
-    l_bytes(&l, ", peak ", st.peak);
-    l_str(&l, ", ");
-    l_num(&l, st.live_blocks);
-    l_str(&l, " live blocks, ");
+    zm__line_bytes(&l, "zmem: used ", st.used);
+    zm__line_bytes(&l, ", peak ", st.peak);
+    zm__line_str(&l, ", ");
+    zm__line_num(&l, st.live_blocks);
+    zm__line_str(&l, " live blocks, ");
     size_t limit = zm_get_limit();
     if (limit)
-      l_bytes(&l, "limit ", limit);
+      zm__line_bytes(&l, "limit ", limit);
     else
-      l_str(&l, "no limit");
-    l_flush(&l);
+      zm__line_str(&l, "no limit");
+    zm__line_flush(&l);
   }
   if (zm_tags_enabled())
     oom_tags(&l);

@@ -160,7 +160,9 @@ Test(limits, soft_limit_default_writes_a_line) {
   }
   close(fds[1]);
   char buf[256] = {0};
-  ssize_t n = read(fds[0], buf, sizeof buf - 1);
+  size_t n = 0;
+  for (ssize_t r; (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0;)
+    n += (size_t)r;
   int status;
   waitpid(pid, &status, 0);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
