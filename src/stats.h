@@ -56,7 +56,9 @@ typedef struct zm__slot {
   _Alignas(64) zm__cset total; /* with state, calls[0..2]: one line */
   int state; /* owner only, but for the exit fold */
   _Atomic uint64_t calls[ZM__NCALLS];
-  zm__tagset *tags;    /* ZM_TAG_MAX sets, mapped on the first tagged call */
+  /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
+   * with release because readers walk other threads' slots. */
+  zm__tagset *_Atomic tags;
   struct zm__slot *next, *prev;
 } zm__slot;
 

@@ -106,10 +106,18 @@ zm_tag zm_tag_current(void) { return zm__cur_tag; }
 
 /* ------------------------------------------------------------- counting */
 
+/* Another thread's sets (or the owner's), NULL if it has none yet. */
+static zm__tagset *sets_of(zm__slot *s) {
+  return atomic_load_explicit(&s->tags, memory_order_acquire);
+}
+
 static zm__tagset *my_sets(zm__slot *s) {
-  if (zm__unlikely(!s->tags))
-    s->tags = zm__prim_map(sets_bytes);
-  return s->tags;
+  zm__tagset *sets = atomic_load_explicit(&s->tags, memory_order_relaxed);
+  if (zm__likely(sets))
+    return sets;
+  sets = zm__prim_map(sets_bytes);
+  atomic_store_explicit(&s->tags, sets, memory_order_release);
+  return sets;
 }
 
 /* A thread past its exit hook, or without memory for its sets, counts
@@ -136,25 +144,26 @@ void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
 }
 
 void zm__tags_fold(zm__slot *s) {
-  if (!s->tags)
+  zm__tagset *sets = sets_of(s);
+  if (!sets)
     return;
   for (uint32_t t = 0; t < count(); t++) {
-    zm__fold_set(&s->tags[t].c, &defs[t].shared);
-    atomic_fetch_add(&defs[t].folded_calls, atomic_load(&s->tags[t].calls));
-    atomic_fetch_add(&defs[t].folded_failures,
-                     atomic_load(&s->tags[t].failures));
+    zm__fold_set(&sets[t].c, &defs[t].shared);
+    atomic_fetch_add(&defs[t].folded_calls, atomic_load(&sets[t].calls));
+    atomic_fetch_add(&defs[t].folded_failures, atomic_load(&sets[t].failures));
   }
 }
 
+/* After the slot is unlinked: no reader can reach the sets any more. */
 void zm__tags_release(zm__slot *s) {
-  zm__prim_unmap(s->tags, sets_bytes);
-  s->tags = NULL;
+  zm__prim_unmap(atomic_exchange(&s->tags, NULL), sets_bytes);
 }
 
 /* -------------------------------------------------------------- readers */
 
 static zm__cset *pick_tag(zm__slot *s, void *arg) {
-  return s->tags ? &s->tags[*(zm_tag *)arg].c : NULL;
+  zm__tagset *sets = sets_of(s);
+  return sets ? &sets[*(zm_tag *)arg].c : NULL;
 }
 
 static size_t clamp(int64_t v) { return v > 0 ? (size_t)v : 0; }
@@ -174,12 +183,12 @@ typedef struct call_sums {
 
 static void add_calls(zm__slot *s, void *arg) {
   call_sums *c = arg;
-  if (!s->tags)
+  zm__tagset *sets = sets_of(s);
+  if (!sets)
     return;
-  c->calls += atomic_load_explicit(&s->tags[c->tag].calls,
-                                   memory_order_relaxed);
-  c->failures += atomic_load_explicit(&s->tags[c->tag].failures,
-                                      memory_order_relaxed);
+  c->calls += atomic_load_explicit(&sets[c->tag].calls, memory_order_relaxed);
+  c->failures +=
+      atomic_load_explicit(&sets[c->tag].failures, memory_order_relaxed);
 }
 
 int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
