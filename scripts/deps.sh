@@ -10,7 +10,7 @@ case "${1:-}" in
   demo)  want=("${common[@]}") ;;
   test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev binutils) ;;
+               libgoogle-perftools-dev binutils python3-prometheus-client) ;;
   bench) want=("${common[@]}" valgrind python3 libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
