@@ -98,10 +98,17 @@ static void fold_slot(void *arg) {
 static void before_fork(void) { lock(); }
 static void after_fork(void) { unlock(); }
 
-void zm__stats_init(void) {
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init(void) {
   zm__prim_thread_exit_init(fold_slot);
   zm__prim_atfork(before_fork, after_fork, after_fork);
 }
+
+/* Runs at the first allocation and at a thread's first count, whichever
+ * comes first: a call that fails before any allocation counts too, and its
+ * thread must not arm an exit hook that was never created. */
+void zm__stats_init(void) { pthread_once(&init_once, init); }
 
 /* A thread counting after its exit hook ran goes straight to the totals. */
 static void count_dead(int64_t bytes, int64_t blocks, zm__call call) {
@@ -117,6 +124,7 @@ void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
     count_dead(bytes, blocks, call);
     return;
   }
+  zm__stats_init();
   link_slot(s);
   zm__prim_thread_watch(s); /* may allocate: the slot is linked already */
   zm__count(bytes, blocks, call);
