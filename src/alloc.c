@@ -221,7 +221,8 @@ static void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (size == 0) {
     size_t bytes = block_bytes(ptr);
     block_release(ptr);
-    zm__count(-(int64_t)bytes, -1, ZM__CALL_REALLOC);
+    zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
+    zm__count_call(ZM__CALL_REALLOC);
     return NULL;
   }
   int64_t delta = 0;
