@@ -58,8 +58,12 @@ static inline void bi_free_sized(void *p, size_t n) {
 }
 static inline size_t bi_usable(const void *p) { return mi_usable_size(p); }
 static inline size_t bi_good_size(size_t n) { return n; }
+/* Not mi_malloc_aligned: in mimalloc 2.0.9 (issue #700) its fast path takes
+ * any power-of-two size from the alignment up to 1024 as naturally aligned,
+ * which it is not (mi_malloc_aligned(256, 256) can be 128-aligned). The _at
+ * form checks the alignment. */
 static inline void *bi_aligned(size_t a, size_t n) {
-  return mi_malloc_aligned(n, a);
+  return mi_malloc_aligned_at(n, a, 0);
 }
 
 #elif defined(ZMEM_BACKEND_TCMALLOC)
