@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
@@ -555,10 +556,22 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+/* A child that hangs writes where it hangs before it dies. */
+static void hung(int sig) {
+  (void)sig;
+  static const char msg[] = "fork child hung; its stack:\n";
+  void *frames[32];
+  (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+  backtrace_symbols_fd(frames, backtrace(frames, 32), STDERR_FILENO);
+  _exit(3);
+}
+
 /* fork() while other threads allocate and read the counters: the child must
  * not inherit a held lock. */
 Test(threads, fork_while_allocating) {
   enum { T = 3 };
+  void *frames[4];
+  (void)backtrace(frames, 4); /* loads what backtrace needs, in the parent */
   pthread_t th[T];
   for (unsigned i = 0; i < T; i++)
     th[i] = spawn(churn, NULL);
@@ -566,6 +579,7 @@ Test(threads, fork_while_allocating) {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
+      signal(SIGALRM, hung);
       alarm(20);
       void *p = zm_malloc(1000);
       size_t used = zm_used_memory();
@@ -577,7 +591,7 @@ Test(threads, fork_while_allocating) {
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "fork %u: child status %#x (a deadlock shows as SIGALRM)", i,
+              "fork %u: child status %#x (3: it hung, see its stack)", i,
               status);
   }
   atomic_store(&stop_forkers, true);
