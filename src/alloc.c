@@ -271,7 +271,7 @@ void *zm_aligned_alloc(size_t alignment, size_t size) {
     return failed(ZM__CALL_ALIGNED, size, true, EINVAL);
   if (alignment <= MIN_ALIGN)
     return alloc_or_fail(size, false, ZM__CALL_ALIGNED, true);
-  if (size > MAX_REQUEST - alignment)
+  if (alignment > MAX_REQUEST || size > MAX_REQUEST - alignment)
     return failed(ZM__CALL_ALIGNED, size, true, ENOMEM);
   size_t bytes;
   int err = ENOMEM;
