@@ -563,6 +563,8 @@ Test(backend, backend_never_sees_edge_cases) {
     cr_assert_null(zm_aligned_alloc(64, n));
     cr_assert_null(zm_aligned_alloc(1 << 20, n));
   }
+  /* An alignment above PTRDIFF_MAX is a request above it too. */
+  cr_assert_null(zm_aligned_alloc(opaque((size_t)1 << 63), 1));
   cr_assert_eq(fault_alloc_calls(f), calls,
                "oversized requests reached the backend");
   cr_assert_leq(atomic_load(&f->max_size), (size_t)PTRDIFF_MAX);
