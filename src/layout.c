@@ -1,6 +1,7 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
 #include "layout.h"
 #include "backend.h"
+#include "prim/prim.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -13,6 +14,15 @@ static zm_layout wanted; /* 0: lean when the backend allows it */
 
 void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
 void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
+
+/* zm_get_stats takes the set-up lock at any time: a fork must not copy it
+ * held into the child. Registered at load: a handler registered while
+ * another thread forks does not run for that fork. */
+static void before_fork(void) { zm__setup_lock(); }
+static void after_fork(void) { zm__setup_unlock(); }
+zm__at_load static void watch_fork(void) {
+  zm__prim_atfork(before_fork, after_fork, after_fork);
+}
 
 bool zm__setup_frozen(void) {
   return atomic_load_explicit(&zm__layout_now, memory_order_relaxed) != 0;

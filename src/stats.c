@@ -110,6 +110,10 @@ static void init(void) {
  * thread must not arm an exit hook that was never created. */
 void zm__stats_init(void) { pthread_once(&init_once, init); }
 
+/* And at load, before any thread can hold the registry lock: a fork handler
+ * registered while another thread forks does not run for that fork. */
+zm__at_load static void init_at_load(void) { zm__stats_init(); }
+
 /* A thread counting after its exit hook ran goes straight to the totals. */
 static void count_dead(int64_t bytes, int64_t blocks, zm__call call) {
   atomic_fetch_add(&folded.bytes, bytes);
