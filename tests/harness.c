@@ -37,11 +37,17 @@
  * overrides these. */
 const char *__asan_default_options(void);
 const char *__tsan_default_options(void);
+const char *__ubsan_default_options(void);
 const char *__asan_default_options(void) {
   return "allocator_may_return_null=1";
 }
 const char *__tsan_default_options(void) {
   return "allocator_may_return_null=1";
+}
+/* Undefined behaviour stops the test where it happens, even in a build
+ * without -fno-sanitize-recover. */
+const char *__ubsan_default_options(void) {
+  return "halt_on_error=1:print_stacktrace=1";
 }
 
 /* ------------------------------------------- ZMEM_TEST_BACKEND constructor */
@@ -119,6 +125,8 @@ size_t block_cost(const void *p) {
 }
 
 bool harness_slow(void) { return UNDER_SANITIZER || RUNNING_ON_VALGRIND; }
+
+bool harness_valgrind(void) { return RUNNING_ON_VALGRIND; }
 
 unsigned scaled(unsigned n) {
   if (!harness_slow())

@@ -65,6 +65,9 @@ size_t block_cost(const void *p);
  * confidence are shortened there. */
 bool harness_slow(void);
 
+/* True under valgrind. */
+bool harness_valgrind(void);
+
 /* n, or n / 8 (at least 1) when harness_slow(). */
 unsigned scaled(unsigned n);
 

@@ -604,12 +604,15 @@ Test(alloc, aligned_alloc_rejects_bad_alignments) {
 }
 
 Test(alloc, aligned_alloc_impossible_alignment_is_enomem) {
-  const size_t aligns[] = {(size_t)1 << 62, (size_t)1 << 63};
+  /* valgrind's memalign aborts ("the 'impossible' happened") on 1 << 62,
+   * which the C library refuses with ENOMEM; 1 << 63 never reaches it. */
+  const size_t aligns[] = {(size_t)1 << 63, (size_t)1 << 62};
+  const size_t naligns = harness_valgrind() ? 1 : ARRAY_LEN(aligns);
   const size_t sizes[] = {0, 1, 4096};
   oom_rec rec = {0};
   zm_set_oom_handler(oom_record, &rec);
   zm_stats s0 = stats_now();
-  for (size_t i = 0; i < ARRAY_LEN(aligns); i++) {
+  for (size_t i = 0; i < naligns; i++) {
     for (size_t j = 0; j < ARRAY_LEN(sizes); j++) {
       rec.calls = 0;
       errno = 0;
