@@ -25,7 +25,7 @@ configs=(
   "debug-assert|clang|-DZMEM_DEBUG_ASSERT=ON -DZMEM_BACKEND=jemalloc|"
   "asan-ubsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all|$san_env"
   "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env"
-  "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_VALGRIND=ON|"
+  "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON|"
 )
 
 passed=0 failed=0 bad_configs=()

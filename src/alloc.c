@@ -159,7 +159,9 @@ zm__cold static void *failed(zm__call call, zm_tag tag, size_t size,
                              bool checked, int err) {
   zm__count_call(call);
   zm__count_call(ZM__CALL_FAILURE);
-  int mode = zm__mode_get();
+  /* Not zm__mode_get: a call refused before the first allocation must not
+   * fix the layout (it allocated nothing); before that, tags count nothing. */
+  int mode = atomic_load_explicit(&zm__mode, memory_order_acquire);
   if (mode & ZM__MODE_TAGS)
     zm__tags_count(resolve_tag(mode, tag), 0, 0, true);
   if (checked && err == ENOMEM)
@@ -180,8 +182,6 @@ static bool admit_block(int mode, void *p, size_t bytes, zm_tag tag) {
 
 zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
                                         zm__call call, zm_tag tag) {
-  if (size > MAX_REQUEST)
-    return NULL;
   size_t n = nonzero(size), bytes;
   tag = resolve_tag(mode, tag);
   if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
@@ -194,8 +194,10 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
 }
 
 static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
+  if (zm__unlikely(size > MAX_REQUEST))
+    return NULL; /* before the mode: a refused call fixes no layout */
   int mode = zm__mode_get();
-  if (zm__likely(mode == ZM_LAYOUT_LEAN && size <= MAX_REQUEST)) {
+  if (zm__likely(mode == ZM_LAYOUT_LEAN)) {
     size_t bytes;
     void *p = lean_new(nonzero(size), zero, &bytes);
     if (zm__likely(p))
@@ -392,7 +394,7 @@ void *zm_aligned_alloc(size_t alignment, size_t size) {
     return failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, EINVAL);
   if (alignment <= MIN_ALIGN)
     return alloc_or_fail(size, false, ZM__CALL_ALIGNED, CURRENT_TAG, true);
-  if (size > MAX_REQUEST - alignment)
+  if (alignment > MAX_REQUEST || size > MAX_REQUEST - alignment)
     return failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, ENOMEM);
   int err = ENOMEM;
   void *p = aligned_general(zm__mode_get(), alignment, nonzero(size), &err);

@@ -26,16 +26,18 @@ static void *builtin_aligned(void *ud, size_t a, size_t n) {
   return bi_aligned(a, n);
 }
 
-#define BUILTIN                                                                \
+/* A macro, not a copy of `builtin`: C does not take a const object as a
+ * constant initializer (GCC accepts it, clang does not). */
+#define BUILTIN_BACKEND                                                        \
   {                                                                            \
     .name = ZM__BUILTIN_NAME, .malloc = builtin_malloc,                        \
     .realloc = builtin_realloc, .free = builtin_free,                          \
     .usable_size = builtin_usable, .aligned_alloc = builtin_aligned,           \
   }
 
-static const zm_backend builtin = BUILTIN;
+static const zm_backend builtin = BUILTIN_BACKEND;
 
-zm__backend zm__be = {.pub = BUILTIN, .builtin = true};
+zm__backend zm__be = {.pub = BUILTIN_BACKEND, .builtin = true};
 
 /* Runs under the set-up lock, so it cannot race with the first allocation. */
 static int install_locked(const zm_backend *be) {

@@ -12,18 +12,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* jemalloc, mimalloc and tcmalloc give requests of 8 bytes or less a block
+ * aligned to 8 only; zmem promises alignof(max_align_t) for every block, so
+ * their requests are made at least that large (in every call that takes a
+ * size, so that sized calls name the same size class). */
+static inline size_t bi_req(size_t n) {
+  return n < _Alignof(max_align_t) ? _Alignof(max_align_t) : n;
+}
+
 #if defined(ZMEM_BACKEND_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 #define ZM__BUILTIN_NAME "jemalloc"
 static const bool bi_has_good_size = true;
 static const bool bi_free_keeps_errno = false;
-static inline void *bi_malloc(size_t n) { return mallocx(n, 0); }
-static inline void *bi_calloc(size_t n) { return mallocx(n, MALLOCX_ZERO); }
-static inline void *bi_realloc(void *p, size_t n) { return rallocx(p, n, 0); }
+static inline void *bi_malloc(size_t n) { return mallocx(bi_req(n), 0); }
+static inline void *bi_calloc(size_t n) {
+  return mallocx(bi_req(n), MALLOCX_ZERO);
+}
+static inline void *bi_realloc(void *p, size_t n) {
+  return rallocx(p, bi_req(n), 0);
+}
 static inline void bi_free(void *p) { dallocx(p, 0); }
-static inline void bi_free_sized(void *p, size_t n) { sdallocx(p, n, 0); }
+static inline void bi_free_sized(void *p, size_t n) {
+  sdallocx(p, bi_req(n), 0);
+}
 static inline size_t bi_usable(const void *p) { return sallocx(p, 0); }
-static inline size_t bi_good_size(size_t n) { return nallocx(n, 0); }
+static inline size_t bi_good_size(size_t n) { return nallocx(bi_req(n), 0); }
 static inline void *bi_aligned(size_t a, size_t n) {
   return mallocx(n, MALLOCX_ALIGN(a));
 }
@@ -33,15 +47,23 @@ static inline void *bi_aligned(size_t a, size_t n) {
 #define ZM__BUILTIN_NAME "mimalloc"
 static const bool bi_has_good_size = false;
 static const bool bi_free_keeps_errno = false;
-static inline void *bi_malloc(size_t n) { return mi_malloc(n); }
-static inline void *bi_calloc(size_t n) { return mi_zalloc(n); }
-static inline void *bi_realloc(void *p, size_t n) { return mi_realloc(p, n); }
+static inline void *bi_malloc(size_t n) { return mi_malloc(bi_req(n)); }
+static inline void *bi_calloc(size_t n) { return mi_zalloc(bi_req(n)); }
+static inline void *bi_realloc(void *p, size_t n) {
+  return mi_realloc(p, bi_req(n));
+}
 static inline void bi_free(void *p) { mi_free(p); }
-static inline void bi_free_sized(void *p, size_t n) { mi_free_size(p, n); }
+static inline void bi_free_sized(void *p, size_t n) {
+  mi_free_size(p, bi_req(n));
+}
 static inline size_t bi_usable(const void *p) { return mi_usable_size(p); }
 static inline size_t bi_good_size(size_t n) { return n; }
+/* Not mi_malloc_aligned: in mimalloc 2.0.9 (issue #700) its fast path takes
+ * any power-of-two size from the alignment up to 1024 as naturally aligned,
+ * which it is not (mi_malloc_aligned(256, 256) can be 128-aligned). The _at
+ * form checks the alignment. */
 static inline void *bi_aligned(size_t a, size_t n) {
-  return mi_malloc_aligned(n, a);
+  return mi_malloc_aligned_at(n, a, 0);
 }
 
 #elif defined(ZMEM_BACKEND_TCMALLOC)
@@ -52,9 +74,11 @@ static inline void *bi_aligned(size_t a, size_t n) {
  * the block's size class. */
 static const bool bi_has_good_size = false;
 static const bool bi_free_keeps_errno = false;
-static inline void *bi_malloc(size_t n) { return tc_malloc(n); }
-static inline void *bi_calloc(size_t n) { return tc_calloc(1, n); }
-static inline void *bi_realloc(void *p, size_t n) { return tc_realloc(p, n); }
+static inline void *bi_malloc(size_t n) { return tc_malloc(bi_req(n)); }
+static inline void *bi_calloc(size_t n) { return tc_calloc(1, bi_req(n)); }
+static inline void *bi_realloc(void *p, size_t n) {
+  return tc_realloc(p, bi_req(n));
+}
 static inline void bi_free(void *p) { tc_free(p); }
 static inline void bi_free_sized(void *p, size_t n) { (void)n; tc_free(p); }
 static inline size_t bi_usable(const void *p) {

@@ -11,6 +11,8 @@
 #define zm__unlikely(x) __builtin_expect(!!(x), 0)
 #define zm__noinline __attribute__((noinline))
 #define zm__cold __attribute__((cold, noinline))
+/* Runs when the library is loaded, before the program's threads exist. */
+#define zm__at_load __attribute__((constructor))
 
 #ifndef ZMEM_REPLACEMENT
 #define ZMEM_REPLACEMENT 1

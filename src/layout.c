@@ -2,6 +2,7 @@
 #include "layout.h"
 #include "backend.h"
 #include "limits.h"
+#include "prim/prim.h"
 #include "stats.h"
 
 #include <errno.h>
@@ -15,6 +16,15 @@ static bool tags_on;
 
 void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
 void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
+
+/* zm_get_stats takes the set-up lock at any time: a fork must not copy it
+ * held into the child. Registered at load: a handler registered while
+ * another thread forks does not run for that fork. */
+static void before_fork(void) { zm__setup_lock(); }
+static void after_fork(void) { zm__setup_unlock(); }
+zm__at_load static void watch_fork(void) {
+  zm__prim_atfork(before_fork, after_fork, after_fork);
+}
 
 bool zm__setup_frozen(void) {
   return (atomic_load_explicit(&zm__mode, memory_order_relaxed) &

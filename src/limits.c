@@ -26,6 +26,13 @@ static counter tags[ZM_TAG_MAX];
 static _Atomic unsigned tag_limits; /* how many tags have a limit */
 static pthread_mutex_t limits_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork must not copy the lock held into the child. */
+static void before_fork(void) { pthread_mutex_lock(&limits_mutex); }
+static void after_fork(void) { pthread_mutex_unlock(&limits_mutex); }
+zm__at_load static void watch_fork(void) {
+  zm__prim_atfork(before_fork, after_fork, after_fork);
+}
+
 static bool global_on(void) {
   return atomic_load_explicit(&global.limit, memory_order_relaxed) ||
          atomic_load_explicit(&soft, memory_order_relaxed);

@@ -14,6 +14,14 @@ static pthread_mutex_t handler_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zm_oom_handler handler; /* NULL: the default */
 static void *handler_arg;
 
+/* A fork must not copy the lock held into the child. Registered at load: a
+ * handler registered while another thread forks does not run for that fork. */
+static void before_fork(void) { pthread_mutex_lock(&handler_mutex); }
+static void after_fork(void) { pthread_mutex_unlock(&handler_mutex); }
+zm__at_load static void watch_fork(void) {
+  zm__prim_atfork(before_fork, after_fork, after_fork);
+}
+
 size_t zm__utoa(unsigned long long v, char *buf) {
   char tmp[21];
   size_t n = 0;

@@ -109,10 +109,21 @@ static void fold_slot(void *arg) {
 static void before_fork(void) { lock(); }
 static void after_fork(void) { unlock(); }
 
-void zm__stats_init(void) {
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init(void) {
   zm__prim_thread_exit_init(fold_slot);
   zm__prim_atfork(before_fork, after_fork, after_fork);
 }
+
+/* Runs at the first allocation and at a thread's first count, whichever
+ * comes first: a call that fails before any allocation counts too, and its
+ * thread must not arm an exit hook that was never created. */
+void zm__stats_init(void) { pthread_once(&init_once, init); }
+
+/* And at load, before any thread can hold the registry lock: a fork handler
+ * registered while another thread forks does not run for that fork. */
+zm__at_load static void init_at_load(void) { zm__stats_init(); }
 
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = &zm__my_slot;
@@ -121,6 +132,7 @@ void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
     atomic_fetch_add(&folded_calls[call], 1);
     return;
   }
+  zm__stats_init();
   link_slot(s);
   zm__prim_thread_watch(s); /* may allocate: the slot is linked already */
   zm__count(bytes, blocks, call);

@@ -25,6 +25,13 @@ static tagdef defs[ZM_TAG_MAX] = {
 static _Atomic uint32_t ntags = 1;
 static pthread_mutex_t new_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork must not copy the lock held into the child. */
+static void before_fork(void) { pthread_mutex_lock(&new_mutex); }
+static void after_fork(void) { pthread_mutex_unlock(&new_mutex); }
+zm__at_load static void watch_fork(void) {
+  zm__prim_atfork(before_fork, after_fork, after_fork);
+}
+
 __thread zm_tag zm__cur_tag __attribute__((tls_model("initial-exec")));
 
 static const size_t sets_bytes = sizeof(zm__tagset) * ZM_TAG_MAX;

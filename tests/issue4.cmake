@@ -1,27 +1,11 @@
 # Tests of issue 4: options, reports, system figures. Included from
 # tests/CMakeLists.txt. Every test runs in its own process (Criterion forks
-# and re-executes per test); with ZMEM_VALGRIND=ON every one runs under
-# valgrind memcheck through valgrind.sh, which checks every child's log
-# (Criterion ignores the exit status valgrind gives a test's process).
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
-
-option(ZMEM_VALGRIND "Run the tests under valgrind memcheck" OFF)
-set(ZM4_RUNNER "")
-if(ZMEM_VALGRIND)
-  find_program(ZM4_VALGRIND valgrind REQUIRED)
-  set(ZM4_RUNNER ${CMAKE_CURRENT_SOURCE_DIR}/valgrind.sh)
-endif()
-
+# and re-executes per test), through run_test.sh like the rest of the suite.
 foreach(t options report sysinfo)
-  add_executable(test_${t} test_${t}.c)
-  target_link_libraries(test_${t} PRIVATE zmem PkgConfig::CRITERION
-                        Threads::Threads)
-  target_compile_options(test_${t} PRIVATE ${ZMEM_WARNINGS})
+  zmem_test(test_${t})
   target_compile_definitions(test_${t} PRIVATE ZM4_BACKEND="${ZMEM_BACKEND}")
-  add_test(NAME ${t} COMMAND ${ZM4_RUNNER} $<TARGET_FILE:test_${t}>)
-  set_tests_properties(${t} PROPERTIES TIMEOUT 600)
 endforeach()
+set(ZM4_RUNNER ${ZMEM_TEST_WRAP} --plain)
 
 # Reports, options and figures read while other threads allocate: a plain
 # program, so that it runs in the TSan build too (Criterion cannot start
@@ -30,7 +14,8 @@ add_executable(report_threads report_threads.c)
 target_link_libraries(report_threads PRIVATE zmem Threads::Threads)
 target_compile_options(report_threads PRIVATE ${ZMEM_WARNINGS})
 add_test(NAME report_threads COMMAND ${ZM4_RUNNER} $<TARGET_FILE:report_threads>)
-set_tests_properties(report_threads PROPERTIES TIMEOUT 600)
+set_tests_properties(report_threads PROPERTIES TIMEOUT 600
+  ENVIRONMENT_MODIFICATION "${_zm_test_env}")
 
 # The JSON and Prometheus reports through real parsers. The Python that has
 # prometheus_client (Debian: python3-prometheus-client) may not be the first
