@@ -272,7 +272,7 @@ void zm_free(void *ptr) {
   }
   int saved = zm__be_free_keeps_errno() ? 0 : errno;
   size_t bytes = zm__be_usable(ptr);
-  zm__be_free(ptr);
+  zm__be_free_usable(ptr, bytes);
   zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
   if (!zm__be_free_keeps_errno())
     errno = saved;

@@ -22,8 +22,9 @@ extern zm__backend zm__be;
 /* Installs be (NULL: the built-in). Fails with EBUSY once frozen. */
 int zm__backend_install(const zm_backend *be);
 
+/* Expected: the built-in allocator is the straight path. */
 static inline bool zm__be_direct(void) {
-  return !zm__replacement || zm__be.builtin;
+  return zm__likely(!zm__replacement || zm__be.builtin);
 }
 
 static inline void *zm__be_malloc(size_t n) {
@@ -48,6 +49,15 @@ static inline void *zm__be_realloc(void *p, size_t n) {
 static inline void zm__be_free(void *p) {
   if (zm__be_direct())
     bi_free(p);
+  else
+    zm__be.pub.free(zm__be.pub.ud, p);
+}
+
+/* Frees p whose usable size is known: allocators with sized free skip their
+ * own size lookup. */
+static inline void zm__be_free_usable(void *p, size_t usable) {
+  if (zm__be_direct())
+    bi_free_usable(p, usable);
   else
     zm__be.pub.free(zm__be.pub.ud, p);
 }

@@ -36,6 +36,9 @@ static inline void bi_free(void *p) { dallocx(p, 0); }
 static inline void bi_free_sized(void *p, size_t n) {
   sdallocx(p, bi_req(n), 0);
 }
+/* sdallocx takes the thread-cache fast path that dallocx lacks in 5.3, and
+ * the usable size is a valid size for it. */
+static inline void bi_free_usable(void *p, size_t u) { sdallocx(p, u, 0); }
 static inline size_t bi_usable(const void *p) { return sallocx(p, 0); }
 static inline size_t bi_good_size(size_t n) { return nallocx(bi_req(n), 0); }
 static inline void *bi_aligned(size_t a, size_t n) {
@@ -56,6 +59,7 @@ static inline void bi_free(void *p) { mi_free(p); }
 static inline void bi_free_sized(void *p, size_t n) {
   mi_free_size(p, bi_req(n));
 }
+static inline void bi_free_usable(void *p, size_t u) { (void)u; mi_free(p); }
 static inline size_t bi_usable(const void *p) { return mi_usable_size(p); }
 static inline size_t bi_good_size(size_t n) { return n; }
 /* Not mi_malloc_aligned: in mimalloc 2.0.9 (issue #700) its fast path takes
@@ -81,6 +85,7 @@ static inline void *bi_realloc(void *p, size_t n) {
 }
 static inline void bi_free(void *p) { tc_free(p); }
 static inline void bi_free_sized(void *p, size_t n) { (void)n; tc_free(p); }
+static inline void bi_free_usable(void *p, size_t u) { (void)u; tc_free(p); }
 static inline size_t bi_usable(const void *p) {
   return tc_malloc_size((void *)p);
 }
@@ -104,6 +109,7 @@ static inline void *bi_calloc(size_t n) { return calloc(1, n); }
 static inline void *bi_realloc(void *p, size_t n) { return realloc(p, n); }
 static inline void bi_free(void *p) { free(p); }
 static inline void bi_free_sized(void *p, size_t n) { (void)n; free(p); }
+static inline void bi_free_usable(void *p, size_t u) { (void)u; free(p); }
 static inline size_t bi_usable(const void *p) {
   return malloc_usable_size((void *)p);
 }
