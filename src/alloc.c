@@ -247,13 +247,15 @@ void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
 /* ----------------------------------------------------------------- free */
 
 /* Frees p and counts it as `call`. */
+/* Limits are given back only after the count went down (and charged before
+ * it goes up), so used memory never exceeds what the limits hold. */
 static void release_general(int mode, void *p, zm__call call) {
   size_t bytes = block_bytes(mode, p);
   zm_tag tag = block_tag(mode, p);
   block_release(mode, p);
+  count_general(mode, tag, -(int64_t)bytes, -1, call);
   if (mode & ZM__MODE_LIMITS)
     zm__limit_adjust(-(int64_t)bytes, tag);
-  count_general(mode, tag, -(int64_t)bytes, -1, call);
 }
 
 zm__noinline static void free_general(int mode, void *p) {
@@ -307,9 +309,10 @@ void zm_free_sized(void *ptr, size_t size) {
 
 /* Allocate, copy, free: for over-aligned header blocks (the offset to the
  * alignment would shift under the backend's realloc) and for growth under a
- * limit (the new block is charged before the old one is let go). */
+ * limit (the new block is charged before the old one is let go). *unpaid is
+ * what the caller gives back to the limits once it has counted. */
 static void *resize_by_moving(int mode, void *p, size_t n, zm_tag tag,
-                              int64_t *delta) {
+                              int64_t *delta, size_t *unpaid) {
   size_t bytes, old = block_bytes(mode, p);
   if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
     return NULL;
@@ -319,9 +322,8 @@ static void *resize_by_moving(int mode, void *p, size_t n, zm_tag tag,
   size_t keep = block_usable(mode, p);
   memcpy(q, p, n < keep ? n : keep);
   block_release(mode, p);
-  if (mode & ZM__MODE_LIMITS)
-    zm__limit_adjust(-(int64_t)old, tag);
   *delta = (int64_t)bytes - (int64_t)old;
+  *unpaid = old;
   return q;
 }
 
@@ -331,12 +333,17 @@ static bool must_move(int mode, void *p, size_t n) {
   return (mode & ZM__MODE_LIMITS) && n > block_usable(mode, p);
 }
 
-static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta) {
+static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta,
+                    size_t *unpaid) {
   if (must_move(mode, p, n))
-    return resize_by_moving(mode, p, n, tag, delta);
+    return resize_by_moving(mode, p, n, tag, delta, unpaid);
   void *q = is_lean(mode) ? lean_resize(p, n, delta) : hdr_resize(p, n, delta);
-  if (q && (mode & ZM__MODE_LIMITS))
-    zm__limit_adjust(*delta, tag); /* a shrink: nothing to refuse */
+  if (q && (mode & ZM__MODE_LIMITS)) {
+    if (*delta > 0) /* a shrink that still grew: charge it, no refusal */
+      zm__limit_adjust(*delta, tag);
+    else
+      *unpaid = (size_t)-*delta;
+  }
   return q;
 }
 
@@ -350,10 +357,14 @@ static void *realloc_impl(void *ptr, size_t size, bool checked) {
   }
   zm_tag tag = block_tag(mode, ptr);
   int64_t delta = 0;
-  void *q = size <= MAX_REQUEST ? resize(mode, ptr, size, tag, &delta) : NULL;
+  size_t unpaid = 0;
+  void *q = size <= MAX_REQUEST ? resize(mode, ptr, size, tag, &delta, &unpaid)
+                                : NULL;
   if (zm__unlikely(!q))
     return failed(ZM__CALL_REALLOC, tag, size, checked, ENOMEM);
   count_general(mode, tag, delta, 0, ZM__CALL_REALLOC);
+  if (unpaid)
+    zm__limit_adjust(-(int64_t)unpaid, tag);
   if (q != ptr)
     zm__count_call(ZM__CALL_MOVED);
   return q;

@@ -1,4 +1,5 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
+#include "fork.h"
 #include "layout.h"
 #include "backend.h"
 #include "limits.h"
@@ -17,14 +18,6 @@ static bool tags_on;
 void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
 void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
 
-/* zm_get_stats takes the set-up lock at any time: a fork must not copy it
- * held into the child. Registered at load: a handler registered while
- * another thread forks does not run for that fork. */
-static void before_fork(void) { zm__setup_lock(); }
-static void after_fork(void) { zm__setup_unlock(); }
-zm__at_load static void watch_fork(void) {
-  zm__prim_atfork(before_fork, after_fork, after_fork);
-}
 
 bool zm__setup_frozen(void) {
   return (atomic_load_explicit(&zm__mode, memory_order_relaxed) &
@@ -122,3 +115,6 @@ int zm_tags_enabled(void) {
   zm__setup_unlock();
   return on;
 }
+
+void zm__setup_fork_lock(void) { zm__setup_lock(); }
+void zm__setup_fork_unlock(void) { zm__setup_unlock(); }

@@ -1,6 +1,7 @@
 /* Limits: a global hard limit, a soft limit with a callback, per-tag hard
  * limits. Each is a shared counter charged by compare-and-swap, so racing
  * threads can never take it past the limit. */
+#include "fork.h"
 #include "limits.h"
 #include "layout.h"
 #include "line.h"
@@ -26,12 +27,6 @@ static counter tags[ZM_TAG_MAX];
 static _Atomic unsigned tag_limits; /* how many tags have a limit */
 static pthread_mutex_t limits_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-/* A fork must not copy the lock held into the child. */
-static void before_fork(void) { pthread_mutex_lock(&limits_mutex); }
-static void after_fork(void) { pthread_mutex_unlock(&limits_mutex); }
-zm__at_load static void watch_fork(void) {
-  zm__prim_atfork(before_fork, after_fork, after_fork);
-}
 
 static bool global_on(void) {
   return atomic_load_explicit(&global.limit, memory_order_relaxed) ||
@@ -161,11 +156,14 @@ static void track(counter *c, bool was_on, bool on, size_t live) {
 
 static void update_mode(void) { zm__mode_set_limits(zm__limits_active()); }
 
+/* The live figure is read before the lock: the limits lock never nests
+ * another (see fork.c for the lock order). */
 int zm_set_limit(size_t bytes) {
+  size_t live = zm_used_memory();
   pthread_mutex_lock(&limits_mutex);
   bool was = global_on();
   atomic_store(&global.limit, bytes);
-  track(&global, was, global_on(), zm_used_memory());
+  track(&global, was, global_on(), live);
   update_mode();
   pthread_mutex_unlock(&limits_mutex);
   return 0;
@@ -174,12 +172,13 @@ int zm_set_limit(size_t bytes) {
 size_t zm_get_limit(void) { return atomic_load(&global.limit); }
 
 int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg) {
+  size_t live = zm_used_memory();
   pthread_mutex_lock(&limits_mutex);
   bool was = global_on();
   soft_fn = fn;
   soft_arg = arg;
   atomic_store(&soft, bytes);
-  track(&global, was, global_on(), zm_used_memory());
+  track(&global, was, global_on(), live);
   atomic_store(&soft_armed,
                atomic_load(&global.charged) <= (int64_t)bytes);
   update_mode();
@@ -194,13 +193,17 @@ int zm_tag_set_limit(zm_tag tag, size_t bytes) {
     errno = EINVAL;
     return -1;
   }
+  size_t live = zm_tag_used(tag);
   pthread_mutex_lock(&limits_mutex);
   counter *c = &tags[tag];
   bool was = atomic_load(&c->limit) != 0;
   atomic_store(&c->limit, bytes);
-  track(c, was, bytes != 0, zm_tag_used(tag));
+  track(c, was, bytes != 0, live);
   atomic_fetch_add(&tag_limits, (unsigned)(bytes != 0) - (unsigned)was);
   update_mode();
   pthread_mutex_unlock(&limits_mutex);
   return 0;
 }
+
+void zm__limits_fork_lock(void) { pthread_mutex_lock(&limits_mutex); }
+void zm__limits_fork_unlock(void) { pthread_mutex_unlock(&limits_mutex); }

@@ -1,4 +1,5 @@
 /* The OOM handler: the installed one, or the default that reports and aborts. */
+#include "fork.h"
 #include "oom.h"
 #include "internal.h"
 #include "line.h"
@@ -14,13 +15,6 @@ static pthread_mutex_t handler_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zm_oom_handler handler; /* NULL: the default */
 static void *handler_arg;
 
-/* A fork must not copy the lock held into the child. Registered at load: a
- * handler registered while another thread forks does not run for that fork. */
-static void before_fork(void) { pthread_mutex_lock(&handler_mutex); }
-static void after_fork(void) { pthread_mutex_unlock(&handler_mutex); }
-zm__at_load static void watch_fork(void) {
-  zm__prim_atfork(before_fork, after_fork, after_fork);
-}
 
 size_t zm__utoa(unsigned long long v, char *buf) {
   char tmp[21];
@@ -59,3 +53,6 @@ void zm__oom(size_t size) {
   else
     default_handler(size);
 }
+
+void zm__oom_fork_lock(void) { pthread_mutex_lock(&handler_mutex); }
+void zm__oom_fork_unlock(void) { pthread_mutex_unlock(&handler_mutex); }

@@ -1,5 +1,6 @@
 /* Accounting: the registry of per-thread slots, the shared totals, the peak,
  * and the global figures (zm_used_memory, zm_get_stats). See stats.h. */
+#include "fork.h"
 #include "stats.h"
 #include "backend.h"
 #include "layout.h"
@@ -106,24 +107,16 @@ static void fold_slot(void *arg) {
   zm__tags_release(s);
 }
 
-static void before_fork(void) { lock(); }
-static void after_fork(void) { unlock(); }
-
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init(void) {
   zm__prim_thread_exit_init(fold_slot);
-  zm__prim_atfork(before_fork, after_fork, after_fork);
 }
 
 /* Runs at the first allocation and at a thread's first count, whichever
  * comes first: a call that fails before any allocation counts too, and its
  * thread must not arm an exit hook that was never created. */
 void zm__stats_init(void) { pthread_once(&init_once, init); }
-
-/* And at load, before any thread can hold the registry lock: a fork handler
- * registered while another thread forks does not run for that fork. */
-zm__at_load static void init_at_load(void) { zm__stats_init(); }
 
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = &zm__my_slot;
@@ -229,3 +222,6 @@ int zm_get_stats(zm_stats *st) {
   st->realloc_moved = calls[ZM__CALL_MOVED];
   return 0;
 }
+
+void zm__registry_fork_lock(void) { lock(); }
+void zm__registry_fork_unlock(void) { unlock(); }

@@ -1,4 +1,5 @@
 /* Tags: registry, per-thread tag counters, and the per-tag figures. */
+#include "fork.h"
 #include "tags.h"
 #include "layout.h"
 #include "limits.h"
@@ -25,12 +26,6 @@ static tagdef defs[ZM_TAG_MAX] = {
 static _Atomic uint32_t ntags = 1;
 static pthread_mutex_t new_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-/* A fork must not copy the lock held into the child. */
-static void before_fork(void) { pthread_mutex_lock(&new_mutex); }
-static void after_fork(void) { pthread_mutex_unlock(&new_mutex); }
-zm__at_load static void watch_fork(void) {
-  zm__prim_atfork(before_fork, after_fork, after_fork);
-}
 
 __thread zm_tag zm__cur_tag __attribute__((tls_model("initial-exec")));
 
@@ -230,3 +225,6 @@ void zm__tags_reset_peaks(void) {
     atomic_store(&defs[t].shared.peak, s.bytes);
   }
 }
+
+void zm__tags_fork_lock(void) { pthread_mutex_lock(&new_mutex); }
+void zm__tags_fork_unlock(void) { pthread_mutex_unlock(&new_mutex); }

@@ -18,6 +18,25 @@ static const struct shim_test *tests[MAX_TESTS];
 static int ntests;
 static const struct shim_test *current;
 
+enum { MAX_SUITES = 64 };
+static const struct shim_suite *suites[MAX_SUITES];
+static int nsuites;
+
+void shim_register_suite(const struct shim_suite *s) {
+  if (nsuites == MAX_SUITES) {
+    fputs("criterion shim: too many test suites\n", stderr);
+    abort();
+  }
+  suites[nsuites++] = s;
+}
+
+static const struct shim_suite *suite_of(const struct shim_test *t) {
+  for (int i = 0; i < nsuites; i++)
+    if (strcmp(suites[i]->name, t->suite) == 0)
+      return suites[i];
+  return NULL;
+}
+
 void shim_register(const struct shim_test *t) {
   if (ntests == MAX_TESTS) {
     fputs("criterion shim: too many tests\n", stderr);
@@ -64,8 +83,13 @@ static int run(const struct shim_test *t) {
   }
   if (pid == 0) {
     current = t;
+    const struct shim_suite *suite = suite_of(t);
     alarm(TIMEOUT_S);
+    if (suite && suite->init)
+      suite->init();
     t->fn();
+    if (suite && suite->fini)
+      suite->fini();
     exit(0); /* exit, not _exit: sanitizers report at exit */
   }
   int status;

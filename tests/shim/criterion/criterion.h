@@ -19,8 +19,18 @@ struct shim_test {
   void (*fn)(void);
 };
 
+/* TestSuite's options; the ones the suite uses. */
+struct shim_suite {
+  const char *name;
+  int unused; /* lets the option list be empty after it */
+  void (*init)(void);
+  void (*fini)(void);
+  double timeout;
+};
+
 /* No format attribute: like Criterion's, the format may be "" alone. */
 void shim_register(const struct shim_test *t);
+void shim_register_suite(const struct shim_suite *s);
 __attribute__((noreturn)) void shim_fail(const char *file, int line,
                                          const char *expr, const char *fmt,
                                          ...);
@@ -34,6 +44,14 @@ __attribute__((noreturn)) void shim_skip(const char *fmt, ...);
     shim_register(&t);                                                         \
   }                                                                            \
   static void suite##_##name##_impl(void)
+
+/* The options are designated initializers, as in Criterion:
+ * TestSuite(report, .init = setup, .timeout = 60). */
+#define TestSuite(suite, ...)                                                  \
+  __attribute__((constructor)) static void suite##_suite_reg(void) {           \
+    static const struct shim_suite s = {#suite, 0, __VA_ARGS__};               \
+    shim_register_suite(&s);                                                   \
+  }
 
 /* As in Criterion, the message arguments are optional: "" pastes onto a
  * format string literal, or stands alone. */
@@ -56,6 +74,8 @@ __attribute__((noreturn)) void shim_skip(const char *fmt, ...);
 #define cr_assert_null(p, ...) shim_cmp((const void *)(p), ==, NULL, __VA_ARGS__)
 #define cr_assert_not_null(p, ...)                                             \
   shim_cmp((const void *)(p), !=, NULL, __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...)                                     \
+  cr_assert((a) - (b) <= (eps) && (b) - (a) <= (eps), __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...)                                            \
   cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
 

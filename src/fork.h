@@ -1,0 +1,18 @@
+/* Fork safety. Each module that owns a lock lends it to fork.c, which takes
+ * every zmem lock before fork() and releases them after it, in parent and
+ * child, so that no child inherits a lock another thread held. */
+#ifndef ZM_FORK_H
+#define ZM_FORK_H
+
+void zm__setup_fork_lock(void);
+void zm__setup_fork_unlock(void);
+void zm__limits_fork_lock(void);
+void zm__limits_fork_unlock(void);
+void zm__tags_fork_lock(void);
+void zm__tags_fork_unlock(void);
+void zm__oom_fork_lock(void);
+void zm__oom_fork_unlock(void);
+void zm__registry_fork_lock(void);
+void zm__registry_fork_unlock(void);
+
+#endif
