@@ -4,6 +4,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include "prim/prim.h"
 
 static void *builtin_malloc(void *ud, size_t n) {
   (void)ud;
@@ -127,3 +128,11 @@ int zm_set_mem_functions(void *(*malloc_fn)(size_t),
   zm__setup_unlock();
   return rc;
 }
+
+#if defined(ZMEM_BACKEND_JEMALLOC)
+bool zm__je_owns_malloc;
+
+zm__at_load static void check_malloc_owner(void) {
+  zm__je_owns_malloc = zm__prim_same_object((void *)malloc, (void *)mallocx);
+}
+#endif

@@ -9,8 +9,11 @@
 #ifndef ZM_BUILTIN_H
 #define ZM_BUILTIN_H
 
+#include "internal.h"
+
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 /* jemalloc, mimalloc and tcmalloc give requests of 8 bytes or less a block
  * aligned to 8 only; zmem promises alignof(max_align_t) for every block, so
@@ -25,9 +28,19 @@ static inline size_t bi_req(size_t n) {
 #define ZM__BUILTIN_NAME "jemalloc"
 static const bool bi_has_good_size = true;
 static const bool bi_free_keeps_errno = false;
-static inline void *bi_malloc(size_t n) { return mallocx(bi_req(n), 0); }
+/* In jemalloc 5.3 only malloc/calloc have the thread-cache fast path (about
+ * 30 instructions against mallocx's 90). But `malloc` is jemalloc's only if
+ * jemalloc comes before the C library in the process's lookup order, which a
+ * program linked with -lzmem alone does not guarantee; so backend.c checks at
+ * load that malloc lives in the same object as mallocx. */
+extern bool zm__je_owns_malloc;
+static inline void *bi_malloc(size_t n) {
+  return zm__likely(zm__je_owns_malloc) ? malloc(bi_req(n))
+                                        : mallocx(bi_req(n), 0);
+}
 static inline void *bi_calloc(size_t n) {
-  return mallocx(bi_req(n), MALLOCX_ZERO);
+  return zm__likely(zm__je_owns_malloc) ? calloc(1, bi_req(n))
+                                        : mallocx(bi_req(n), MALLOCX_ZERO);
 }
 static inline void *bi_realloc(void *p, size_t n) {
   return rallocx(p, bi_req(n), 0);

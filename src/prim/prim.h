@@ -3,6 +3,7 @@
 #ifndef ZM_PRIM_H
 #define ZM_PRIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Writes all of buf to stderr with the raw system call: no allocation, no
@@ -20,6 +21,10 @@ void zm__prim_thread_watch(void *arg);
  * held by other threads cannot be inherited locked. */
 void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
                      void (*child)(void));
+
+/* True when both functions are defined in the same loaded object (the
+ * executable or one shared library); false when that cannot be told. */
+bool zm__prim_same_object(void *f, void *g);
 
 /* Zeroed memory straight from the OS (never through malloc), rounded up to
  * pages; NULL on failure. For zmem's own bookkeeping. */
