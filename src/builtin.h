@@ -17,10 +17,14 @@
 #define ZM__BUILTIN_NAME "jemalloc"
 static const bool bi_has_good_size = true;
 static const bool bi_free_keeps_errno = false;
-static inline void *bi_malloc(size_t n) { return mallocx(n, 0); }
-static inline void *bi_calloc(size_t n) { return mallocx(n, MALLOCX_ZERO); }
+/* malloc, calloc and free rather than mallocx and dallocx: in jemalloc 5.3
+ * only the former have the thread-cache fast path (about 30 instead of 90
+ * instructions a call). Like the *allocx names, these are jemalloc's own in
+ * its default, unprefixed build (the one pkg-config finds). */
+static inline void *bi_malloc(size_t n) { return malloc(n); }
+static inline void *bi_calloc(size_t n) { return calloc(1, n); }
 static inline void *bi_realloc(void *p, size_t n) { return rallocx(p, n, 0); }
-static inline void bi_free(void *p) { dallocx(p, 0); }
+static inline void bi_free(void *p) { free(p); }
 static inline void bi_free_sized(void *p, size_t n) { sdallocx(p, n, 0); }
 static inline size_t bi_usable(const void *p) { return sallocx(p, 0); }
 static inline size_t bi_good_size(size_t n) { return nallocx(n, 0); }
