@@ -33,6 +33,8 @@ typedef struct zm__slot {
   _Atomic uint64_t calls[ZM__NCALLS];
   _Atomic uint64_t candidate; /* epoch << 48 | peak candidate, see above */
   int64_t unpublished; /* owner only: bytes not yet in the shared total */
+  int64_t noted;       /* owner only: candidate's value and epoch, unpacked */
+  uint64_t noted_epoch;
   int state;           /* owner only, but for the exit fold */
   struct zm__slot *next, *prev;
 } zm__slot;
@@ -63,15 +65,20 @@ static inline void zm__relaxed_inc(_Atomic uint64_t *c) {
                         memory_order_relaxed);
 }
 
+/* Raises the candidate to P + unpublished (or restarts it in a new epoch).
+ * The owner's unpacked copy keeps the usual case, no new high, to two loads
+ * of the read-mostly shared line and two compares. */
 static inline void zm__note_peak(zm__slot *s, int64_t unpublished) {
   int64_t c = atomic_load_explicit(&zm__peak.published, memory_order_relaxed) +
               unpublished;
   uint64_t e = atomic_load_explicit(&zm__peak.epoch, memory_order_relaxed);
-  uint64_t mine = atomic_load_explicit(&s->candidate, memory_order_relaxed);
+  if (zm__likely(c <= s->noted && e == s->noted_epoch))
+    return;
   uint64_t v = (uint64_t)(c > 0 ? c : 0) & ZM__CANDIDATE_MASK;
-  if ((mine >> ZM__EPOCH_SHIFT) != e || v > (mine & ZM__CANDIDATE_MASK))
-    atomic_store_explicit(&s->candidate, e << ZM__EPOCH_SHIFT | v,
-                          memory_order_relaxed);
+  s->noted = (int64_t)v;
+  s->noted_epoch = e;
+  atomic_store_explicit(&s->candidate, e << ZM__EPOCH_SHIFT | v,
+                        memory_order_relaxed);
 }
 
 /* Counts one call that changed the live bytes and blocks by the given
