@@ -116,12 +116,22 @@ static inline void *block_new(size_t n, bool zero, size_t *bytes) {
   return hdr_new(n, zero, 0, bytes);
 }
 
-static inline size_t block_bytes(const void *p) {
-  return lean() ? zm__be_usable(p) : zm__hdr_bytes(zm__hdr(p));
+zm__noinline static size_t hdr_free(void *p) {
+  zm__header *h = zm__hdr(p);
+  size_t bytes = zm__hdr_bytes(h);
+  zm__be_free(zm__hdr_base(h));
+  return bytes;
 }
 
-static inline void block_release(void *p) {
-  zm__be_free(lean() ? p : zm__hdr_base(zm__hdr(p)));
+/* Frees p and returns the bytes the backend held for it. The layout is read
+ * once; the header layout's work stays out of line. */
+static inline size_t block_free(void *p) {
+  if (zm__likely(lean())) {
+    size_t bytes = zm__be_usable(p);
+    zm__be_free(p);
+    return bytes;
+  }
+  return hdr_free(p);
 }
 
 static void *block_resize(void *p, size_t n, int64_t *delta) {
@@ -183,8 +193,7 @@ void zm_free(void *ptr) {
   if (!ptr)
     return;
   int saved = zm__be_free_keeps_errno() ? 0 : errno;
-  size_t bytes = block_bytes(ptr);
-  block_release(ptr);
+  size_t bytes = block_free(ptr);
   zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
   if (!zm__be_free_keeps_errno())
     errno = saved;
@@ -219,8 +228,7 @@ static void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (!ptr)
     return alloc_or_fail(size, false, ZM__CALL_REALLOC, checked);
   if (size == 0) {
-    size_t bytes = block_bytes(ptr);
-    block_release(ptr);
+    size_t bytes = block_free(ptr);
     zm__count(-(int64_t)bytes, -1, ZM__CALL_REALLOC);
     return NULL;
   }

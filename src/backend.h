@@ -22,8 +22,9 @@ extern zm__backend zm__be;
 /* Installs be (NULL: the built-in). Fails with EBUSY once frozen. */
 int zm__backend_install(const zm_backend *be);
 
+/* Expected: the branch to the built-in allocator is the straight path. */
 static inline bool zm__be_direct(void) {
-  return !zm__replacement || zm__be.builtin;
+  return zm__likely(!zm__replacement || zm__be.builtin);
 }
 
 static inline void *zm__be_malloc(size_t n) {
