@@ -5,7 +5,11 @@
  *
  * rb_free_sized is the allocator's own sized free where it has one (jemalloc
  * sdallocx, mimalloc mi_free_size, tcmalloc tc_free_sized); glibc 2.36 has
- * none, so there it is free. rb_usable is the size query the Redis-style
+ * none, so there it is free. rb_free_resized is the same for a block whose
+ * last size came from realloc: tcmalloc's realloc grows a block to 1.25
+ * times its old size class, so the requested size no longer names its class
+ * and tc_free_sized would corrupt the heap (it did, in this suite); there it
+ * is tc_free. rb_usable is the size query the Redis-style
  * designs use (what Redis's zmalloc calls for each allocator). */
 #ifndef ZBENCH_RAW_H
 #define ZBENCH_RAW_H
@@ -20,6 +24,7 @@ static inline void *rb_malloc(size_t n) { return malloc(n); }
 static inline void *rb_realloc(void *p, size_t n) { return realloc(p, n); }
 static inline void rb_free(void *p) { free(p); }
 static inline void rb_free_sized(void *p, size_t n) { sdallocx(p, n, 0); }
+static inline void rb_free_resized(void *p, size_t n) { sdallocx(p, n, 0); }
 static inline size_t rb_usable(void *p) { return malloc_usable_size(p); }
 static inline const char *rb_version(char *buf, size_t len) {
   snprintf(buf, len, "%.5s", JEMALLOC_VERSION);
@@ -33,6 +38,7 @@ static inline void *rb_malloc(size_t n) { return mi_malloc(n); }
 static inline void *rb_realloc(void *p, size_t n) { return mi_realloc(p, n); }
 static inline void rb_free(void *p) { mi_free(p); }
 static inline void rb_free_sized(void *p, size_t n) { mi_free_size(p, n); }
+static inline void rb_free_resized(void *p, size_t n) { mi_free_size(p, n); }
 static inline size_t rb_usable(void *p) { return mi_usable_size(p); }
 static inline const char *rb_version(char *buf, size_t len) {
   int v = mi_version();
@@ -47,6 +53,10 @@ static inline void *rb_malloc(size_t n) { return tc_malloc(n); }
 static inline void *rb_realloc(void *p, size_t n) { return tc_realloc(p, n); }
 static inline void rb_free(void *p) { tc_free(p); }
 static inline void rb_free_sized(void *p, size_t n) { tc_free_sized(p, n); }
+static inline void rb_free_resized(void *p, size_t n) {
+  (void)n;
+  tc_free(p);
+}
 static inline size_t rb_usable(void *p) { return tc_malloc_size(p); }
 static inline const char *rb_version(char *buf, size_t len) {
   int major, minor;
@@ -65,6 +75,10 @@ static inline void *rb_malloc(size_t n) { return malloc(n); }
 static inline void *rb_realloc(void *p, size_t n) { return realloc(p, n); }
 static inline void rb_free(void *p) { free(p); }
 static inline void rb_free_sized(void *p, size_t n) {
+  (void)n;
+  free(p);
+}
+static inline void rb_free_resized(void *p, size_t n) {
   (void)n;
   free(p);
 }

@@ -6,12 +6,17 @@
  *   WL_MALLOC(n)          allocate n bytes
  *   WL_FREE(p, n)         free p, which was last requested with n bytes
  *   WL_REALLOC(p, old, n) resize p (NULL allowed) from old to n bytes
+ *   WL_FREE_RESIZED(p, n) optional: free p, last resized by WL_REALLOC to n
+ *                         bytes (default WL_FREE)
  * The expressions are pasted into the loops, so each contender's loop calls
  * its allocator directly: no function pointer sits inside any inner loop.
  * Every block's first 8 bytes are written (a program uses what it allocates),
  * and pointers escape through zb_escape so the compiler cannot drop a
  * malloc/free pair. */
 
+#ifndef WL_FREE_RESIZED
+#define WL_FREE_RESIZED(p, n) WL_FREE(p, n)
+#endif
 #define WL_CAT2(a, b) a##b
 #define WL_CAT(a, b) WL_CAT2(a, b)
 #define WL_FN(suffix) WL_CAT(WL_CAT(wl_, WL_NAME), suffix)
@@ -96,7 +101,7 @@ static void WL_FN(_realloc)(zb_thread *t) {
       k++;
     }
     zb_escape(s);
-    WL_FREE(s, n);
+    WL_FREE_RESIZED(s, n);
   }
   t->done_ops = k;
   zb_stop(t);
@@ -174,3 +179,4 @@ static const zb_impl WL_FN(_impl) = {
 #undef WL_MALLOC
 #undef WL_FREE
 #undef WL_REALLOC
+#undef WL_FREE_RESIZED
