@@ -12,8 +12,14 @@
  *         next index (mod 16) on its first call and updates its slot with a
  *         relaxed atomic read-modify-write; readers sum the slots. Sizes from
  *         the usable-size query.
+ *  fl_*   not a design but a floor: the allocator plus its usable-size query
+ *         and one plain add to a thread-local counter on each call. It is
+ *         the least any exact lean accounting must do (nobody can read the
+ *         total: no registry, no peak, no call counts), so raw -> floor is
+ *         the cost of the size queries alone, and floor -> zm-lean is what
+ *         zmem's front-end and accounting add on top.
  *
- * Out-of-memory aborts in all three (the benchmarks never run out). */
+ * Out-of-memory aborts in all of them (the benchmarks never run out). */
 #ifndef ZBENCH_DESIGNS_H
 #define ZBENCH_DESIGNS_H
 
@@ -170,6 +176,36 @@ static inline size_t s16_used_memory(void) {
   for (int i = 0; i < S16_SLOTS; i++)
     sum += atomic_load_explicit(&s16_used[i].used, memory_order_relaxed);
   return (size_t)sum;
+}
+
+/* ----------------------------------------------- floor: thread-local add */
+
+static __thread int64_t fl_used;
+
+static inline void *fl_malloc(size_t n) {
+  void *p = rb_malloc(n);
+  if (__builtin_expect(!p, 0))
+    design_oom(n);
+  fl_used += (int64_t)rb_usable(p);
+  return p;
+}
+
+static inline void fl_free(void *p) {
+  if (!p)
+    return;
+  fl_used -= (int64_t)rb_usable(p);
+  rb_free(p);
+}
+
+static inline void *fl_realloc(void *p, size_t n) {
+  if (!p)
+    return fl_malloc(n);
+  size_t old = rb_usable(p);
+  void *q = rb_realloc(p, n);
+  if (__builtin_expect(!q, 0))
+    design_oom(n);
+  fl_used += (int64_t)rb_usable(q) - (int64_t)old;
+  return q;
 }
 
 #endif

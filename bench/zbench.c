@@ -2,7 +2,7 @@
  *
  *   zbench CONTENDER WORKLOAD THREADS [--scale X] [--pin]
  *
- * CONTENDER  raw raw-sized mutex atomic slots16
+ * CONTENDER  raw raw-sized mutex atomic slots16 floor
  *            zm-lean zm-lean-sized zm-header zm-header-sized
  * WORKLOAD   churn mixed realloc prodcons memory
  * THREADS    worker threads (prodcons: producer/consumer pairs, so twice as
@@ -80,6 +80,8 @@ typedef struct zb_thread {
   uint32_t *live_len;
   zb_queue *queue;
   pthread_t tid;
+  struct timespec cpu0, cpu1; /* this thread's CPU time at start and stop */
+  struct timespec wall0, wall1; /* and the monotonic clock */
 } zb_thread;
 
 typedef struct zb_impl {
@@ -107,8 +109,25 @@ enum { W_CHURN, W_MIXED, W_REALLOC, W_PRODCONS, W_MEMORY, W_COUNT };
 static const char *const workload_names[W_COUNT] = {"churn", "mixed", "realloc",
                                                     "prodcons", "memory"};
 
-static void zb_start(zb_thread *t) { pthread_barrier_wait(&t->run->start); }
-static void zb_stop(zb_thread *t) { pthread_barrier_wait(&t->run->stop); }
+/* Each worker reads the clocks itself: the main thread may be descheduled
+ * right after the start barrier, and a clock read there could come after the
+ * work (it did, on this 2-CPU machine). The run's wall time is from the
+ * earliest start to the latest stop. */
+static void zb_start(zb_thread *t) {
+  pthread_barrier_wait(&t->run->start);
+  clock_gettime(CLOCK_MONOTONIC, &t->wall0);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t->cpu0);
+}
+
+static void zb_stop(zb_thread *t) {
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t->cpu1);
+  clock_gettime(CLOCK_MONOTONIC, &t->wall1);
+  pthread_barrier_wait(&t->run->stop);
+}
+
+static double ts_ns(struct timespec ts) {
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 static void zb_backoff(unsigned *spins) {
   if (++*spins < 64)
@@ -205,6 +224,12 @@ static size_t raw_usable(const void *p) { return rb_usable((void *)p); }
 #define WL_REALLOC(p, old, n) s16_realloc(p, n)
 #include "workloads.h"
 
+#define WL_NAME floor
+#define WL_MALLOC(n) fl_malloc(n)
+#define WL_FREE(p, n) fl_free(p)
+#define WL_REALLOC(p, old, n) fl_realloc(p, n)
+#include "workloads.h"
+
 #define WL_NAME zm
 #define WL_MALLOC(n) zm_malloc(n)
 #define WL_FREE(p, n) zm_free(p)
@@ -231,6 +256,7 @@ static const contender contenders[] = {
     {"mutex", &wl_mutex_impl, mx_used_memory, NULL, 0},
     {"atomic", &wl_atomic_impl, ga_used_memory, raw_usable, 0},
     {"slots16", &wl_slots16_impl, s16_used_memory, raw_usable, 0},
+    {"floor", &wl_floor_impl, NULL, raw_usable, 0},
     {"zm-lean", &wl_zm_impl, zm_used_memory, zm_usable_size, ZM_LAYOUT_LEAN},
     {"zm-lean-sized", &wl_zm_sized_impl, zm_used_memory, zm_usable_size,
      ZM_LAYOUT_LEAN},
@@ -371,11 +397,14 @@ static double run_threads(zb_run *r, zb_thread *th, uint64_t per_thread) {
       exit(2);
     }
   pthread_barrier_wait(&r->start);
-  double t0 = now_ns(CLOCK_MONOTONIC);
   pthread_barrier_wait(&r->stop);
-  double t1 = now_ns(CLOCK_MONOTONIC);
   for (int i = 0; i < r->nthreads; i++)
     pthread_join(th[i].tid, NULL);
+  double t0 = ts_ns(th[0].wall0), t1 = ts_ns(th[0].wall1);
+  for (int i = 1; i < r->nthreads; i++) {
+    t0 = ts_ns(th[i].wall0) < t0 ? ts_ns(th[i].wall0) : t0;
+    t1 = ts_ns(th[i].wall1) > t1 ? ts_ns(th[i].wall1) : t1;
+  }
   return t1 - t0;
 }
 
@@ -524,20 +553,24 @@ int main(int argc, char **argv) {
   size_t used1 = c->used ? c->used() : 0;
 
   uint64_t ops = 0;
-  for (int i = 0; i < r.nthreads; i++)
+  double timed_cpu = 0; /* CPU time of all threads between the barriers */
+  for (int i = 0; i < r.nthreads; i++) {
     if (w != W_PRODCONS || i % 2 == 0)
       ops += th[i].done_ops;
+    timed_cpu += ts_ns(th[i].cpu1) - ts_ns(th[i].cpu0);
+  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
 
   char version[64];
   printf("contender=%s backend=%s backend_version=%s workload=%s threads=%d "
          "layout=%s ops=%" PRIu64
-         " wall_ns=%.0f ns_per_op=%.4f cpu_ns=%.0f maxrss_kb=%ld exact=%d",
+         " wall_ns=%.0f ns_per_op=%.4f cpu_ns=%.0f timed_cpu_ns=%.0f "
+         "maxrss_kb=%ld exact=%d",
          c->name, RB_NAME, rb_version(version, sizeof version),
          workload_names[w], threads,
          c->layout ? layout_name() : "-", ops, wall, wall / (double)ops, cpu,
-         ru.ru_maxrss, used1 == used0);
+         timed_cpu, ru.ru_maxrss, used1 == used0);
   if (w == W_MEMORY)
     printf(" rss_base_kb=%ld hwm_kb=%ld used_bytes=%zu usable_bytes=%zu",
            r.rss_base_kb, r.hwm_kb, r.used_at_peak - used0, r.usable_at_peak);
