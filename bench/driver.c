@@ -712,8 +712,8 @@ static void md_env(FILE *f) {
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   fprintf(f, "- Date: %s; machine: %s, %ld online CPUs, Linux %s\n", date,
           model, sysconf(_SC_NPROCESSORS_ONLN), u.release);
-  fprintf(f, "- Compiler: gcc %s, `-O2`, zmem linked statically "
-             "(`libzmem.a`), glibc %s\n",
+  fprintf(f, "- Compiler: gcc %s; benchmarks `-O2 -fno-ipa-icf`, zmem a "
+             "CMake Release build linked statically (`libzmem.a`); glibc %s\n",
           __VERSION__, gnu_get_libc_version());
   fprintf(f, "- Allocators:");
   for (int be = 0; be < opt.nbe; be++)
