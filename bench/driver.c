@@ -999,6 +999,78 @@ static void md_decomposition(FILE *f) {
   fprintf(f, "\n");
 }
 
+/* How much of a run its threads really ran at once: CPU time of the timed
+ * part over its wall time (2.0: both threads of a 2-thread run busy
+ * throughout; 1.0: the host ran them one at a time). */
+static double concurrency(const rec *r) {
+  return r->ok && r->wall_ns > 0 ? r->timed_cpu_ns / r->wall_ns : 0;
+}
+
+/* Speedups of zm-lean over design ct at 2 threads (churn, mixed), split by
+ * whether the host let the two threads run at once. A mutex run's own CPU
+ * time says nothing (its threads sleep when contended), so only zm-lean's
+ * run classifies the repetition for it. */
+static int split_speedups(int be, int w, int ct, bool together, double *v) {
+  int ti = thread_index(2), n = 0;
+  if (ti < 0)
+    return 0;
+  for (int r = 0; r < opt.reps; r++) {
+    rec *z = &timed[be][w][ti][C_LEAN][r], *x = &timed[be][w][ti][ct][r];
+    if (!z->ok || !x->ok || z->ns_op <= 0)
+      continue;
+    double cz = concurrency(z), cx = ct == C_MUTEX ? cz : concurrency(x);
+    double lo = cz < cx ? cz : cx, hi = cz > cx ? cz : cx;
+    if (together ? lo >= 1.5 : hi <= 1.2)
+      v[n++] = x->ns_op / z->ns_op;
+  }
+  return n;
+}
+
+static void md_split_cell(FILE *f, double *v, int n) {
+  if (n == 0) {
+    fprintf(f, " — |");
+    return;
+  }
+  stat3 s = stats_of(v, n);
+  fprintf(f, " %.2f× (n=%d, %.2f–%.2f) |", s.med, n, s.min, s.max);
+}
+
+static void md_concurrency(FILE *f) {
+  if (thread_index(2) < 0)
+    return;
+  fprintf(f, "Two threads that really ran at once. Each run's *concurrency* "
+             "is the CPU time of its timed part over its wall time (2.0: "
+             "both threads busy throughout; 1.0: the host ran them one at a "
+             "time). The 2-thread speedups of zm-lean over the atomic and "
+             "mutex designs (churn and mixed, the target cells), split: "
+             "repetitions where both runs had concurrency ≥ 1.5 (for the "
+             "mutex design, whose threads sleep when contended, zm-lean's "
+             "run decides), and repetitions where both had ≤ 1.2. Medians, "
+             "with the number of repetitions and their range.\n\n");
+  fprintf(f, "| backend | workload | vs atomic, at once | vs atomic, one at a "
+             "time | vs mutex, at once | vs mutex, one at a time |\n|---|---|"
+             "---:|---:|---:|---:|\n");
+  double pool[4][MAX_BACKENDS * 2 * MAX_REPS];
+  int np[4] = {0, 0, 0, 0};
+  for (int be = 0; be < opt.nbe; be++)
+    for (int w = W_CHURN; w <= W_MIXED; w++) {
+      fprintf(f, "| %s | %s 2t |", opt.be_name[be], wl_name[w]);
+      for (int k = 0; k < 4; k++) {
+        double v[MAX_REPS];
+        int n = split_speedups(be, w, k < 2 ? C_ATOMIC : C_MUTEX, k % 2 == 0,
+                               v);
+        memcpy(pool[k] + np[k], v, sizeof(double) * (size_t)n);
+        np[k] += n;
+        md_split_cell(f, v, n);
+      }
+      fprintf(f, "\n");
+    }
+  fprintf(f, "| all | churn + mixed 2t |");
+  for (int k = 0; k < 4; k++)
+    md_split_cell(f, pool[k], np[k]);
+  fprintf(f, "\n\n");
+}
+
 /* For each backend with a missed target, the targets and the measured
  * instruction budget behind them, from this run's callgrind figures. */
 static void md_causes(FILE *f) {
@@ -1037,6 +1109,7 @@ static void md_causes(FILE *f) {
     fprintf(f, "No target was missed.\n");
   fprintf(f, "\n");
   md_decomposition(f);
+  md_concurrency(f);
 }
 
 static void copy_file(FILE *f, const char *path) {
