@@ -4,7 +4,7 @@
 # writes bench/RESULTS.md, bench/results.json and the table in
 # bench/README.md.
 #
-#   bench/run.sh            the reference run (about 12 minutes on 2 cores)
+#   bench/run.sh            the reference run (12-15 minutes on 2 cores)
 #   bench/run.sh --quick    a smoke run (fewer, shorter repetitions); writes
 #                           to build-bench-quick/ and leaves bench/ alone
 #
