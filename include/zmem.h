@@ -428,9 +428,10 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  * stderr and ignored whole. Thread-safe. */
 ZM_API int zm_configure(const char *options);
 
-/* The message of the calling thread's last zm_configure call: what was
- * wrong with the string, or "" after a success (or before any call). Valid
- * until the thread's next zm_configure call. */
+/* The calling thread's last error message from zm_configure, naming what was
+ * wrong with the string, or from zm_tags_enable / zm_tag_new refused with
+ * EBUSY, saying why; "" after a successful zm_configure (or before any call).
+ * Valid until the thread's next such call. */
 ZM_API const char *zm_last_error(void);
 
 /* ---------------------------------------------------------------- reports */

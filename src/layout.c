@@ -3,6 +3,7 @@
 #include "layout.h"
 #include "backend.h"
 #include "limits.h"
+#include "options.h"
 #include "prim/prim.h"
 #include "stats.h"
 
@@ -92,6 +93,8 @@ int zm__tags_enable_locked(void) {
   if (tags_on)
     return 0;
   if (zm__setup_frozen()) {
+    zm__set_last_error("tags need the header layout, and the first allocation "
+                       "fixed another: enable them before allocating");
     errno = EBUSY;
     return -1;
   }

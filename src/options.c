@@ -376,6 +376,13 @@ int zm_configure(const char *s) {
 
 const char *zm_last_error(void) { return last_error; }
 
+void zm__set_last_error(const char *msg) {
+  size_t n = strlen(msg);
+  n = n < sizeof last_error - 1 ? n : sizeof last_error - 1;
+  memcpy(last_error, msg, n);
+  last_error[n] = '\0';
+}
+
 /* Runs inside the first allocation: no allocation, no set-up lock (held by
  * the caller), errno left as it was. */
 void zm__options_from_env(void) {

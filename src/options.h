@@ -17,6 +17,9 @@ typedef struct zm__option_doc {
 /* The i-th option (0-based), or NULL past the end. */
 const zm__option_doc *zm__option_doc_at(size_t i);
 
+/* Sets the calling thread's zm_last_error message (cut to fit). */
+void zm__set_last_error(const char *msg);
+
 /* Longest message zm_last_error can return, NUL included. */
 #define ZM__ERROR_MAX 160
 

@@ -52,6 +52,8 @@ Test(tags, refused_after_lean_layout_is_fixed) {
   cr_assert_eq(errno, EBUSY);
   cr_assert_eq(zm_tags_enable(), -1);
   cr_assert_eq(errno, EBUSY);
+  cr_assert(strstr(zm_last_error(), "tags need the header layout") != NULL,
+            "message: '%s'", zm_last_error());
   zm_free(p);
 }
 
