@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-TestSuite(options, .init = zm4_setup, .timeout = 60);
+TestSuite(options, .timeout = 60);
 
 /* Every setting an option string can change. */
 typedef struct settings {

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-TestSuite(report, .init = zm4_setup, .timeout = 60);
+TestSuite(report, .timeout = 60);
 
 /* The report in fmt, as a string (free it). */
 static char *report(zm_format fmt) {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-TestSuite(sysinfo, .init = zm4_setup, .timeout = 60);
+TestSuite(sysinfo, .timeout = 60);
 
 #define MiB ((size_t)1 << 20)
 #define BIG (64 * MiB)
