@@ -14,6 +14,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+scripts/deps.sh bench # installs what is missing as root, else names it
 backends=${ZBENCH_BACKENDS:-"libc jemalloc mimalloc tcmalloc"}
 jobs=$(nproc 2>/dev/null || echo 2)
 
