@@ -246,10 +246,12 @@ ZM_API int zm_set_layout(zm_layout layout);
  * allocating threads; a reader sums every live thread's counters. */
 ZM_API size_t zm_used_memory(void);
 
-/* Highest used memory seen since start or the last zm_reset_peak. Threads
- * publish their counts to the peak in steps of at most ZM_PEAK_GRANULE bytes,
- * so the peak may be low by at most ZM_PEAK_GRANULE per thread alive at the
- * moment of the true peak. It is never below the current used memory. */
+/* Highest used memory seen since start or the last zm_reset_peak. Exact when
+ * one thread allocates. With several, each thread publishes its count to a
+ * shared total in steps of ZM_PEAK_GRANULE bytes (so no call pays a shared
+ * atomic), and the peak may be off by at most ZM_PEAK_GRANULE per other
+ * thread alive at the moment of the true peak. Never below the current used
+ * memory. Tags' peaks follow the same rule. */
 ZM_API size_t zm_peak_memory(void);
 #define ZM_PEAK_GRANULE ((size_t)64 * 1024)
 
