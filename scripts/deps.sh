@@ -8,7 +8,7 @@ set -euo pipefail
 common=(gcc make cmake pkgconf)
 case "${1:-}" in
   demo)  want=("${common[@]}") ;;
-  test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind python3
+  test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev binutils python3-prometheus-client) ;;
   bench) want=("${common[@]}" valgrind python3 libjemalloc-dev libmimalloc-dev
