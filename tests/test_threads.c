@@ -195,6 +195,20 @@ static void add_tally(tally *sum, const tally *t) {
   sum->corrupt += t->corrupt;
 }
 
+/* Every block is freed: used memory and live blocks are back at s0, and the
+ * calls zmem counted since s0 are exactly the ones the threads made. */
+static zm_stats assert_back_to_baseline(zm_stats s0, const tally *total) {
+  zm_stats s1 = stats_now();
+  cr_assert_eq(s1.used, s0.used, "used %zu, baseline %zu", s1.used, s0.used);
+  cr_assert_eq(s1.live_blocks, s0.live_blocks);
+  cr_assert_eq(s1.malloc_calls - s0.malloc_calls, total->malloc);
+  cr_assert_eq(s1.calloc_calls - s0.calloc_calls, total->calloc);
+  cr_assert_eq(s1.realloc_calls - s0.realloc_calls, total->realloc);
+  cr_assert_eq(s1.aligned_calls - s0.aligned_calls, total->aligned);
+  cr_assert_eq(s1.free_calls - s0.free_calls, total->free);
+  return s1;
+}
+
 Test(threads, stress_cross_thread_frees_are_exact) {
   enum { T = 8, GENERATIONS = 5 };
   zm_stats s0 = stats_now();
@@ -222,14 +236,7 @@ Test(threads, stress_cross_thread_frees_are_exact) {
   while (pop(&it, &rng))
     release(&it, &total);
   cr_assert_eq(total.corrupt, 0, "%u blocks were corrupted", total.corrupt);
-  zm_stats s1 = stats_now();
-  cr_assert_eq(s1.used, s0.used, "used %zu, baseline %zu", s1.used, s0.used);
-  cr_assert_eq(s1.live_blocks, s0.live_blocks);
-  cr_assert_eq(s1.malloc_calls - s0.malloc_calls, total.malloc);
-  cr_assert_eq(s1.calloc_calls - s0.calloc_calls, total.calloc);
-  cr_assert_eq(s1.realloc_calls - s0.realloc_calls, total.realloc);
-  cr_assert_eq(s1.aligned_calls - s0.aligned_calls, total.aligned);
-  cr_assert_eq(s1.free_calls - s0.free_calls, total.free);
+  zm_stats s1 = assert_back_to_baseline(s0, &total);
   cr_assert_eq(s1.realloc_moved - s0.realloc_moved, total.moved);
   cr_assert_eq(s1.failures, s0.failures);
   cr_assert_geq(s1.peak, s1.used);
@@ -321,14 +328,7 @@ Test(threads, thread_churn_folds_counters_exactly) {
     for (unsigned i = 0; i < WIDTH; i++)
       add_tally(&total, &each[r][i]);
   cr_assert_eq(total.corrupt, 0);
-  zm_stats s1 = stats_now();
-  cr_assert_eq(s1.used, s0.used);
-  cr_assert_eq(s1.live_blocks, s0.live_blocks);
-  cr_assert_eq(s1.malloc_calls - s0.malloc_calls, total.malloc);
-  cr_assert_eq(s1.calloc_calls - s0.calloc_calls, total.calloc);
-  cr_assert_eq(s1.realloc_calls - s0.realloc_calls, total.realloc);
-  cr_assert_eq(s1.aligned_calls - s0.aligned_calls, total.aligned);
-  cr_assert_eq(s1.free_calls - s0.free_calls, total.free);
+  assert_back_to_baseline(s0, &total);
 }
 
 /* A thread whose first zmem call fails before anything was allocated in the
