@@ -74,8 +74,10 @@ static int64_t charge(counter *c, size_t bytes) {
   return now;
 }
 
-static void uncharge(counter *c, int64_t bytes) {
-  atomic_fetch_sub_explicit(&c->charged, bytes, memory_order_relaxed);
+/* Adds delta (either sign) without a check: gives back, or records growth
+ * that cannot be refused any more. */
+static void add(counter *c, int64_t delta) {
+  atomic_fetch_add_explicit(&c->charged, delta, memory_order_relaxed);
 }
 
 static void soft_crossed(size_t used, size_t limit) {
@@ -111,7 +113,7 @@ static void soft_check(int64_t before, int64_t after) {
 static void undo_tags(const zm_tag *chain, unsigned upto, size_t bytes) {
   for (unsigned i = 0; i < upto; i++)
     if (atomic_load(&tags[chain[i]].limit))
-      uncharge(&tags[chain[i]], (int64_t)bytes);
+      add(&tags[chain[i]], -(int64_t)bytes);
 }
 
 bool zm__limit_charge(size_t bytes, zm_tag tag) {
@@ -139,7 +141,7 @@ void zm__limit_adjust(int64_t delta, zm_tag tag) {
   unsigned n = zm__tag_chain(tag, &chain);
   for (unsigned i = 0; i < n; i++)
     if (atomic_load(&tags[chain[i]].limit))
-      uncharge(&tags[chain[i]], -delta);
+      add(&tags[chain[i]], delta);
   if (global_on()) {
     int64_t before = atomic_fetch_add(&global.charged, delta);
     soft_check(before, before + delta);
