@@ -61,17 +61,20 @@ bool zm__limit_admit(size_t bytes, zm_tag tag) {
 }
 
 /* Charges one counter; with a limit, only if the result stays within it.
- * Returns the charged total before the charge, or -1 if refused. */
-static int64_t charge(counter *c, size_t bytes) {
+ * false if refused. *before gets the total before the charge, which may be
+ * negative: a block that was live when the limit was set but missed by its
+ * snapshot is given back all the same when it is freed. */
+static bool charge(counter *c, size_t bytes, int64_t *before) {
   size_t limit = atomic_load_explicit(&c->limit, memory_order_relaxed);
   int64_t now = atomic_load_explicit(&c->charged, memory_order_relaxed);
   do {
     if (limit && (size_t)(now > 0 ? now : 0) + bytes > limit)
-      return -1;
+      return false;
   } while (!atomic_compare_exchange_weak_explicit(
       &c->charged, &now, now + (int64_t)bytes, memory_order_relaxed,
       memory_order_relaxed));
-  return now;
+  *before = now;
+  return true;
 }
 
 /* Adds delta (either sign) without a check: gives back, or records growth
@@ -120,15 +123,17 @@ bool zm__limit_charge(size_t bytes, zm_tag tag) {
   const zm_tag *chain;
   unsigned n = zm__tag_chain(tag, &chain);
   for (unsigned i = 0; i < n; i++) {
-    if (atomic_load(&tags[chain[i]].limit) && charge(&tags[chain[i]], bytes) < 0) {
+    int64_t before;
+    if (atomic_load(&tags[chain[i]].limit) &&
+        !charge(&tags[chain[i]], bytes, &before)) {
       undo_tags(chain, i, bytes);
       return false;
     }
   }
   if (!global_on())
     return true;
-  int64_t before = charge(&global, bytes);
-  if (before < 0) {
+  int64_t before;
+  if (!charge(&global, bytes, &before)) {
     undo_tags(chain, n, bytes);
     return false;
   }
