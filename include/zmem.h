@@ -404,6 +404,87 @@ ZM_API size_t zm_get_soft_limit(void);
  * unknown tag or with tags off. Same rules as zm_set_limit. */
 ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
 
+/* -------------------------------------------------------- fault injection */
+
+/* Injected failures take the path of real ones: try variants return NULL
+ * with errno = ENOMEM, checked ones call the OOM handler. An allocation
+ * request is any call that would ask the backend for a block: malloc, calloc,
+ * aligned_alloc, the strdup family, and realloc except (p, 0). Requests
+ * refused by argument checks before that (overflow, a bad alignment) are not
+ * numbered. While a setting is active every call takes zmem's general path
+ * (as with a limit); with none the fast path is unchanged. Requests are
+ * numbered by one shared counter, so with several threads allocating, which
+ * thread's request gets number n depends on timing. */
+
+/* From now on, the nth allocation request fails (nth counts from 1), and so
+ * do the `repeat` that follow it: repeat 0 fails one request only,
+ * UINT64_MAX fails every one from the nth on. nth 0 turns the countdown off.
+ * Numbers requests and counts hits afresh. Always 0. Also the option
+ * fault=NTH[:REPEAT]. */
+ZM_API int zm_fault_set(uint64_t nth, uint64_t repeat);
+
+/* From now on, each allocation request fails with probability p (0 to 1),
+ * decided by a hash of `seed` and the request's number: the same seed gives
+ * the same failures for the same sequence of requests. p 0 turns random
+ * failures off. Numbers requests and counts hits afresh; combines with
+ * zm_fault_set (a request fails if either says so). -1 with EINVAL when p is
+ * outside [0, 1] or NaN. Also the options fault_p=P and fault_seed=S. */
+ZM_API int zm_fault_set_probability(double p, uint64_t seed);
+
+/* Stops injecting failures (both kinds). The counts stay readable. */
+ZM_API void zm_fault_clear(void);
+
+/* Failures injected since the last zm_fault_set / zm_fault_set_probability. */
+ZM_API uint64_t zm_fault_hits(void);
+
+/* Allocation requests numbered since the last zm_fault_set /
+ * zm_fault_set_probability, while a setting was active. */
+ZM_API uint64_t zm_fault_requests(void);
+
+/* The out-of-memory sweep: runs fn(arg) once per step, in a forked child
+ * process, with allocation request number `step` failing (step 1, 2, 3, ...),
+ * until a step completes without an injected failure or max_steps ran. After
+ * fn returns, the child compares zm_used_memory() and the live blocks with
+ * their values before the call: a difference is a leak on the error path
+ * that step took. A child that dies of a signal is a crash (with the default
+ * OOM handler, a checked allocation that fails aborts: use try variants or
+ * install a handler that returns). A child that exits by itself (exit, _exit)
+ * before fn returns counts as a crash with signal 0.
+ *
+ * The parent allocates nothing through zmem while it sweeps. Call it with no
+ * other threads allocating: the child has only the calling thread. */
+#define ZM_SWEEP_RECORDS 64
+
+typedef enum zm_sweep_kind {
+  ZM_SWEEP_LEAK = 1,  /* fn returned with more memory live than before */
+  ZM_SWEEP_CRASH = 2, /* the child died of a signal or exited early */
+} zm_sweep_kind;
+
+typedef struct zm_sweep_step {
+  uint64_t step;       /* the allocation request that failed */
+  zm_sweep_kind kind;
+  int signal;          /* ZM_SWEEP_CRASH: the signal, 0 for an early exit */
+  int64_t leaked_bytes;  /* ZM_SWEEP_LEAK: used memory above the start */
+  int64_t leaked_blocks; /* ZM_SWEEP_LEAK: live blocks above the start */
+} zm_sweep_step;
+
+typedef struct zm_sweep_result {
+  size_t size;        /* in: sizeof(zm_sweep_result) */
+  uint64_t max_steps; /* in: most steps to run; 0 for 100000 */
+  uint64_t steps;     /* steps run, the clean last one included */
+  int complete;       /* 1 when the last step ran without an injected failure */
+  uint64_t leaks;     /* steps that leaked */
+  uint64_t crashes;   /* steps that crashed */
+  size_t nrecords;    /* the first ZM_SWEEP_RECORDS leaks and crashes */
+  zm_sweep_step records[ZM_SWEEP_RECORDS];
+} zm_sweep_result;
+
+/* 0 when the sweep ran (whatever it found: read *result), -1 with errno
+ * EINVAL (fn or result NULL, result->size too small) or the error of fork or
+ * pipe. */
+ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
+                        zm_sweep_result *result);
+
 /* ---------------------------------------------------------------- options */
 
 /* Applies "key=value,key=value,...". Keys are the CMake option names without
@@ -412,6 +493,10 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  *   tags=0|1             1 as zm_tags_enable; 0 changes nothing
  *   limit=SIZE           as zm_set_limit
  *   soft_limit=SIZE      as zm_set_soft_limit(SIZE, NULL, NULL)
+ *   fault=NTH[:REPEAT]   as zm_fault_set(NTH, REPEAT); REPEAT 0 if omitted
+ *   fault_seed=N         the seed fault_p uses (default 0)
+ *   fault_p=P            as zm_fault_set_probability(P, fault_seed); P is
+ *                        "0" to "1" in decimal ("0.01", ".5"), no exponent
  * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
  * optional i after it and an optional B, in any case ("64M", "512KiB",
  * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.

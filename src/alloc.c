@@ -9,6 +9,7 @@
  * without counting and report the bytes the backend holds; each public call
  * counts exactly once. */
 #include "backend.h"
+#include "fault.h"
 #include "layout.h"
 #include "limits.h"
 #include "oom.h"
@@ -170,6 +171,17 @@ zm__cold static void *failed(zm__call call, zm_tag tag, size_t size,
   return NULL;
 }
 
+/* Fault injection refuses a request before the backend sees it. */
+static bool fault_refused(int mode) {
+  return (mode & ZM__MODE_FAULT) && zm__fault_refuse();
+}
+
+/* The policies that may refuse a new block of about n bytes. */
+static bool refused(int mode, size_t n, zm_tag tag) {
+  return fault_refused(mode) ||
+         ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag));
+}
+
 /* Charges a new block to the limits; on refusal releases it. */
 static bool admit_block(int mode, void *p, size_t bytes, zm_tag tag) {
   if (!(mode & ZM__MODE_LIMITS) || zm__limit_charge(bytes, tag))
@@ -184,7 +196,7 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
                                         zm__call call, zm_tag tag) {
   size_t n = nonzero(size), bytes;
   tag = resolve_tag(mode, tag);
-  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
+  if (refused(mode, n, tag))
     return NULL;
   void *p = block_new(mode, n, zero, tag, &bytes);
   if (!p || !admit_block(mode, p, bytes, tag))
@@ -335,6 +347,8 @@ static bool must_move(int mode, void *p, size_t n) {
 
 static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta,
                     size_t *unpaid) {
+  if (fault_refused(mode))
+    return NULL;
   if (must_move(mode, p, n))
     return resize_by_moving(mode, p, n, tag, delta, unpaid);
   void *q = is_lean(mode) ? lean_resize(p, n, delta) : hdr_resize(p, n, delta);
@@ -390,7 +404,7 @@ void *zm_reallocarray(void *ptr, size_t count, size_t size) {
 static void *aligned_general(int mode, size_t alignment, size_t n, int *err) {
   zm_tag tag = resolve_tag(mode, CURRENT_TAG);
   size_t bytes;
-  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
+  if (refused(mode, n, tag))
     return NULL;
   void *p = is_lean(mode) ? lean_new_aligned(alignment, n, &bytes, err)
                           : hdr_new_aligned(alignment, n, tag, &bytes);

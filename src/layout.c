@@ -25,12 +25,14 @@ bool zm__setup_frozen(void) {
           ZM__MODE_LAYOUT) != 0;
 }
 
-void zm__mode_set_limits(bool on) {
+void zm__mode_set_flag(int flag, bool on) {
   if (on)
-    atomic_fetch_or(&zm__mode, ZM__MODE_LIMITS);
+    atomic_fetch_or(&zm__mode, flag);
   else
-    atomic_fetch_and(&zm__mode, ~ZM__MODE_LIMITS);
+    atomic_fetch_and(&zm__mode, ~flag);
 }
+
+void zm__mode_set_limits(bool on) { zm__mode_set_flag(ZM__MODE_LIMITS, on); }
 
 /* The lean layout needs the backend's size query, whatever was asked. */
 static zm_layout choose(void) {

@@ -45,6 +45,7 @@ enum {
   ZM__MODE_LAYOUT = 3, /* mask: 0 or a zm_layout */
   ZM__MODE_TAGS = 4,   /* tags on (header layout) */
   ZM__MODE_LIMITS = 8, /* some limit is set */
+  ZM__MODE_FAULT = 16, /* fault injection is armed (fault.c) */
 };
 extern _Atomic int zm__mode;
 
@@ -60,6 +61,8 @@ static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }
 
 /* Sets or clears ZM__MODE_LIMITS; any time, from any thread. */
 void zm__mode_set_limits(bool on);
+/* Sets or clears one flag of the mode word; any time, from any thread. */
+void zm__mode_set_flag(int flag, bool on);
 
 /* The layout zm_get_stats reports: in force, or the one the next allocation
  * would fix. */

@@ -12,6 +12,7 @@
  * read inside the first allocation, possibly inside the process's malloc. */
 #include "options.h"
 #include "backend.h"
+#include "fault.h"
 #include "layout.h"
 #include "line.h"
 #include "prim/prim.h"
@@ -110,28 +111,33 @@ static const slice none = {NULL, 0};
 
 enum { PARSE_OK, PARSE_BAD, PARSE_TOO_LARGE };
 
+/* A parsed value: most kinds use a alone; fault=NTH:REPEAT uses both. */
+typedef struct optval {
+  uint64_t a, b;
+} optval;
+
 typedef struct value_kind {
   const char *what; /* in messages: "bad <what> 'x' for 'key'" */
-  int (*parse)(slice s, size_t *out);
+  int (*parse)(slice s, optval *out);
 } value_kind;
 
-static int parse_bool(slice s, size_t *out) {
+static int parse_bool(slice s, optval *out) {
   static const char *const yes[] = {"1", "true", "on", "yes"};
   static const char *const no[] = {"0", "false", "off", "no"};
   for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
     if (equals(s, yes[i]) || equals(s, no[i])) {
-      *out = equals(s, yes[i]);
+      out->a = equals(s, yes[i]);
       return PARSE_OK;
     }
   }
   return PARSE_BAD;
 }
 
-static int parse_layout(slice s, size_t *out) {
+static int parse_layout(slice s, optval *out) {
   if (equals(s, "lean"))
-    *out = ZM_LAYOUT_LEAN;
+    out->a = ZM_LAYOUT_LEAN;
   else if (equals(s, "header"))
-    *out = ZM_LAYOUT_HEADER;
+    out->a = ZM_LAYOUT_HEADER;
   else
     return PARSE_BAD;
   return PARSE_OK;
@@ -171,7 +177,7 @@ static int unit_shift(slice u) {
 }
 
 /* Decimal digits, optional spaces, optional unit (1024-based). */
-static int parse_size(slice s, size_t *out) {
+static int parse_size(slice s, optval *out) {
   size_t v;
   int rc = parse_digits(&s, &v);
   if (rc != PARSE_OK)
@@ -181,29 +187,90 @@ static int parse_size(slice s, size_t *out) {
     return PARSE_BAD;
   if (shift && v > (SIZE_MAX >> shift))
     return PARSE_TOO_LARGE;
-  *out = v << shift;
+  out->a = v << shift;
+  return PARSE_OK;
+}
+
+/* A plain decimal count (fault_seed). */
+static int parse_count(slice s, optval *out) {
+  size_t v = 0;
+  int rc = parse_digits(&s, &v);
+  if (rc == PARSE_OK && s.n)
+    return PARSE_BAD;
+  out->a = v;
+  return rc;
+}
+
+/* NTH or NTH:REPEAT (fault). */
+static int parse_nth(slice s, optval *out) {
+  bool colon;
+  slice nth = trim(split(&s, ':', &colon));
+  optval r = {0, 0};
+  int rc = parse_count(nth, out);
+  if (rc == PARSE_OK && colon)
+    rc = parse_count(trim(s), &r);
+  out->b = r.a;
+  return rc;
+}
+
+/* A probability from 0 to 1: digits, a fraction or both ("1", "0.05",
+ * ".5"), no exponent. Kept in parts of 2^53, rounded down. */
+static int parse_prob(slice s, optval *out) {
+  size_t ip = 0;
+  bool has_int = s.n && s.p[0] != '.';
+  if (!s.n || (has_int && parse_digits(&s, &ip) != PARSE_OK))
+    return PARSE_BAD;
+  double f = 0, scale = 0.1;
+  if (s.n && s.p[0] == '.') {
+    size_t i = 1;
+    for (; i < s.n && s.p[i] >= '0' && s.p[i] <= '9'; i++, scale /= 10)
+      f += (s.p[i] - '0') * scale;
+    if (!has_int && i == 1)
+      return PARSE_BAD; /* "." alone */
+    s.p += i, s.n -= i;
+  }
+  if (s.n || ip > 1 || (double)ip + f > 1.0)
+    return PARSE_BAD;
+  out->a = (uint64_t)(((double)ip + f) * (double)((uint64_t)1 << 53));
   return PARSE_OK;
 }
 
 static const value_kind k_bool = {"boolean", parse_bool};
 static const value_kind k_size = {"size", parse_size};
 static const value_kind k_layout = {"layout", parse_layout};
+static const value_kind k_count = {"number", parse_count};
+static const value_kind k_nth = {"NTH[:REPEAT]", parse_nth};
+static const value_kind k_prob = {"probability", parse_prob};
 
 /* ---------------------------------------------------------- appliers */
 
 /* Each runs with the set-up lock held; 0, or -1 with errno. */
 
-static int apply_layout(size_t v) {
-  return zm__request_layout_locked((zm_layout)v);
+static int apply_layout(const optval *v) {
+  return zm__request_layout_locked((zm_layout)v->a);
 }
 
 /* tags=0 leaves tags as they are: nothing turns them off once on. */
-static int apply_tags(size_t v) { return v ? zm__tags_enable_locked() : 0; }
+static int apply_tags(const optval *v) {
+  return v->a ? zm__tags_enable_locked() : 0;
+}
 
-static int apply_limit(size_t v) { return zm_set_limit(v); }
+static int apply_limit(const optval *v) { return zm_set_limit(v->a); }
 
-static int apply_soft_limit(size_t v) {
-  return zm_set_soft_limit(v, NULL, NULL);
+static int apply_soft_limit(const optval *v) {
+  return zm_set_soft_limit(v->a, NULL, NULL);
+}
+
+static int apply_fault(const optval *v) { return zm_fault_set(v->a, v->b); }
+
+static int apply_fault_seed(const optval *v) {
+  zm__fault_seed(v->a);
+  return 0;
+}
+
+static int apply_fault_p(const optval *v) {
+  zm__fault_set_p53(v->a);
+  return 0;
 }
 
 /* ------------------------------------------------------------- table */
@@ -212,7 +279,7 @@ typedef struct option {
   zm__option_doc doc; /* name, value syntax, one sentence */
   const value_kind *kind;
   bool fixes_layout; /* refused with EBUSY after the first allocation */
-  int (*apply)(size_t v);
+  int (*apply)(const optval *v);
 } option;
 
 /* Applied in this order. Once checked, only layout can still fail (lean
@@ -232,6 +299,16 @@ static const option options[] = {
       "soft limit: one line on stderr when crossed, 0 for none "
       "(zm_set_soft_limit)"},
      &k_size, false, apply_soft_limit},
+    {{"fault", "NTH[:REPEAT]",
+      "fail allocation request NTH and the REPEAT after it, 0 for none "
+      "(zm_fault_set)"},
+     &k_nth, false, apply_fault},
+    {{"fault_seed", "N", "seed of the random failures of fault_p"},
+     &k_count, false, apply_fault_seed},
+    {{"fault_p", "P",
+      "fail each allocation request with probability P, 0 to 1 "
+      "(zm_fault_set_probability)"},
+     &k_prob, false, apply_fault_p},
 };
 
 #define NOPTS (sizeof options / sizeof *options)
@@ -252,13 +329,13 @@ static size_t find(slice key) {
 
 typedef struct pending {
   bool set[NOPTS];
-  size_t value[NOPTS];
+  optval value[NOPTS];
 } pending;
 
 static size_t pending_value(const pending *p, const char *name, bool *set) {
   size_t i = find(word(name));
   *set = p->set[i];
-  return p->value[i];
+  return p->value[i].a;
 }
 
 static int parse_value(size_t i, slice v, pending *p, msgbuf *m) {
@@ -333,7 +410,7 @@ static int check_all(const pending *p, msgbuf *m) {
 /* Pass 3, with the set-up lock held. */
 static int apply_all(const pending *p, msgbuf *m) {
   for (size_t i = 0; i < NOPTS; i++) {
-    if (p->set[i] && options[i].apply(p->value[i]) != 0) {
+    if (p->set[i] && options[i].apply(&p->value[i]) != 0) {
       int err = errno ? errno : EINVAL;
       return fail(m, err, "option ", word(options[i].doc.name),
                   err == EBUSY ? " cannot change now (busy)"
