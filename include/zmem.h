@@ -227,6 +227,7 @@ ZM_API const zm_backend *zm_get_backend(void);
 typedef enum zm_layout {
   ZM_LAYOUT_LEAN = 1,   /* no header: the backend reports block sizes */
   ZM_LAYOUT_HEADER = 2, /* 16-byte header in front of every block */
+  ZM_LAYOUT_DEBUG = 3,  /* checked blocks: see "debug layout" below */
 } zm_layout;
 
 /* Bytes of the header layout's per-block header. */
@@ -234,7 +235,8 @@ typedef enum zm_layout {
 
 /* Asks for a layout. The layout is fixed at the first allocation: afterwards
  * this fails with EBUSY. ZM_LAYOUT_LEAN is refused with ENOTSUP when the
- * backend has no usable_size. EINVAL for other values. */
+ * backend has no usable_size. ZM_LAYOUT_DEBUG works with every backend and
+ * with tags. EINVAL for other values. */
 ZM_API int zm_set_layout(zm_layout layout);
 
 /* ------------------------------------------------------------- accounting */
@@ -404,6 +406,77 @@ ZM_API size_t zm_get_soft_limit(void);
  * unknown tag or with tags off. Same rules as zm_set_limit. */
 ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
 
+/* ----------------------------------------------------------- debug layout */
+
+/* The debug layout (zm_debug_enable, zm_set_layout(ZM_LAYOUT_DEBUG), or the
+ * options debug=1 / layout=debug, before the first allocation) checks every
+ * block:
+ *  - each block has a header with a magic word, its size, tag and allocation
+ *    site, and 16 or more guard bytes (ZM_DEBUG_FILL_GUARD) on each side;
+ *  - new blocks are filled with ZM_DEBUG_FILL_ALLOC (calloc's with zeros),
+ *    freed ones with ZM_DEBUG_FILL_FREE;
+ *  - realloc always moves the block;
+ *  - freed blocks wait in a quarantine of a bounded size (zm_set_quarantine)
+ *    before the backend gets them back.
+ * zm_free, zm_realloc and zm_debug_check_all find: a write past the end of a
+ * block (overflow) or before its start (underflow), a double free (while the
+ * first-freed block is still in the quarantine), a pointer zmem did not
+ * return (its 96 bytes in front must be readable), and a write into a freed
+ * block (when the block leaves the quarantine or is checked). Each is
+ * reported in one line on stderr, naming the problem, the block's address,
+ * size and allocation site (and where it was freed), and the process aborts.
+ * Sites are file:line for code compiled with ZMEM_TRACK_SITES defined before
+ * including zmem.h, otherwise the caller's return address, shown with the
+ * nearest exported symbol and its object when the report is written.
+ * zm_usable_size is the size requested. Each block costs 96 bytes in front
+ * and 16 to 31 bytes behind; see docs/debug.md. */
+#define ZM_DEBUG_FILL_ALLOC 0xAA /* a new block's bytes, before use */
+#define ZM_DEBUG_FILL_FREE 0xDD  /* a freed block's bytes */
+#define ZM_DEBUG_FILL_GUARD 0xFD /* guard bytes around each block */
+/* Default quarantine size, bytes (the backend's block sizes summed). */
+#define ZM_DEBUG_QUARANTINE_DEFAULT ((size_t)4 << 20)
+
+/* zm_set_layout(ZM_LAYOUT_DEBUG): 0, or -1 with EBUSY after the first
+ * allocation. Also the option debug=1. */
+ZM_API int zm_debug_enable(void);
+
+/* Checks every live block and every quarantined one; reports and aborts at
+ * the first problem. Returns how many blocks it checked (0 outside the
+ * debug layout). Thread-safe; blocks allocation and free while it runs. */
+ZM_API size_t zm_debug_check_all(void);
+
+/* Most bytes the quarantine holds; 0 gives freed blocks back at once (after
+ * their check). Any time; a smaller size releases the oldest blocks at once.
+ * Default ZM_DEBUG_QUARANTINE_DEFAULT. Always 0. Also the option
+ * quarantine=SIZE. */
+ZM_API int zm_set_quarantine(size_t bytes);
+ZM_API size_t zm_get_quarantine(void);
+
+/* Sets the site the calling thread's next allocation or free records. The
+ * ZMEM_TRACK_SITES macros below call it; file must stay valid for the life
+ * of the process (a string literal). */
+ZM_API void zm_debug_site(const char *file, int line);
+
+/* Writes the blocks still live to out, grouped by allocation site, the
+ * largest total first: bytes requested, block count and site per line,
+ * after a summary line. Outside the debug layout there are no sites: only
+ * the summary line. 0, or -1 with errno EINVAL (NULL out) or the stdio
+ * error. May allocate (stdio); the grouping itself uses memory mapped for
+ * the call. */
+ZM_API int zm_leak_report(FILE *out);
+
+/* Exit status of a process whose leak check (zm_set_leak_check, option
+ * leaks=1) found blocks still live at exit. */
+#define ZM_LEAK_EXIT_STATUS 23
+
+/* on 1: when the process exits (exit or a return from main; not _exit or
+ * abort), after the program's atexit handlers and the destructors of the
+ * objects loaded after zmem, zmem writes zm_leak_report(stderr) if any
+ * block is still live, reachable or not, and the process then exits with
+ * ZM_LEAK_EXIT_STATUS instead of the status it asked for. 0 turns it off.
+ * Always 0. Also the option leaks=1. */
+ZM_API int zm_set_leak_check(int on);
+
 /* -------------------------------------------------------- fault injection */
 
 /* Injected failures take the path of real ones: try variants return NULL
@@ -489,7 +562,10 @@ ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
 
 /* Applies "key=value,key=value,...". Keys are the CMake option names without
  * the ZMEM_ prefix, lowercase (matched without regard to case). Keys:
- *   layout=lean|header   as zm_set_layout
+ *   layout=lean|header|debug  as zm_set_layout
+ *   debug=0|1            1 as zm_debug_enable; 0 changes nothing
+ *   quarantine=SIZE      as zm_set_quarantine
+ *   leaks=0|1            as zm_set_leak_check
  *   tags=0|1             1 as zm_tags_enable; 0 changes nothing
  *   limit=SIZE           as zm_set_limit
  *   soft_limit=SIZE      as zm_set_soft_limit(SIZE, NULL, NULL)
@@ -505,8 +581,9 @@ ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
  * the last one wins.
  * The whole string is checked before anything is applied: on any error
  * nothing changes and -1 is returned with errno EINVAL (bad syntax, key or
- * value; layout=lean together with tags=1), EBUSY (layout or tags, whatever
- * the value, after the first allocation; layout=lean with tags already on)
+ * value; layout=lean together with tags=1; debug=1 with another layout),
+ * EBUSY (layout, tags or debug, whatever the value, after the first
+ * allocation; layout=lean with tags already on)
  * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()
  * then names the bad key or value. Never allocates.
  * The same syntax is read from the environment variable ZMEM_OPTIONS at the
@@ -576,6 +653,30 @@ typedef struct zm_sys_stats {
 /* Fills *st. 0, or -1 with EINVAL (NULL or size too small). Fields that
  * cannot be read are 0. */
 ZM_API int zm_get_sys_stats(zm_sys_stats *st);
+
+/* ZMEM_TRACK_SITES: defined before including this header, it makes the
+ * allocation functions record __FILE__ and __LINE__ as their site in the
+ * debug layout (elsewhere the site is ignored). Function names stay usable
+ * as pointers (&zm_malloc). */
+#ifdef ZMEM_TRACK_SITES
+#define ZM__AT(call) (zm_debug_site(__FILE__, __LINE__), call)
+#define zm_malloc(n) ZM__AT(zm_malloc(n))
+#define zm_calloc(c, n) ZM__AT(zm_calloc(c, n))
+#define zm_realloc(p, n) ZM__AT(zm_realloc(p, n))
+#define zm_reallocarray(p, c, n) ZM__AT(zm_reallocarray(p, c, n))
+#define zm_aligned_alloc(a, n) ZM__AT(zm_aligned_alloc(a, n))
+#define zm_strdup(s) ZM__AT(zm_strdup(s))
+#define zm_strndup(s, n) ZM__AT(zm_strndup(s, n))
+#define zm_memdup(p, n) ZM__AT(zm_memdup(p, n))
+#define zm_try_malloc(n) ZM__AT(zm_try_malloc(n))
+#define zm_try_calloc(c, n) ZM__AT(zm_try_calloc(c, n))
+#define zm_try_realloc(p, n) ZM__AT(zm_try_realloc(p, n))
+#define zm_malloc_tag(t, n) ZM__AT(zm_malloc_tag(t, n))
+#define zm_calloc_tag(t, c, n) ZM__AT(zm_calloc_tag(t, c, n))
+#define zm_strdup_tag(t, s) ZM__AT(zm_strdup_tag(t, s))
+#define zm_free(p) ZM__AT(zm_free(p))
+#define zm_free_sized(p, n) ZM__AT(zm_free_sized(p, n))
+#endif
 
 #ifdef __cplusplus
 }

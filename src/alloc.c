@@ -9,6 +9,7 @@
  * without counting and report the bytes the backend holds; each public call
  * counts exactly once. */
 #include "backend.h"
+#include "debug.h"
 #include "fault.h"
 #include "layout.h"
 #include "limits.h"
@@ -16,6 +17,7 @@
 #include "prim/prim.h"
 #include "stats.h"
 #include "tags.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -31,10 +33,25 @@
 /* zm_malloc and friends allocate into the calling thread's current tag. */
 #define CURRENT_TAG ZM_TAG_INVALID
 
+/* Inlined even without optimisation: the debug layout's allocation site is
+ * the return address of the public function these are inlined into. */
+#define zm__inline static inline __attribute__((always_inline))
+
 static inline size_t nonzero(size_t n) { return n ? n : 1; }
 static inline bool is_lean(int mode) {
   return (mode & ZM__MODE_LAYOUT) == ZM_LAYOUT_LEAN;
 }
+static inline bool is_debug(int mode) {
+  return (mode & ZM__MODE_LAYOUT) == ZM_LAYOUT_DEBUG;
+}
+
+/* In the debug layout, the caller of the public function in progress is the
+ * site of what it allocates or frees. */
+#define note_caller(mode)                                                      \
+  do {                                                                         \
+    if (is_debug(mode))                                                        \
+      zm__dbg_note_caller(__builtin_return_address(0));                        \
+  } while (0)
 
 /* ---------------------------------------------------- lean layout blocks */
 
@@ -85,6 +102,7 @@ static void *hdr_new(size_t n, bool zero, zm_tag tag, size_t *bytes) {
     return NULL;
   void *user = hdr_init(base, base, total, tag);
   *bytes = zm__hdr_bytes(zm__hdr(user));
+  zm__vg_alloc(user, zm__hdr(user)->size, zero);
   return user;
 }
 
@@ -102,6 +120,7 @@ static void *hdr_new_aligned(size_t alignment, size_t n, zm_tag tag,
                    ~(uintptr_t)(alignment - 1);
   void *p = hdr_init(base, zm__hdr((void *)user), total, tag);
   *bytes = zm__hdr_bytes(zm__hdr(p));
+  zm__vg_alloc(p, zm__hdr(p)->size, false);
   return p;
 }
 
@@ -121,24 +140,44 @@ static void *hdr_resize(void *p, size_t n, int64_t *delta) {
 
 static void *block_new(int mode, size_t n, bool zero, zm_tag tag,
                        size_t *bytes) {
+  if (is_debug(mode))
+    return zm__dbg_new(n, 0, zero, tag, bytes);
   return is_lean(mode) ? lean_new(n, zero, bytes)
                        : hdr_new(n, zero, tag, bytes);
 }
 
 static size_t block_bytes(int mode, const void *p) {
+  if (is_debug(mode))
+    return zm__dbg_bytes(p);
   return is_lean(mode) ? zm__be_usable(p) : zm__hdr_bytes(zm__hdr(p));
 }
 
 static void block_release(int mode, void *p) {
+  if (is_debug(mode)) {
+    zm__dbg_release(p);
+    return;
+  }
+  if (!is_lean(mode))
+    zm__vg_free(p);
   zm__be_free(is_lean(mode) ? p : zm__hdr_base(zm__hdr(p)));
 }
 
 static zm_tag block_tag(int mode, const void *p) {
-  return (mode & ZM__MODE_TAGS) ? zm__hdr(p)->tag : ZM_TAG_DEFAULT;
+  if (!(mode & ZM__MODE_TAGS))
+    return ZM_TAG_DEFAULT;
+  return is_debug(mode) ? zm__dbg_tag(p) : zm__hdr(p)->tag;
 }
 
 static size_t block_usable(int mode, const void *p) {
+  if (is_debug(mode))
+    return zm__dbg_size(p);
   return is_lean(mode) ? zm__be_usable(p) : zm__hdr(p)->size;
+}
+
+/* The debug layout checks every block passed in before using it. */
+static void block_check(int mode, const void *p, const char *op) {
+  if (is_debug(mode))
+    zm__dbg_check(p, op);
 }
 
 /* ------------------------------------------------------------ counting */
@@ -205,7 +244,7 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
   return p;
 }
 
-static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
+zm__inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
   if (zm__unlikely(size > MAX_REQUEST))
     return NULL; /* before the mode: a refused call fixes no layout */
   int mode = zm__mode_get();
@@ -216,10 +255,11 @@ static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
       zm__count((int64_t)bytes, 1, call);
     return p;
   }
+  note_caller(mode);
   return alloc_general(mode, size, zero, call, tag);
 }
 
-static inline void *alloc_or_fail(size_t size, bool zero, zm__call call,
+zm__inline void *alloc_or_fail(size_t size, bool zero, zm__call call,
                                   zm_tag tag, bool checked) {
   void *p = alloc(size, zero, call, tag);
   return zm__likely(p) ? p : failed(call, tag, size, checked, ENOMEM);
@@ -237,7 +277,7 @@ void *zm_malloc_tag(zm_tag tag, size_t size) {
   return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, true);
 }
 
-static void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
+zm__inline void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n))
     return failed(ZM__CALL_CALLOC, tag, SIZE_MAX, checked, ENOMEM);
@@ -262,6 +302,7 @@ void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
 /* Limits are given back only after the count went down (and charged before
  * it goes up), so used memory never exceeds what the limits hold. */
 static void release_general(int mode, void *p, zm__call call) {
+  block_check(mode, p, call == ZM__CALL_FREE ? "free" : "realloc");
   size_t bytes = block_bytes(mode, p);
   zm_tag tag = block_tag(mode, p);
   block_release(mode, p);
@@ -281,6 +322,7 @@ void zm_free(void *ptr) {
     return;
   int mode = zm__mode_get();
   if (zm__unlikely(mode != ZM_LAYOUT_LEAN)) {
+    note_caller(mode);
     free_general(mode, ptr);
     return;
   }
@@ -339,8 +381,12 @@ static void *resize_by_moving(int mode, void *p, size_t n, zm_tag tag,
   return q;
 }
 
+/* Debug blocks always move. Under valgrind header blocks do too, so that
+ * memcheck follows the contents from block to block. */
 static bool must_move(int mode, void *p, size_t n) {
-  if (!is_lean(mode) && zm__hdr(p)->offset16)
+  if (is_debug(mode))
+    return true;
+  if (!is_lean(mode) && (zm__hdr(p)->offset16 || zm__vg_running()))
     return true;
   return (mode & ZM__MODE_LIMITS) && n > block_usable(mode, p);
 }
@@ -361,10 +407,12 @@ static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta,
   return q;
 }
 
-static void *realloc_impl(void *ptr, size_t size, bool checked) {
+zm__inline void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (!ptr)
     return alloc_or_fail(size, false, ZM__CALL_REALLOC, CURRENT_TAG, checked);
   int mode = zm__mode_get();
+  note_caller(mode);
+  block_check(mode, ptr, "realloc");
   if (size == 0) {
     release_general(mode, ptr, ZM__CALL_REALLOC);
     return NULL;
@@ -406,8 +454,9 @@ static void *aligned_general(int mode, size_t alignment, size_t n, int *err) {
   size_t bytes;
   if (refused(mode, n, tag))
     return NULL;
-  void *p = is_lean(mode) ? lean_new_aligned(alignment, n, &bytes, err)
-                          : hdr_new_aligned(alignment, n, tag, &bytes);
+  void *p = is_debug(mode) ? zm__dbg_new(n, alignment, false, tag, &bytes)
+            : is_lean(mode) ? lean_new_aligned(alignment, n, &bytes, err)
+                            : hdr_new_aligned(alignment, n, tag, &bytes);
   if (!p || !admit_block(mode, p, bytes, tag))
     return NULL;
   count_general(mode, tag, (int64_t)bytes, 1, ZM__CALL_ALIGNED);
@@ -421,22 +470,27 @@ void *zm_aligned_alloc(size_t alignment, size_t size) {
     return alloc_or_fail(size, false, ZM__CALL_ALIGNED, CURRENT_TAG, true);
   if (alignment > MAX_REQUEST || size > MAX_REQUEST - alignment)
     return failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, ENOMEM);
-  int err = ENOMEM;
-  void *p = aligned_general(zm__mode_get(), alignment, nonzero(size), &err);
+  int err = ENOMEM, mode = zm__mode_get();
+  note_caller(mode);
+  void *p = aligned_general(mode, alignment, nonzero(size), &err);
   return p ? p : failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, err);
 }
 
 /* ---------------------------------------------------------- the rest */
 
 size_t zm_usable_size(const void *ptr) {
-  return ptr ? block_usable(zm__mode_get(), ptr) : 0;
+  if (!ptr)
+    return 0;
+  int mode = zm__mode_get();
+  block_check(mode, ptr, "zm_usable_size");
+  return block_usable(mode, ptr);
 }
 
 zm_tag zm_tag_of(const void *ptr) {
   return ptr ? block_tag(zm__mode_get(), ptr) : ZM_TAG_DEFAULT;
 }
 
-static void *memdup_tag(zm_tag tag, const void *p, size_t n) {
+zm__inline void *memdup_tag(zm_tag tag, const void *p, size_t n) {
   void *q = alloc_or_fail(n, false, ZM__CALL_MALLOC, tag, true);
   if (q && n)
     memcpy(q, p, n);

@@ -14,5 +14,7 @@ void zm__oom_fork_lock(void);
 void zm__oom_fork_unlock(void);
 void zm__registry_fork_lock(void);
 void zm__registry_fork_unlock(void);
+void zm__debug_fork_lock(void);
+void zm__debug_fork_unlock(void);
 
 #endif

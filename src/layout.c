@@ -36,6 +36,8 @@ void zm__mode_set_limits(bool on) { zm__mode_set_flag(ZM__MODE_LIMITS, on); }
 
 /* The lean layout needs the backend's size query, whatever was asked. */
 static zm_layout choose(void) {
+  if (wanted == ZM_LAYOUT_DEBUG)
+    return ZM_LAYOUT_DEBUG;
   if (wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
     return ZM_LAYOUT_HEADER;
   return ZM_LAYOUT_LEAN;
@@ -81,7 +83,8 @@ int zm__request_layout_locked(zm_layout layout) {
 }
 
 int zm_set_layout(zm_layout layout) {
-  if (layout != ZM_LAYOUT_LEAN && layout != ZM_LAYOUT_HEADER) {
+  if (layout != ZM_LAYOUT_LEAN && layout != ZM_LAYOUT_HEADER &&
+      layout != ZM_LAYOUT_DEBUG) {
     errno = EINVAL;
     return -1;
   }
@@ -100,10 +103,13 @@ int zm__tags_enable_locked(void) {
     errno = EBUSY;
     return -1;
   }
-  wanted = ZM_LAYOUT_HEADER;
+  if (wanted != ZM_LAYOUT_DEBUG) /* it has room for the tag too */
+    wanted = ZM_LAYOUT_HEADER;
   tags_on = true;
   return 0;
 }
+
+int zm_debug_enable(void) { return zm_set_layout(ZM_LAYOUT_DEBUG); }
 
 int zm_tags_enable(void) {
   zm__setup_lock();

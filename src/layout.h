@@ -43,6 +43,7 @@ static inline size_t zm__hdr_bytes(const zm__header *h) {
  * ZM_LAYOUT_LEAN: one load and one compare. */
 enum {
   ZM__MODE_LAYOUT = 3, /* mask: 0 or a zm_layout */
+  /* the flags below send every call through the general path */
   ZM__MODE_TAGS = 4,   /* tags on (header layout) */
   ZM__MODE_LIMITS = 8, /* some limit is set */
   ZM__MODE_FAULT = 16, /* fault injection is armed (fault.c) */

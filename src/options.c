@@ -138,6 +138,8 @@ static int parse_layout(slice s, optval *out) {
     out->a = ZM_LAYOUT_LEAN;
   else if (equals(s, "header"))
     out->a = ZM_LAYOUT_HEADER;
+  else if (equals(s, "debug"))
+    out->a = ZM_LAYOUT_DEBUG;
   else
     return PARSE_BAD;
   return PARSE_OK;
@@ -261,6 +263,17 @@ static int apply_soft_limit(const optval *v) {
   return zm_set_soft_limit(v->a, NULL, NULL);
 }
 
+/* debug=0 leaves the layout as it is, like tags=0. */
+static int apply_debug(const optval *v) {
+  return v->a ? zm__request_layout_locked(ZM_LAYOUT_DEBUG) : 0;
+}
+
+static int apply_quarantine(const optval *v) {
+  return zm_set_quarantine(v->a);
+}
+
+static int apply_leaks(const optval *v) { return zm_set_leak_check(v->a != 0); }
+
 static int apply_fault(const optval *v) { return zm_fault_set(v->a, v->b); }
 
 static int apply_fault_seed(const optval *v) {
@@ -287,12 +300,24 @@ typedef struct option {
  * failure has applied nothing. A new key is one row here; a key with a
  * build-time counterpart names it like the CMake option, ZMEM_<KEY>. */
 static const option options[] = {
-    {{"layout", "lean|header",
+    {{"layout", "lean|header|debug",
       "block layout, fixed at the first allocation (zm_set_layout)"},
      &k_layout, true, apply_layout},
     {{"tags", "0|1",
       "1 turns per-tag accounting on (header layout); 0 changes nothing"},
      &k_bool, true, apply_tags},
+    {{"debug", "0|1",
+      "1 selects the debug layout (checked blocks, sites, quarantine); "
+      "0 changes nothing"},
+     &k_bool, true, apply_debug},
+    {{"quarantine", "SIZE",
+      "bytes of freed blocks the debug layout holds back to catch writes "
+      "after free (zm_set_quarantine)"},
+     &k_size, false, apply_quarantine},
+    {{"leaks", "0|1",
+      "1 reports live blocks at exit and exits with status 23 if any "
+      "(zm_set_leak_check)"},
+     &k_bool, false, apply_leaks},
     {{"limit", "SIZE", "hard limit on used memory, 0 for none (zm_set_limit)"},
      &k_size, false, apply_limit},
     {{"soft_limit", "SIZE",
@@ -387,6 +412,12 @@ static int check_layout(const pending *p, msgbuf *m) {
   bool set, tags_set;
   size_t layout = pending_value(p, "layout", &set);
   size_t tags = pending_value(p, "tags", &tags_set);
+  bool debug_set;
+  size_t debug = pending_value(p, "debug", &debug_set);
+  if (set && debug_set && debug && layout != ZM_LAYOUT_DEBUG)
+    return fail(m, EINVAL, "", word("debug=1"), " conflicts with ",
+                word(layout == ZM_LAYOUT_LEAN ? "layout=lean"
+                                              : "layout=header"));
   if (!set || layout != ZM_LAYOUT_LEAN)
     return 0;
   if (tags_set && tags)

@@ -16,11 +16,33 @@
 
 #ifndef ZMEM_REPLACEMENT
 #define ZMEM_REPLACEMENT 1
+/* A death test's child: how it ended and what it wrote to stderr. */
+typedef struct death {
+  int status;    /* from waitpid */
+  char err[512]; /* what the child wrote to stderr */
+  size_t err_len;
+} death;
+
+/* Runs fn(arg) in a forked child with stderr on a pipe, no core file and a
+ * 30 s alarm; returns how it ended (exit status 0 if fn returned). */
+death run_death(void (*fn)(size_t), size_t arg);
+
 #endif
 
 /* Name of the compiled-in backend (the CMake option ZMEM_BACKEND). */
 #ifndef ZMEM_TEST_BUILTIN_NAME
 #define ZMEM_TEST_BUILTIN_NAME "libc"
+/* A death test's child: how it ended and what it wrote to stderr. */
+typedef struct death {
+  int status;    /* from waitpid */
+  char err[512]; /* what the child wrote to stderr */
+  size_t err_len;
+} death;
+
+/* Runs fn(arg) in a forked child with stderr on a pipe, no core file and a
+ * 30 s alarm; returns how it ended (exit status 0 if fn returned). */
+death run_death(void (*fn)(size_t), size_t arg);
+
 #endif
 
 /* Name of the backend the harness installs for ZMEM_TEST_BACKEND=user-nosize. */
@@ -91,5 +113,16 @@ typedef struct oom_rec {
   void *last_arg;
 } oom_rec;
 void oom_record(size_t size, void *arg);
+
+/* A death test's child: how it ended and what it wrote to stderr. */
+typedef struct death {
+  int status;    /* from waitpid */
+  char err[512]; /* what the child wrote to stderr */
+  size_t err_len;
+} death;
+
+/* Runs fn(arg) in a forked child with stderr on a pipe, no core file and a
+ * 30 s alarm; returns how it ended (exit status 0 if fn returned). */
+death run_death(void (*fn)(size_t), size_t arg);
 
 #endif

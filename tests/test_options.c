@@ -152,7 +152,7 @@ static const bad_case bad_before_first_allocation[] = {
     {"tags=2", EINVAL, "bad boolean '2' for 'tags'"},
     {"tags=maybe", EINVAL, "bad boolean 'maybe' for 'tags'"},
     {"tags=", EINVAL, "bad boolean '' for 'tags'"},
-    {"layout=debug", EINVAL, "bad layout 'debug' for 'layout'"},
+    {"layout=debugx", EINVAL, "bad layout 'debugx' for 'layout'"},
     {"layout=leanx", EINVAL, "bad layout 'leanx' for 'layout'"},
     {"limit=1M,bogus=1", EINVAL, "unknown option 'bogus'"},
     {"limit=1M,tags=7", EINVAL, "bad boolean '7' for 'tags'"},
