@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds zmem in every configuration and runs the whole test suite in each:
 # the four built-in backends, a user backend without size query, the build
-# without run-time replacement, ASan+UBSan, TSan, and valgrind memcheck.
+# without run-time replacement, ASan+UBSan, libFuzzer runs (about 60 s of
+# fuzzing in all, under ASan+UBSan), TSan, and valgrind memcheck.
 #   scripts/test.sh            all configurations
 #   scripts/test.sh libc tsan  only those named
 set -uo pipefail
@@ -24,6 +25,7 @@ configs=(
   "user-nosize|clang|-DZMEM_BACKEND=libc|ZMEM_TEST_BACKEND=user-nosize"
   "debug-assert|clang|-DZMEM_DEBUG_ASSERT=ON -DZMEM_BACKEND=jemalloc|"
   "asan-ubsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all|$san_env"
+  "fuzz|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all -DZMEM_BUILD_TESTS=OFF -DZMEM_BUILD_FUZZ=ON|ASAN_OPTIONS=detect_leaks=1"
   "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env"
   "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON|"
 )
