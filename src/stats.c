@@ -90,11 +90,9 @@ static void unlink_slot(zm__slot *s) {
     s->next->prev = s->prev;
 }
 
-/* Thread exit: move the slot's counts into the shared totals, atomically with
- * respect to readers (both happen under the registry lock). */
-static void fold_slot(void *arg) {
-  zm__slot *s = arg;
-  lock();
+/* Moves the slot's counts into the shared totals and takes it out of the
+ * registry, atomically with respect to readers (registry lock held). */
+static void fold_locked(zm__slot *s) {
   zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
     atomic_fetch_add(&folded_calls[i],
@@ -103,6 +101,13 @@ static void fold_slot(void *arg) {
   zm__tags_fold(s);
   unlink_slot(s);
   s->state = ZM__SLOT_DEAD;
+}
+
+/* Thread exit. */
+static void fold_slot(void *arg) {
+  zm__slot *s = arg;
+  lock();
+  fold_locked(s);
   unlock();
   zm__tags_release(s);
 }
@@ -221,6 +226,22 @@ int zm_get_stats(zm_stats *st) {
   st->failures = calls[ZM__CALL_FAILURE];
   st->realloc_moved = calls[ZM__CALL_MOVED];
   return 0;
+}
+
+/* In a fork child only the forking thread exists. The other threads' slots
+ * lie in their TLS, which the C library reuses (or unmaps) for the child's
+ * new threads, and their exit hooks never run: fold them all now, so that
+ * the figures stay exact and the registry holds only live threads. Runs
+ * before any other code of the child, with every zmem lock held. */
+void zm__registry_fork_child(void) {
+  zm__slot *self = &zm__my_slot;
+  for (zm__slot *s = registry, *next; s; s = next) {
+    next = s->next;
+    if (s == self)
+      continue;
+    fold_locked(s);
+    zm__tags_release(s);
+  }
 }
 
 void zm__registry_fork_lock(void) { lock(); }
