@@ -9,8 +9,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
-__thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
+__thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
 
 zm__cshared zm__total;
 _Atomic uint64_t zm__peak_epoch;
@@ -70,15 +71,38 @@ void zm__fold_set(zm__cset *c, zm__cshared *sh) {
 
 /* ------------------------------------------------------------ registry */
 
-static void link_slot(zm__slot *s) {
+/* Slots come from pages zmem maps itself, SLOTS_PER_MAP at a time, and go
+ * back to a free list (never to the OS) when their thread exits. */
+#define SLOTS_PER_MAP 256
+static zm__slot *free_slots; /* linked by next; registry lock */
+
+static zm__slot *slot_alloc_locked(void) {
+  if (!free_slots) {
+    zm__slot *m = zm__prim_map(SLOTS_PER_MAP * sizeof(zm__slot));
+    if (!m)
+      return NULL;
+    for (size_t i = 0; i < SLOTS_PER_MAP; i++)
+      m[i].next = i + 1 < SLOTS_PER_MAP ? &m[i + 1] : NULL;
+    free_slots = m;
+  }
+  zm__slot *s = free_slots;
+  free_slots = s->next;
+  memset(s, 0, sizeof *s);
+  return s;
+}
+
+/* A new slot, linked into the registry; NULL without memory for one. */
+static zm__slot *slot_new(void) {
   lock();
-  s->prev = NULL;
-  s->next = registry;
-  if (registry)
-    registry->prev = s;
-  registry = s;
-  s->state = ZM__SLOT_LINKED;
+  zm__slot *s = slot_alloc_locked();
+  if (s) {
+    s->next = registry;
+    if (registry)
+      registry->prev = s;
+    registry = s;
+  }
   unlock();
+  return s;
 }
 
 static void unlink_slot(zm__slot *s) {
@@ -90,32 +114,37 @@ static void unlink_slot(zm__slot *s) {
     s->next->prev = s->prev;
 }
 
-/* Moves the slot's counts into the shared totals and takes it out of the
- * registry, atomically with respect to readers (registry lock held). */
-static void fold_locked(zm__slot *s) {
+/* Moves the slot's counts into the shared totals, atomically with respect
+ * to readers, and returns it to the free list (registry lock held). */
+static void retire_locked(zm__slot *s) {
   zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
     atomic_fetch_add(&folded_calls[i],
                      atomic_exchange_explicit(&s->calls[i], 0,
                                               memory_order_relaxed));
   zm__tags_fold(s);
+  zm__tags_release(s);
   unlink_slot(s);
-  s->state = ZM__SLOT_DEAD;
+  s->next = free_slots;
+  free_slots = s;
 }
 
+/* A thread that has passed its exit hook counts into the shared totals. */
+static __thread bool my_slot_gone __attribute__((tls_model("initial-exec")));
+
 /* Thread exit. */
-static void fold_slot(void *arg) {
-  zm__slot *s = arg;
+static void exit_hook(void *arg) {
   lock();
-  fold_locked(s);
+  retire_locked(arg);
   unlock();
-  zm__tags_release(s);
+  zm__my_slot = NULL;
+  my_slot_gone = true;
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init(void) {
-  zm__prim_thread_exit_init(fold_slot);
+  zm__prim_thread_exit_init(exit_hook);
 }
 
 /* Runs at the first allocation and at a thread's first count, whichever
@@ -123,16 +152,23 @@ static void init(void) {
  * thread must not arm an exit hook that was never created. */
 void zm__stats_init(void) { pthread_once(&init_once, init); }
 
+/* A thread's first count, or a count after its exit hook. However late the
+ * first one comes (even in the last round of key destructors, when the hook
+ * armed here never runs), the slot stays valid: it is zmem's memory. */
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
-  zm__slot *s = &zm__my_slot;
-  if (s->state == ZM__SLOT_DEAD) {
+  zm__slot *s = NULL;
+  if (!my_slot_gone) {
+    zm__stats_init();
+    s = slot_new();
+    my_slot_gone = s == NULL; /* no memory for a slot: count as shared */
+  }
+  if (!s) {
     zm__shared_add(&zm__total, bytes, blocks);
     atomic_fetch_add(&folded_calls[call], 1);
     return;
   }
-  zm__stats_init();
-  link_slot(s);
-  zm__prim_thread_watch(s); /* may allocate: the slot is linked already */
+  zm__my_slot = s;
+  zm__prim_thread_watch(s); /* may allocate: the slot is in place already */
   zm__count(bytes, blocks, call);
 }
 
@@ -228,19 +264,16 @@ int zm_get_stats(zm_stats *st) {
   return 0;
 }
 
-/* In a fork child only the forking thread exists. The other threads' slots
- * lie in their TLS, which the C library reuses (or unmaps) for the child's
- * new threads, and their exit hooks never run: fold them all now, so that
- * the figures stay exact and the registry holds only live threads. Runs
- * before any other code of the child, with every zmem lock held. */
+/* In a fork child only the forking thread exists, and the other threads'
+ * exit hooks never run: retire their slots now, so that the figures stay
+ * exact and the registry holds only threads that exist. Runs before any
+ * other code of the child, with every zmem lock held. */
 void zm__registry_fork_child(void) {
-  zm__slot *self = &zm__my_slot;
+  zm__slot *self = zm__my_slot;
   for (zm__slot *s = registry, *next; s; s = next) {
     next = s->next;
-    if (s == self)
-      continue;
-    fold_locked(s);
-    zm__tags_release(s);
+    if (s != self)
+      retire_locked(s);
   }
 }
 

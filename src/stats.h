@@ -50,11 +50,13 @@ typedef struct zm__tagset {
   _Atomic uint64_t calls, failures;
 } zm__tagset;
 
-enum { ZM__SLOT_NEW, ZM__SLOT_LINKED, ZM__SLOT_DEAD };
-
+/* One thread's counters. Slots live in memory zmem maps itself, never in
+ * the thread's TLS: a thread that exits without its exit hook running (its
+ * first zmem call came in the last round of key destructors) leaves its
+ * slot registered, and readers keep summing it, exactly, instead of reading
+ * TLS that the C library has handed to another thread. */
 typedef struct zm__slot {
-  _Alignas(64) zm__cset total; /* with state, calls[0..2]: one line */
-  int state; /* owner only, but for the exit fold */
+  _Alignas(64) zm__cset total; /* with calls[0..1]: one line */
   _Atomic uint64_t calls[ZM__NCALLS];
   /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
    * with release because readers walk other threads' slots. */
@@ -68,7 +70,9 @@ _Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 64,
 extern zm__cshared zm__total;
 extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
 
-extern __thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
+/* The calling thread's slot; NULL before its first count, and again once
+ * its exit hook has run (it then counts into the shared totals). */
+extern __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
 
 #define ZM__EPOCH_SHIFT 48
 #define ZM__CANDIDATE_MASK (((uint64_t)1 << ZM__EPOCH_SHIFT) - 1)
@@ -116,8 +120,8 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 /* Counts one call that changed the live bytes and blocks by the given
  * amounts. The hot path: a handful of plain loads and stores. */
 static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
-  zm__slot *s = &zm__my_slot;
-  if (zm__unlikely(s->state != ZM__SLOT_LINKED)) {
+  zm__slot *s = zm__my_slot;
+  if (zm__unlikely(!s)) {
     zm__count_slow(bytes, blocks, call);
     return;
   }

@@ -205,3 +205,65 @@ Test(lifecycle, fork_child_starts_threads) { fork_with_parked_threads(false); }
 Test(lifecycle, fork_child_starts_threads_tagged) {
   fork_with_parked_threads(true);
 }
+
+/* ------------------------------- first zmem call in the last destructor round */
+
+static pthread_key_t late_key;
+static void *late_blocks[64];
+static _Atomic unsigned late_count;
+
+/* Re-arms itself until the last round the C library runs, and allocates
+ * there: the thread's first zmem call. */
+static void late_destructor(void *v) {
+  uintptr_t round = (uintptr_t)v;
+  if (round < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    pthread_setspecific(late_key, (void *)(round + 1));
+    return;
+  }
+  unsigned i = atomic_fetch_add(&late_count, 1);
+  void *p = zm_malloc(1000 + i);
+  zm_free(zm_malloc(50));
+  if (i < 64)
+    late_blocks[i] = p;
+  else
+    zm_free(p);
+}
+
+static void *late_thread(void *arg) {
+  (void)arg;
+  pthread_setspecific(late_key, (void *)(uintptr_t)1);
+  return NULL;
+}
+
+static void *plain_worker(void *arg) {
+  (void)arg;
+  for (unsigned i = 0; i < 20; i++)
+    zm_free(zm_malloc(64 + i));
+  return NULL;
+}
+
+/* The C library reuses a dead thread's stack and TLS for the next thread:
+ * a slot left registered by a thread whose exit hook never ran made the
+ * registry a cycle, and readers hung. */
+Test(lifecycle, first_call_in_last_destructor_round) {
+  signal(SIGALRM, hung);
+  alarm(20);
+  /* zmem's key first: in each round it comes before late_key, so late
+   * registration happens after zmem's destructor had its turn. */
+  zm_free(zm_malloc(1));
+  size_t base = zm_used_memory();
+  cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+  unsigned n = scaled(32);
+  for (unsigned i = 0; i < n; i++) {
+    join(spawn_sized(late_thread, NULL, 0));
+    join(spawn_sized(plain_worker, NULL, 0));
+    (void)zm_used_memory();
+  }
+  cr_assert_eq(atomic_load(&late_count), n);
+  zm_stats st = stats_now();
+  cr_assert_eq(st.live_blocks, n);
+  for (unsigned i = 0; i < n; i++)
+    zm_free(late_blocks[i]);
+  cr_assert_eq(zm_used_memory(), base);
+  cr_assert_eq(stats_now().live_blocks, 0);
+}
