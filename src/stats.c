@@ -31,9 +31,10 @@ static uint64_t epoch(void) {
   return atomic_load_explicit(&zm__peak_epoch, memory_order_relaxed);
 }
 
-int64_t zm__current_candidate(uint64_t v) {
-  return (v >> ZM__EPOCH_SHIFT) == epoch() ? (int64_t)(v & ZM__CANDIDATE_MASK)
-                                           : 0;
+int64_t zm__current_candidate(zm__cset *c) {
+  if (atomic_load_explicit(&c->cand_epoch, memory_order_acquire) != epoch())
+    return 0;
+  return atomic_load_explicit(&c->candidate, memory_order_relaxed);
 }
 
 void zm__raise_peak(zm__cshared *sh, int64_t v) {
@@ -65,7 +66,7 @@ static int64_t take(_Atomic int64_t *c) {
 void zm__fold_set(zm__cset *c, zm__cshared *sh) {
   atomic_fetch_add(&sh->folded_bytes, take(&c->bytes));
   atomic_fetch_add(&sh->folded_blocks, take(&c->blocks));
-  zm__raise_peak(sh, zm__current_candidate(atomic_load(&c->candidate)));
+  zm__raise_peak(sh, zm__current_candidate(c));
   zm__publish(c, sh);
 }
 
@@ -191,7 +192,7 @@ void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
       continue;
     out->bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
     out->blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
-    int64_t cand = zm__current_candidate(atomic_load(&c->candidate));
+    int64_t cand = zm__current_candidate(c);
     out->peak = cand > out->peak ? cand : out->peak;
   }
   unlock();
@@ -223,7 +224,7 @@ size_t zm_peak_memory(void) {
  * its current total. Under the registry lock so exits cannot interleave. */
 void zm_reset_peak(void) {
   lock();
-  atomic_store(&zm__peak_epoch, (epoch() + 1) & 0xffff);
+  atomic_store(&zm__peak_epoch, epoch() + 1);
   unlock();
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);

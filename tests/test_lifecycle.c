@@ -267,3 +267,26 @@ Test(lifecycle, first_call_in_last_destructor_round) {
   cr_assert_eq(zm_used_memory(), base);
   cr_assert_eq(stats_now().live_blocks, 0);
 }
+
+/* ------------------------------------------------------ peak over resets */
+
+/* A metrics scraper resets the peak once a second; after 65,536 resets a
+ * 16-bit epoch came round again and an old candidate came back as the
+ * peak. The block stays below ZM_PEAK_GRANULE, so it lives only in this
+ * thread's candidate. */
+Test(lifecycle, peak_does_not_come_back_after_many_resets) {
+  zm_free(zm_malloc(1));
+  size_t big = ZM_PEAK_GRANULE / 2;
+  void *p = zm_malloc(big);
+  cr_assert_not_null(p);
+  zm_free(p);
+  size_t used = zm_used_memory();
+  cr_assert_geq(zm_peak_memory(), used + big);
+  for (unsigned long i = 0; i < 3 * 65536UL + 7; i++) {
+    zm_reset_peak();
+    if (i % 65536 == 65535 || i < 3)
+      cr_assert_lt(zm_peak_memory(), used + big, "reset %lu: peak %zu", i,
+                   zm_peak_memory());
+  }
+  cr_assert_eq(zm_peak_memory(), used);
+}
