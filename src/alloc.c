@@ -351,8 +351,10 @@ static void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (!ptr)
     return alloc_or_fail(size, false, ZM__CALL_REALLOC, CURRENT_TAG, checked);
   int mode = zm__mode_get();
-  if (size == 0) {
+  if (size == 0) { /* a free: errno kept, like zm_free */
+    int saved = errno;
     release_general(mode, ptr, ZM__CALL_REALLOC);
+    errno = saved;
     return NULL;
   }
   zm_tag tag = block_tag(mode, ptr);

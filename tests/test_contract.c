@@ -1,0 +1,73 @@
+/* Promises of include/zmem.h that the code once broke: errno across
+ * realloc(p, 0), what an unknown tag means, user backends that break their
+ * contract, readers racing a hard limit, the option keys and sizes, the
+ * environment against limits set in code, the soft limit's warning, the
+ * default OOM report, per-tag call counts, limits below what is in use,
+ * and conflicting layout requests. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <malloc.h>
+#include <unistd.h>
+
+/* ------------------------------------------ a backend that breaks errno */
+
+static void *clobber_malloc(void *ud, size_t n) {
+  (void)ud;
+  return malloc(n);
+}
+static void *clobber_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  return realloc(p, n);
+}
+static void clobber_free(void *ud, void *p) {
+  (void)ud;
+  free(p);
+  errno = EIO; /* allowed: nothing says a backend's free keeps errno */
+}
+static size_t clobber_usable(void *ud, const void *p) {
+  (void)ud;
+  return malloc_usable_size((void *)p);
+}
+
+static void install_clobbering(bool with_size) {
+  SKIP_UNLESS_REPLACEMENT();
+  zm_backend be = {.name = "clobber",
+                   .malloc = clobber_malloc,
+                   .realloc = clobber_realloc,
+                   .free = clobber_free,
+                   .usable_size = with_size ? clobber_usable : NULL};
+  cr_assert_eq(zm_set_backend(&be), 0, "errno %d", errno);
+}
+
+static void realloc_zero_keeps_errno(bool with_size) {
+  install_clobbering(with_size);
+  void *p = zm_malloc(100), *q = zm_malloc(100), *r = zm_malloc(10);
+  cr_assert(p && q && r);
+  errno = 4242;
+  cr_assert_null(zm_realloc(p, 0));
+  cr_assert_eq(errno, 4242, "zm_realloc(p, 0): errno %d", errno);
+  cr_assert_null(zm_reallocarray(q, 0, 8));
+  cr_assert_eq(errno, 4242, "zm_reallocarray(p, 0, n): errno %d", errno);
+  zm_free(r);
+  cr_assert_eq(errno, 4242, "zm_free: errno %d", errno);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(contract, realloc_zero_keeps_errno_lean) {
+  realloc_zero_keeps_errno(true);
+}
+
+Test(contract, realloc_zero_keeps_errno_header) {
+  realloc_zero_keeps_errno(false);
+}
