@@ -359,7 +359,8 @@ ZM_API zm_tag zm_tag_set_current(zm_tag tag);
 /* The calling thread's current tag. */
 ZM_API zm_tag zm_tag_current(void);
 
-/* Allocate into a given tag (an unknown tag counts as ZM_TAG_DEFAULT). */
+/* Allocate into a given tag. An unknown tag, ZM_TAG_INVALID included,
+ * counts as ZM_TAG_DEFAULT (not as the current tag). */
 ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_malloc_tag(zm_tag tag,
                                                           size_t size);
 ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_calloc_tag(zm_tag tag,

@@ -71,3 +71,30 @@ Test(contract, realloc_zero_keeps_errno_lean) {
 Test(contract, realloc_zero_keeps_errno_header) {
   realloc_zero_keeps_errno(false);
 }
+
+/* ----------------------------------------------- an unknown explicit tag */
+
+/* The header: "an unknown tag counts as ZM_TAG_DEFAULT". ZM_TAG_INVALID
+ * once meant "the current tag" to the *_tag functions. */
+Test(contract, unknown_explicit_tag_is_the_default_tag) {
+  zm_tag t = zm_tag_new("current");
+  cr_assert_neq(t, ZM_TAG_INVALID);
+  zm_tag_set_current(t);
+  const zm_tag unknown[] = {ZM_TAG_INVALID, ZM_TAG_INVALID - 1, 9999};
+  for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
+    void *a = zm_malloc_tag(unknown[i], 10);
+    void *b = zm_calloc_tag(unknown[i], 2, 10);
+    char *c = zm_strdup_tag(unknown[i], "x");
+    cr_assert(a && b && c);
+    cr_assert_eq(zm_tag_of(a), ZM_TAG_DEFAULT, "malloc_tag(%u)", unknown[i]);
+    cr_assert_eq(zm_tag_of(b), ZM_TAG_DEFAULT, "calloc_tag(%u)", unknown[i]);
+    cr_assert_eq(zm_tag_of(c), ZM_TAG_DEFAULT, "strdup_tag(%u)", unknown[i]);
+    zm_free(a);
+    zm_free(b);
+    zm_free(c);
+  }
+  void *d = zm_malloc(10); /* the current tag */
+  cr_assert_eq(zm_tag_of(d), t);
+  zm_free(d);
+  cr_assert_eq(zm_tag_used(t), 0);
+}
