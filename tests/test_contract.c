@@ -98,3 +98,60 @@ Test(contract, unknown_explicit_tag_is_the_default_tag) {
   zm_free(d);
   cr_assert_eq(zm_tag_used(t), 0);
 }
+
+/* ------------------------------------- a backend that returns misaligned */
+
+/* Every block 8 bytes past a malloc'd one: aligned to 8, not to 16. */
+static void *skew_malloc(void *ud, size_t n) {
+  (void)ud;
+  char *p = malloc(n + 8);
+  return p ? p + 8 : NULL;
+}
+static void *skew_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  char *q = realloc((char *)p - 8, n + 8);
+  return q ? q + 8 : NULL;
+}
+static void skew_free(void *ud, void *p) {
+  (void)ud;
+  free((char *)p - 8);
+}
+static size_t skew_usable(void *ud, const void *p) {
+  (void)ud;
+  return malloc_usable_size((char *)p - 8) - 8;
+}
+
+static void misaligned_backend_is_refused(bool with_size) {
+  SKIP_UNLESS_REPLACEMENT();
+  zm_backend be = {.name = "skew",
+                   .malloc = skew_malloc,
+                   .realloc = skew_realloc,
+                   .free = skew_free,
+                   .usable_size = with_size ? skew_usable : NULL};
+  cr_assert_eq(zm_set_backend(&be), 0);
+  const size_t sizes[] = {1, 100, 4000};
+  for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+    errno = 0;
+    void *p = zm_try_malloc(sizes[i]);
+    cr_assert_null(p, "size %zu: misaligned block %p passed through",
+                   sizes[i], p);
+    cr_assert_eq(errno, ENOMEM);
+    void *c = zm_try_calloc(1, sizes[i]);
+    cr_assert_null(c, "calloc %zu: misaligned block %p passed through",
+                   sizes[i], c);
+  }
+  zm_set_oom_handler(oom_record, &(oom_rec){0});
+  void *a = zm_aligned_alloc(64, 100);
+  cr_assert(a == NULL || ((uintptr_t)a % 64 == 0 && zm_usable_size(a) >= 100),
+            "aligned block %p", a);
+  zm_free(a);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(contract, misaligned_backend_is_refused_lean) {
+  misaligned_backend_is_refused(true);
+}
+
+Test(contract, misaligned_backend_is_refused_header) {
+  misaligned_backend_is_refused(false);
+}
