@@ -37,7 +37,7 @@ run_config() {
   # -DCMAKE_C_FLAGS values use ';' for spaces, so the split above keeps them whole.
   cmake_args=("${cmake_args[@]//;/ }")
   if ! cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DZMEM_BUILD_BENCH=OFF \
-        "${cmake_args[@]}" >"$dir.log" 2>&1 ||
+        -DZMEM_BUILD_TESTS=ON -DZMEM_WERROR=ON "${cmake_args[@]}" >"$dir.log" 2>&1 ||
      ! cmake --build "$dir" -j"$jobs" >>"$dir.log" 2>&1; then
     tail -n 40 "$dir.log"; echo "=== $name: BUILD FAILED"
     failed=$((failed + 1)); bad_configs+=("$name"); return
