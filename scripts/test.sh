@@ -4,9 +4,11 @@
 # without run-time replacement, ASan+UBSan, TSan, and valgrind memcheck.
 #   scripts/test.sh            all configurations
 #   scripts/test.sh libc tsan  only those named
+#   scripts/test.sh --help     usage and the configuration names
+# The exit status is 0 only when every named configuration built and ran at
+# least one test, and no test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh test || exit 1
 
 jobs=$(nproc)
 root=build/test
@@ -27,6 +29,35 @@ configs=(
   "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env"
   "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON|"
 )
+
+names=()
+for c in "${configs[@]}"; do names+=("${c%%|*}"); done
+
+usage() {
+  echo "usage: scripts/test.sh [CONFIGURATION...]"
+  echo "Builds zmem in each configuration (all when none is named) and runs the"
+  echo "test suite in each; ends with 'tests: N passed, M failed'."
+  echo "configurations: ${names[*]}"
+}
+
+selected=()
+for arg in "$@"; do
+  case $arg in
+  -h | --help) usage; exit 0 ;;
+  -*) echo "scripts/test.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+  if [[ " ${names[*]} " != *" $arg "* ]]; then
+    echo "scripts/test.sh: unknown configuration '$arg'" >&2
+    near=()
+    for n in "${names[@]}"; do [[ $n == *"$arg"* ]] && near+=("$n"); done
+    [ ${#near[@]} -gt 0 ] && echo "did you mean: ${near[*]}" >&2
+    echo "configurations: ${names[*]}" >&2
+    exit 2
+  fi
+  selected+=("$arg")
+done
+
+scripts/deps.sh test || exit 1
 
 passed=0 failed=0 bad_configs=()
 run_config() {
@@ -58,7 +89,6 @@ run_config() {
   passed=$((passed + total - fail)); failed=$((failed + fail))
 }
 
-selected=("$@")
 mkdir -p "$root"
 for c in "${configs[@]}"; do
   IFS='|' read -r name cc args env <<<"$c"
@@ -73,4 +103,8 @@ if [ ${#bad_configs[@]} -gt 0 ]; then
   echo "zmem: FAILED in: ${bad_configs[*]}"
 fi
 echo "tests: $passed passed, $failed failed"
+if [ $((passed + failed)) -eq 0 ]; then
+  echo "zmem: FAILED: no test ran" >&2
+  exit 1
+fi
 [ ${#bad_configs[@]} -eq 0 ]
