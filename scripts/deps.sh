@@ -10,7 +10,8 @@ case "${1:-}" in
   demo)  want=("${common[@]}") ;;
   test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev binutils python3-prometheus-client) ;;
+               libgoogle-perftools-dev binutils python3-prometheus-client
+               libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev) ;;
   bench) want=("${common[@]}" valgrind python3 libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
