@@ -13,7 +13,8 @@ case "${1:-}" in
                libgoogle-perftools-dev binutils python3-prometheus-client
                libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev) ;;
   bench) want=("${common[@]}" valgrind python3 libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev) ;;
+               libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
+               libevent-dev zlib1g-dev libssl-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 
