@@ -1,6 +1,9 @@
 /* Lua 5.4 through zmem/lua.h: a script builds and drops large tables; the
  * tag's peak and final figures are checked against Lua's own count; a hard
- * tag limit becomes a memory error that the script catches with pcall. */
+ * tag limit becomes a memory error that the script catches with pcall.
+ *   adapter_lua        the above, with tags (header layout)
+ *   adapter_lua lean   tags off: the lean layout, where zm_free_sized trusts
+ *                      Lua's osize (checked in ZMEM_DEBUG_ASSERT builds) */
 #include "check.h"
 
 #include <zmem/lua.h>
@@ -90,7 +93,29 @@ static void limit_is_a_lua_error(lua_State *L) {
   CHECK(zm_tag_set_limit(tag, 0) == 0);
 }
 
-int main(void) {
+/* Without tags: same script, used memory back to where it started. */
+static int lean(void) {
+  size_t before = zm_used_memory();
+  lua_State *L = zm_lua_newstate(ZM_TAG_DEFAULT);
+  CHECK(L);
+  luaL_openlibs(L);
+  run(L, "local t = {} for i = 1, 300000 do t[i] = ('z'):rep(i % 50) .. i end "
+         "for i = 1, 300000, 2 do t[i] = nil end collectgarbage() "
+         "local s = {} for i = 1, 1000 do s[#s + 1] = tostring(i) end "
+         "assert(table.concat(s):len() == 2893)");
+  size_t used = zm_used_memory();
+  CHECK(used > before + 1024 * 1024);
+  lua_close(L);
+  printf("lean: used %zu while running, back to %zu (from %zu)\n", used,
+         zm_used_memory(), before);
+  CHECK_EQ(zm_used_memory(), before);
+  CHECK(!zm_tags_enabled());
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "lean") == 0)
+    return lean();
   tags_on();
   tag = zm_tag_new("lua");
   lua_State *L = zm_lua_newstate(tag);
