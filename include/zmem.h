@@ -295,8 +295,10 @@ typedef struct zm_stats {
   /* Calls per function, failed ones included. Each public call counts once,
    * under its own function. */
   uint64_t malloc_calls;    /* zm_malloc, zm_try_malloc, zm_malloc_tag,
-                               zm_strdup, zm_strndup, zm_memdup, zm_strdup_tag */
-  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag */
+                               zm_try_malloc_tag, zm_strdup, zm_strndup,
+                               zm_memdup, zm_strdup_tag */
+  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag,
+                               zm_try_calloc_tag */
   uint64_t realloc_calls;   /* zm_realloc, zm_try_realloc, zm_reallocarray,
                                including (NULL, n) and (p, 0) */
   uint64_t aligned_calls;   /* zm_aligned_alloc */
@@ -372,6 +374,14 @@ ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_calloc_tag(zm_tag tag,
                                                               size_t count,
                                                               size_t size);
 ZM_API ZM_ALLOC char *zm_strdup_tag(zm_tag tag, const char *s);
+/* Try variants of the above: NULL with errno ENOMEM on failure (a limit, the
+ * backend, overflow of count * size), never the OOM handler. What adapters
+ * for other libraries use (include/zmem/). */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_try_malloc_tag(zm_tag tag,
+                                                              size_t size);
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_try_calloc_tag(zm_tag tag,
+                                                                  size_t count,
+                                                                  size_t size);
 
 /* The tag of a live block (ZM_TAG_DEFAULT with tags off, or for NULL). */
 ZM_API zm_tag zm_tag_of(const void *ptr);

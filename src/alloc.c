@@ -230,6 +230,10 @@ void *zm_malloc_tag(zm_tag tag, size_t size) {
   return alloc_or_fail(size, false, ZM__CALL_MALLOC, explicit_tag(tag), true);
 }
 
+void *zm_try_malloc_tag(zm_tag tag, size_t size) {
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, false);
+}
+
 static void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n))
@@ -247,6 +251,10 @@ void *zm_try_calloc(size_t count, size_t size) {
 
 void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
   return calloc_impl(count, size, explicit_tag(tag), true);
+}
+
+void *zm_try_calloc_tag(zm_tag tag, size_t count, size_t size) {
+  return calloc_impl(count, size, tag, false);
 }
 
 /* ----------------------------------------------------------------- free */
