@@ -5,9 +5,11 @@
 # fuzzing in all, under ASan+UBSan), TSan, and valgrind memcheck.
 #   scripts/test.sh            all configurations
 #   scripts/test.sh libc tsan  only those named
+#   scripts/test.sh --help     usage and the configuration names
+# The exit status is 0 only when every named configuration built and ran at
+# least one test, and no test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh test || exit 1
 
 jobs=$(nproc)
 root=build/test
@@ -30,6 +32,35 @@ configs=(
   "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON|"
 )
 
+names=()
+for c in "${configs[@]}"; do names+=("${c%%|*}"); done
+
+usage() {
+  echo "usage: scripts/test.sh [CONFIGURATION...]"
+  echo "Builds zmem in each configuration (all when none is named) and runs the"
+  echo "test suite in each; ends with 'tests: N passed, M failed'."
+  echo "configurations: ${names[*]}"
+}
+
+selected=()
+for arg in "$@"; do
+  case $arg in
+  -h | --help) usage; exit 0 ;;
+  -*) echo "scripts/test.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+  if [[ " ${names[*]} " != *" $arg "* ]]; then
+    echo "scripts/test.sh: unknown configuration '$arg'" >&2
+    near=()
+    for n in "${names[@]}"; do [[ $n == *"$arg"* ]] && near+=("$n"); done
+    [ ${#near[@]} -gt 0 ] && echo "did you mean: ${near[*]}" >&2
+    echo "configurations: ${names[*]}" >&2
+    exit 2
+  fi
+  selected+=("$arg")
+done
+
+scripts/deps.sh test || exit 1
+
 passed=0 failed=0 bad_configs=()
 run_config() {
   local name=$1 cc=$2 args=$3 env=$4 dir=$root/$1
@@ -39,7 +70,7 @@ run_config() {
   # -DCMAKE_C_FLAGS values use ';' for spaces, so the split above keeps them whole.
   cmake_args=("${cmake_args[@]//;/ }")
   if ! cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DZMEM_BUILD_BENCH=OFF \
-        "${cmake_args[@]}" >"$dir.log" 2>&1 ||
+        -DZMEM_BUILD_TESTS=ON -DZMEM_WERROR=ON "${cmake_args[@]}" >"$dir.log" 2>&1 ||
      ! cmake --build "$dir" -j"$jobs" >>"$dir.log" 2>&1; then
     tail -n 40 "$dir.log"; echo "=== $name: BUILD FAILED"
     failed=$((failed + 1)); bad_configs+=("$name"); return
@@ -60,7 +91,6 @@ run_config() {
   passed=$((passed + total - fail)); failed=$((failed + fail))
 }
 
-selected=("$@")
 mkdir -p "$root"
 for c in "${configs[@]}"; do
   IFS='|' read -r name cc args env <<<"$c"
@@ -75,4 +105,8 @@ if [ ${#bad_configs[@]} -gt 0 ]; then
   echo "zmem: FAILED in: ${bad_configs[*]}"
 fi
 echo "tests: $passed passed, $failed failed"
+if [ $((passed + failed)) -eq 0 ]; then
+  echo "zmem: FAILED: no test ran" >&2
+  exit 1
+fi
 [ ${#bad_configs[@]} -eq 0 ]

@@ -66,6 +66,11 @@ zm_layout harness_default_layout(void);
  * was built with ZMEM_REPLACEMENT=ON). */
 static inline bool harness_replacement(void) { return ZMEM_REPLACEMENT; }
 
+/* True when the backend in force can report block sizes (lean possible). */
+static inline bool harness_backend_has_size(void) {
+  return zm_get_backend()->usable_size != NULL;
+}
+
 /* Skips the current test when the library cannot take a user backend. */
 #define SKIP_UNLESS_REPLACEMENT()                                              \
   do {                                                                         \
@@ -86,6 +91,10 @@ size_t block_cost(const void *p);
 /* True when the tests run under valgrind or a sanitizer: loops that only add
  * confidence are shortened there. */
 bool harness_slow(void);
+
+/* True when malloc is not the C library's own (sanitizers, valgrind): the C
+ * library's statistics then describe an unused heap. */
+static inline bool harness_libc_malloc_replaced(void) { return harness_slow(); }
 
 /* True under valgrind. */
 bool harness_valgrind(void);

@@ -1,12 +1,15 @@
 /* zm_configure, zm_last_error and ZMEM_OPTIONS. Each Criterion test runs in
  * its own process, so "before the first allocation" is the start of a test. */
-#include "issue4.h"
+#include "harness.h"
 
+#include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 TestSuite(options, .timeout = 60);
@@ -92,7 +95,7 @@ ParameterizedTestParameters(options, good) {
 
 ParameterizedTest(good_case *c, options, good) {
   settings before = current();
-  bool lean_impossible = c->layout == ZM_LAYOUT_LEAN && !zm4_backend_has_size();
+  bool lean_impossible = c->layout == ZM_LAYOUT_LEAN && !harness_backend_has_size();
   errno = 0;
   int rc = zm_configure(c->s);
   if (lean_impossible) { /* the user-nosize configuration */
@@ -220,7 +223,7 @@ Test(options, failed_apply_leaves_the_rest) {
   settings before = current();
   errno = 0;
   cr_assert_eq(zm_configure("limit=1M,layout=lean,soft_limit=1M"), -1);
-  cr_assert_eq(errno, zm4_backend_has_size() ? EBUSY : ENOTSUP);
+  cr_assert_eq(errno, harness_backend_has_size() ? EBUSY : ENOTSUP);
   cr_assert(strstr(zm_last_error(), "layout"), "%s", zm_last_error());
   assert_same(before, current(), "layout=lean with tags on");
 }
