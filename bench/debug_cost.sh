@@ -41,7 +41,8 @@ machine="$(nproc)-core $(uname -m), $(. /etc/os-release; echo "$PRETTY_NAME"), $
   echo "Produced by \`bench/debug_cost.sh\` on: $machine."
   echo "One thread, the built-in backend of the build ($("$zb" zm-lean churn 1 --scale 0.001 | field backend))."
   echo "Instructions per operation under callgrind (scale $scale), and the"
-  echo "median wall time per operation of three full-size runs."
+  echo "median wall time per operation of three full-size runs. On a shared"
+  echo "machine the wall times are noisy; the instruction counts are not."
   echo
   echo "| workload | lean Ir/op | header Ir/op | debug Ir/op | debug/lean | debug/header | lean ns/op | header ns/op | debug ns/op | debug/lean (time) |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
