@@ -20,6 +20,23 @@
  *  - Requests above PTRDIFF_MAX, and count * size products that overflow, fail
  *    with ENOMEM; a backend never sees them.
  *
+ * Threads and processes:
+ *  - A thread's counters are folded into shared totals when it exits (a
+ *    pthread key destructor), so figures stay exact after threads come and
+ *    go. A thread may make its first zmem call at any point of its life,
+ *    even in the last round of another library's key destructors (its exit
+ *    hook cannot run then; its few hundred bytes of counters then stay
+ *    registered after it ends, and are still summed exactly).
+ *  - fork(): the child holds no zmem lock and keeps only the forking
+ *    thread's counters; the other threads' counts are folded into the shared
+ *    totals, so the child's figures are the parent's at the moment of the
+ *    fork. The child may start threads and allocate freely.
+ *  - dlclose(): the shared library is linked with -z nodelete, so dlclose
+ *    leaves it loaded (threads that used it still run its exit hook). A
+ *    program that links the static library into a shared object of its own
+ *    must not unload that object while threads that allocated through it
+ *    are still running.
+ *
  * ABI policy: within one major version, functions are only added and structs
  * that carry a size field only grow at their end. The shared library's SONAME
  * is the major version (libzmem.so.MAJOR).
@@ -182,7 +199,12 @@ ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
 
 /* The allocator underneath zmem. `ud` is passed back to every call.
  *  - malloc must return blocks aligned to alignof(max_align_t), or NULL.
- *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX.
+ *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX. zmem
+ *    checks every block a user backend returns: a misaligned one from
+ *    malloc or aligned_alloc is given back to free and the call fails
+ *    (ENOMEM); one from realloc is moved to a block from malloc (zmem aborts
+ *    if that one is misaligned too). The first such block is reported in
+ *    one line on stderr.
  *  - realloc has C semantics for non-NULL pointers and non-zero sizes (zmem
  *    never calls it with NULL or 0).
  *  - usable_size may be NULL: zmem then uses the header layout (16 bytes in
@@ -273,8 +295,10 @@ typedef struct zm_stats {
   /* Calls per function, failed ones included. Each public call counts once,
    * under its own function. */
   uint64_t malloc_calls;    /* zm_malloc, zm_try_malloc, zm_malloc_tag,
-                               zm_strdup, zm_strndup, zm_memdup, zm_strdup_tag */
-  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag */
+                               zm_try_malloc_tag, zm_strdup, zm_strndup,
+                               zm_memdup, zm_strdup_tag */
+  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag,
+                               zm_try_calloc_tag */
   uint64_t realloc_calls;   /* zm_realloc, zm_try_realloc, zm_reallocarray,
                                including (NULL, n) and (p, 0) */
   uint64_t aligned_calls;   /* zm_aligned_alloc */
@@ -342,13 +366,22 @@ ZM_API zm_tag zm_tag_set_current(zm_tag tag);
 /* The calling thread's current tag. */
 ZM_API zm_tag zm_tag_current(void);
 
-/* Allocate into a given tag (an unknown tag counts as ZM_TAG_DEFAULT). */
+/* Allocate into a given tag. An unknown tag, ZM_TAG_INVALID included,
+ * counts as ZM_TAG_DEFAULT (not as the current tag). */
 ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_malloc_tag(zm_tag tag,
                                                           size_t size);
 ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_calloc_tag(zm_tag tag,
                                                               size_t count,
                                                               size_t size);
 ZM_API ZM_ALLOC char *zm_strdup_tag(zm_tag tag, const char *s);
+/* Try variants of the above: NULL with errno ENOMEM on failure (a limit, the
+ * backend, overflow of count * size), never the OOM handler. What adapters
+ * for other libraries use (include/zmem/). */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_try_malloc_tag(zm_tag tag,
+                                                              size_t size);
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_try_calloc_tag(zm_tag tag,
+                                                                  size_t count,
+                                                                  size_t size);
 
 /* The tag of a live block (ZM_TAG_DEFAULT with tags off, or for NULL). */
 ZM_API zm_tag zm_tag_of(const void *ptr);

@@ -10,9 +10,11 @@ case "${1:-}" in
   demo)  want=("${common[@]}") ;;
   test)  want=("${common[@]}" pkgconf clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev binutils python3-prometheus-client) ;;
+               libgoogle-perftools-dev binutils python3-prometheus-client
+               libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev) ;;
   bench) want=("${common[@]}" pkgconf valgrind python3 libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev) ;;
+               libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
+               libevent-dev zlib1g-dev libssl-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 

@@ -27,7 +27,9 @@
 /* Over-aligned header blocks store their offset in 16-byte units, 32 bits. */
 #define MAX_HEADER_ALIGN ((size_t)1 << 35)
 #define MIN_ALIGN alignof(max_align_t)
-/* zm_malloc and friends allocate into the calling thread's current tag. */
+/* zm_malloc and friends allocate into the calling thread's current tag.
+ * An internal marker: the *_tag functions turn every tag they are given
+ * into a registered one (explicit_tag) first, so no caller can pass it. */
 #define CURRENT_TAG ZM_TAG_INVALID
 
 static inline size_t nonzero(size_t n) { return n ? n : 1; }
@@ -221,8 +223,15 @@ void *zm_try_malloc(size_t size) {
   return alloc_or_fail(size, false, ZM__CALL_MALLOC, CURRENT_TAG, false);
 }
 
+/* A tag a caller named: unknown ones (ZM_TAG_INVALID too) are the default. */
+static zm_tag explicit_tag(zm_tag tag) { return zm__tag_valid(tag); }
+
 void *zm_malloc_tag(zm_tag tag, size_t size) {
-  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, true);
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, explicit_tag(tag), true);
+}
+
+void *zm_try_malloc_tag(zm_tag tag, size_t size) {
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, false);
 }
 
 static void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
@@ -241,7 +250,11 @@ void *zm_try_calloc(size_t count, size_t size) {
 }
 
 void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
-  return calloc_impl(count, size, tag, true);
+  return calloc_impl(count, size, explicit_tag(tag), true);
+}
+
+void *zm_try_calloc_tag(zm_tag tag, size_t count, size_t size) {
+  return calloc_impl(count, size, tag, false);
 }
 
 /* ----------------------------------------------------------------- free */
@@ -351,8 +364,10 @@ static void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (!ptr)
     return alloc_or_fail(size, false, ZM__CALL_REALLOC, CURRENT_TAG, checked);
   int mode = zm__mode_get();
-  if (size == 0) {
+  if (size == 0) { /* a free: errno kept, like zm_free */
+    int saved = errno;
     release_general(mode, ptr, ZM__CALL_REALLOC);
+    errno = saved;
     return NULL;
   }
   zm_tag tag = block_tag(mode, ptr);
@@ -438,7 +453,7 @@ char *zm_strdup(const char *s) {
 }
 
 char *zm_strdup_tag(zm_tag tag, const char *s) {
-  return memdup_tag(tag, s, strlen(s) + 1);
+  return memdup_tag(explicit_tag(tag), s, strlen(s) + 1);
 }
 
 char *zm_strndup(const char *s, size_t n) {

@@ -1,0 +1,157 @@
+/* Promises of include/zmem.h that the code once broke: errno across
+ * realloc(p, 0), what an unknown tag means, user backends that break their
+ * contract, readers racing a hard limit, the option keys and sizes, the
+ * environment against limits set in code, the soft limit's warning, the
+ * default OOM report, per-tag call counts, limits below what is in use,
+ * and conflicting layout requests. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <malloc.h>
+#include <unistd.h>
+
+/* ------------------------------------------ a backend that breaks errno */
+
+static void *clobber_malloc(void *ud, size_t n) {
+  (void)ud;
+  return malloc(n);
+}
+static void *clobber_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  return realloc(p, n);
+}
+static void clobber_free(void *ud, void *p) {
+  (void)ud;
+  free(p);
+  errno = EIO; /* allowed: nothing says a backend's free keeps errno */
+}
+static size_t clobber_usable(void *ud, const void *p) {
+  (void)ud;
+  return malloc_usable_size((void *)p);
+}
+
+static void install_clobbering(bool with_size) {
+  SKIP_UNLESS_REPLACEMENT();
+  zm_backend be = {.name = "clobber",
+                   .malloc = clobber_malloc,
+                   .realloc = clobber_realloc,
+                   .free = clobber_free,
+                   .usable_size = with_size ? clobber_usable : NULL};
+  cr_assert_eq(zm_set_backend(&be), 0, "errno %d", errno);
+}
+
+static void realloc_zero_keeps_errno(bool with_size) {
+  install_clobbering(with_size);
+  void *p = zm_malloc(100), *q = zm_malloc(100), *r = zm_malloc(10);
+  cr_assert(p && q && r);
+  errno = 4242;
+  cr_assert_null(zm_realloc(p, 0));
+  cr_assert_eq(errno, 4242, "zm_realloc(p, 0): errno %d", errno);
+  cr_assert_null(zm_reallocarray(q, 0, 8));
+  cr_assert_eq(errno, 4242, "zm_reallocarray(p, 0, n): errno %d", errno);
+  zm_free(r);
+  cr_assert_eq(errno, 4242, "zm_free: errno %d", errno);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(contract, realloc_zero_keeps_errno_lean) {
+  realloc_zero_keeps_errno(true);
+}
+
+Test(contract, realloc_zero_keeps_errno_header) {
+  realloc_zero_keeps_errno(false);
+}
+
+/* ----------------------------------------------- an unknown explicit tag */
+
+/* The header: "an unknown tag counts as ZM_TAG_DEFAULT". ZM_TAG_INVALID
+ * once meant "the current tag" to the *_tag functions. */
+Test(contract, unknown_explicit_tag_is_the_default_tag) {
+  zm_tag t = zm_tag_new("current");
+  cr_assert_neq(t, ZM_TAG_INVALID);
+  zm_tag_set_current(t);
+  const zm_tag unknown[] = {ZM_TAG_INVALID, ZM_TAG_INVALID - 1, 9999};
+  for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
+    void *a = zm_malloc_tag(unknown[i], 10);
+    void *b = zm_calloc_tag(unknown[i], 2, 10);
+    char *c = zm_strdup_tag(unknown[i], "x");
+    cr_assert(a && b && c);
+    cr_assert_eq(zm_tag_of(a), ZM_TAG_DEFAULT, "malloc_tag(%u)", unknown[i]);
+    cr_assert_eq(zm_tag_of(b), ZM_TAG_DEFAULT, "calloc_tag(%u)", unknown[i]);
+    cr_assert_eq(zm_tag_of(c), ZM_TAG_DEFAULT, "strdup_tag(%u)", unknown[i]);
+    zm_free(a);
+    zm_free(b);
+    zm_free(c);
+  }
+  void *d = zm_malloc(10); /* the current tag */
+  cr_assert_eq(zm_tag_of(d), t);
+  zm_free(d);
+  cr_assert_eq(zm_tag_used(t), 0);
+}
+
+/* ------------------------------------- a backend that returns misaligned */
+
+/* Every block 8 bytes past a malloc'd one: aligned to 8, not to 16. */
+static void *skew_malloc(void *ud, size_t n) {
+  (void)ud;
+  char *p = malloc(n + 8);
+  return p ? p + 8 : NULL;
+}
+static void *skew_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  char *q = realloc((char *)p - 8, n + 8);
+  return q ? q + 8 : NULL;
+}
+static void skew_free(void *ud, void *p) {
+  (void)ud;
+  free((char *)p - 8);
+}
+static size_t skew_usable(void *ud, const void *p) {
+  (void)ud;
+  return malloc_usable_size((char *)p - 8) - 8;
+}
+
+static void misaligned_backend_is_refused(bool with_size) {
+  SKIP_UNLESS_REPLACEMENT();
+  zm_backend be = {.name = "skew",
+                   .malloc = skew_malloc,
+                   .realloc = skew_realloc,
+                   .free = skew_free,
+                   .usable_size = with_size ? skew_usable : NULL};
+  cr_assert_eq(zm_set_backend(&be), 0);
+  const size_t sizes[] = {1, 100, 4000};
+  for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+    errno = 0;
+    void *p = zm_try_malloc(sizes[i]);
+    cr_assert_null(p, "size %zu: misaligned block %p passed through",
+                   sizes[i], p);
+    cr_assert_eq(errno, ENOMEM);
+    void *c = zm_try_calloc(1, sizes[i]);
+    cr_assert_null(c, "calloc %zu: misaligned block %p passed through",
+                   sizes[i], c);
+  }
+  zm_set_oom_handler(oom_record, &(oom_rec){0});
+  void *a = zm_aligned_alloc(64, 100);
+  cr_assert(a == NULL || ((uintptr_t)a % 64 == 0 && zm_usable_size(a) >= 100),
+            "aligned block %p", a);
+  zm_free(a);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+Test(contract, misaligned_backend_is_refused_lean) {
+  misaligned_backend_is_refused(true);
+}
+
+Test(contract, misaligned_backend_is_refused_header) {
+  misaligned_backend_is_refused(false);
+}
