@@ -1,5 +1,6 @@
 # Decides whether the test suite is built: sets ZMEM_TESTS_ENABLED, and for
-# tests/CMakeLists.txt ZMEM_TEST_CRITERION_SHIM and ZMEM_TEST_PYTHON.
+# tests/CMakeLists.txt ZMEM_TEST_TSAN, ZMEM_TEST_CRITERION_SHIM and
+# ZMEM_TEST_PYTHON.
 #
 # ZMEM_BUILD_TESTS=AUTO (the default): on when zmem is the top-level project
 # and every test dependency is found; otherwise off, with a message naming
@@ -32,10 +33,11 @@ endif()
 string(TOUPPER "${CMAKE_BUILD_TYPE}" _zt_bt)
 set(_zt_flags "${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${_zt_bt}} ${CMAKE_EXE_LINKER_FLAGS}")
 if(_zt_flags MATCHES "-fsanitize=([a-z,]*,)?thread")
-  set(_zt_shim_default ON)
+  set(ZMEM_TEST_TSAN ON)
 else()
-  set(_zt_shim_default OFF)
+  set(ZMEM_TEST_TSAN OFF)
 endif()
+set(_zt_shim_default ${ZMEM_TEST_TSAN})
 option(ZMEM_TEST_CRITERION_SHIM "Build the tests against tests/shim, not Criterion"
   ${_zt_shim_default})
 

@@ -85,7 +85,7 @@ int main(void) {
 
   enum { N = 50000 };
   lua_State *L = zm_lua_newstate(lua_tag);
-  sqlite3 *db;
+  sqlite3 *db = NULL;
   if (!L || sqlite3_open(":memory:", &db) != SQLITE_OK)
     die("cannot open Lua or SQLite");
   luaL_openlibs(L);

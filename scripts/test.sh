@@ -38,7 +38,7 @@ for c in "${configs[@]}"; do names+=("${c%%|*}"); done
 usage() {
   echo "usage: scripts/test.sh [CONFIGURATION...]"
   echo "Builds zmem in each configuration (all when none is named) and runs the"
-  echo "test suite in each; ends with 'tests: N passed, M failed'."
+  echo "test suite in each; ends with 'tests: N passed, M failed, K skipped'."
   echo "configurations: ${names[*]}"
 }
 
@@ -61,7 +61,7 @@ done
 
 scripts/deps.sh test || exit 1
 
-passed=0 failed=0 bad_configs=()
+passed=0 failed=0 skipped=0 bad_configs=()
 run_config() {
   local name=$1 cc=$2 args=$3 env=$4 dir=$root/$1
   echo "=== $name"
@@ -83,12 +83,21 @@ run_config() {
   total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' | tail -n 1)
   fail=$(echo "$out" | sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' | tail -n 1)
   total=${total:-0} fail=${fail:-0}
+  # Skipped tests (a missing package): each with the line it printed that
+  # starts with "skip" (any case).
+  local skip t
+  skip=$(echo "$out" | grep -c '\*\*\*Skipped')
+  for t in $(echo "$out" | sed -n 's/.*Test *#[0-9]*: \([^ ]*\) .*\*\*\*Skipped.*/\1/p'); do
+    echo "skipped: $t: $(cd "$dir" && ctest -V -R "^$t\$" 2>&1 |
+      sed -n 's/^[0-9]*: \([Ss][Kk][Ii][Pp].*\)/\1/p' | head -n 1)"
+  done
   if [ "$rc" -ne 0 ] || [ "$total" -eq 0 ]; then
     echo "$out" | tail -n 60
     [ "$fail" -eq 0 ] && fail=1
     bad_configs+=("$name")
   fi
-  passed=$((passed + total - fail)); failed=$((failed + fail))
+  passed=$((passed + total - fail - skip)); failed=$((failed + fail))
+  skipped=$((skipped + skip))
 }
 
 mkdir -p "$root"
@@ -104,7 +113,7 @@ echo
 if [ ${#bad_configs[@]} -gt 0 ]; then
   echo "zmem: FAILED in: ${bad_configs[*]}"
 fi
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ $((passed + failed)) -eq 0 ]; then
   echo "zmem: FAILED: no test ran" >&2
   exit 1
