@@ -20,6 +20,16 @@
  *  - Requests above PTRDIFF_MAX, and count * size products that overflow, fail
  *    with ENOMEM; a backend never sees them.
  *
+ * Signal handlers: zmem makes no promise in async-signal context. Each
+ * thread updates its own counters with a plain load and store, so a handler
+ * that allocates or frees while the same thread is inside zmem may lose
+ * that update (the figures drift by the handler's bytes), and a handler
+ * that runs during a thread's first allocation, or one that takes a zmem
+ * lock (zm_used_memory, zm_get_stats, set-up calls, a limit's callback),
+ * can deadlock. Nothing in zmem is async-signal-safe; as with malloc, do
+ * not call it from handlers. The zmem run profiler shares this: a program
+ * that allocates in signal handlers can show small drifts in its figures.
+ *
  * Threads and processes:
  *  - A thread's counters are folded into shared totals when it exits (a
  *    pthread key destructor), so figures stay exact after threads come and
@@ -265,7 +275,15 @@ ZM_API int zm_set_layout(zm_layout layout);
  * headers. Exact whenever no allocation is in flight; after every block
  * allocated since some moment is freed, it returns to its value at that
  * moment, whichever threads allocated and freed them. Lock-free for the
- * allocating threads; a reader sums every live thread's counters. */
+ * allocating threads; a reader sums every live thread's counters.
+ * While other threads allocate and free, the reader adds their counters one
+ * after another, so it may see a sum that the memory never had at any one
+ * instant: a free counted by a thread read early and the matching
+ * allocation by a thread read late both miss, or both count. Such a
+ * reading can even be above a hard limit that the allocations themselves
+ * never crossed (zm_set_limit holds at every instant; readings of a moving
+ * total do not). zmem offers no consistent snapshot: one would need a
+ * shared write on every allocation. */
 ZM_API size_t zm_used_memory(void);
 
 /* Highest used memory seen since start or the last zm_reset_peak. Exact when
