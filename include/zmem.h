@@ -335,9 +335,11 @@ ZM_API int zm_get_stats(zm_stats *st);
 /* Tags account memory per subsystem. Tag 0 (ZM_TAG_DEFAULT, "untagged")
  * always exists. Tags need the header layout (the tag is stored in each
  * block's header): the first zm_tag_new or zm_tags_enable before the first
- * allocation turns them on; afterwards, with the lean layout already fixed,
- * both fail with EBUSY. With tags off, the lean layout and its speed are
- * unchanged.
+ * allocation turns them on and asks for that layout. After the first
+ * allocation they can still be turned on if the header layout is in force
+ * (the blocks already live count as tag 0; do it while no allocation is in
+ * flight, as with limits); with the lean layout fixed, both fail with
+ * EBUSY. With tags off, the lean layout and its speed are unchanged.
  *
  * Tags may nest: a tag made with zm_tag_new_child counts into its parent, so
  * every figure of a tag (zm_tag_used, zm_tag_stats, its limit) includes its
@@ -352,7 +354,7 @@ typedef uint32_t zm_tag;
 #define ZM_TAG_DEPTH_MAX 8
 
 /* Turns tags on (header layout). 0, or -1 with EBUSY once the lean layout is
- * fixed. Idempotent. Also the option tags=1. */
+ * fixed (zm_last_error says so). Idempotent. Also the option tags=1. */
 ZM_API int zm_tags_enable(void);
 
 /* 1 when tags are on, else 0. */
@@ -461,8 +463,9 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  * the last one wins.
  * The whole string is checked before anything is applied: on any error
  * nothing changes and -1 is returned with errno EINVAL (bad syntax, key or
- * value; layout=lean together with tags=1), EBUSY (layout or tags, whatever
- * the value, after the first allocation; layout=lean with tags already on)
+ * value; layout=lean together with tags=1), EBUSY (layout, whatever the
+ * value, after the first allocation; tags=1 once the lean layout is fixed;
+ * layout=lean with tags already on)
  * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()
  * then names the bad key or value. Never allocates.
  * The same syntax is read from the environment variable ZMEM_OPTIONS at the

@@ -225,7 +225,7 @@ static const option options[] = {
      &k_layout, true, apply_layout},
     {{"tags", "0|1",
       "1 turns per-tag accounting on (header layout); 0 changes nothing"},
-     &k_bool, true, apply_tags},
+     &k_bool, false, apply_tags},
     {{"limit", "SIZE", "hard limit on used memory, 0 for none (zm_set_limit)"},
      &k_size, false, apply_limit},
     {{"soft_limit", "SIZE",
@@ -321,13 +321,26 @@ static int check_layout(const pending *p, msgbuf *m) {
   return 0;
 }
 
+/* tags=0 changes nothing; tags=1 works until the lean layout is fixed. */
+static int check_tags(const pending *p, msgbuf *m) {
+  bool set;
+  size_t tags = pending_value(p, "tags", &set);
+  if (set && tags && !zm__tags_possible_locked())
+    return fail(m, EBUSY, "option ", word("tags=1"),
+                " needs the header layout; the first allocation fixed the "
+                "lean layout",
+                none);
+  return 0;
+}
+
 /* Pass 2, with the set-up lock held. */
 static int check_all(const pending *p, msgbuf *m) {
   for (size_t i = 0; i < NOPTS; i++)
     if (p->set[i] && options[i].fixes_layout && zm__setup_frozen())
       return fail(m, EBUSY, "option ", word(options[i].doc.name),
                   " cannot change after the first allocation", none);
-  return check_layout(p, m);
+  int rc = check_tags(p, m);
+  return rc ? rc : check_layout(p, m);
 }
 
 /* Pass 3, with the set-up lock held. */

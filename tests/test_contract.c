@@ -155,3 +155,42 @@ Test(contract, misaligned_backend_is_refused_lean) {
 Test(contract, misaligned_backend_is_refused_header) {
   misaligned_backend_is_refused(false);
 }
+
+/* -------------------------------------- tags after a header layout is fixed */
+
+/* With the header layout already in force, tags cost nothing more: turning
+ * them on after the first allocation works, and the blocks allocated before
+ * count as ZM_TAG_DEFAULT, so the root tags still add up to the total. */
+Test(contract, tags_on_after_first_allocation_in_header_layout) {
+  cr_assert_eq(zm_set_layout(ZM_LAYOUT_HEADER), 0);
+  void *early = zm_malloc(300);
+  cr_assert_not_null(early);
+  cr_assert_eq(zm_tags_enable(), 0, "errno %d: %s", errno, zm_last_error());
+  cr_assert_eq(zm_tags_enabled(), 1);
+  zm_tag t = zm_tag_new("late");
+  cr_assert_neq(t, ZM_TAG_INVALID, "errno %d: %s", errno, zm_last_error());
+  cr_assert_eq(zm_configure("tags=1"), 0, "%s", zm_last_error());
+  void *p = zm_malloc_tag(t, 500);
+  cr_assert_eq(zm_tag_of(p), t);
+  cr_assert_eq(zm_tag_of(early), ZM_TAG_DEFAULT);
+  cr_assert_eq(zm_tag_used(ZM_TAG_DEFAULT) + zm_tag_used(t), zm_used_memory());
+  zm_free(early);
+  cr_assert_eq(zm_tag_used(ZM_TAG_DEFAULT), 0);
+  zm_free(p);
+  cr_assert_eq(zm_tag_used(t), 0);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+/* In the lean layout it is refused, and the message says why. */
+Test(contract, tags_refused_after_lean_layout_says_why) {
+  if (zm_get_backend()->usable_size == NULL)
+    cr_skip_test("the backend has no size query: the layout is header");
+  void *p = zm_malloc(1);
+  cr_assert_eq(zm_tags_enable(), -1);
+  cr_assert_eq(errno, EBUSY);
+  cr_assert(strstr(zm_last_error(), "lean layout") != NULL, "message: '%s'",
+            zm_last_error());
+  cr_assert_eq(zm_configure("tags=0"), 0, "tags=0 changes nothing: %s",
+               zm_last_error());
+  zm_free(p);
+}
