@@ -68,6 +68,9 @@ bool harness_slow(void);
 /* True under valgrind. */
 bool harness_valgrind(void);
 
+/* True in a ThreadSanitizer build. */
+bool harness_tsan(void);
+
 /* n, or n / 8 (at least 1) when harness_slow(). */
 unsigned scaled(unsigned n);
 
