@@ -449,12 +449,15 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
 
 /* ---------------------------------------------------------------- options */
 
-/* Applies "key=value,key=value,...". Keys are the CMake option names without
- * the ZMEM_ prefix, lowercase (matched without regard to case). Keys:
+/* Applies "key=value,key=value,...". Keys are matched without regard to
+ * case. The run-time keys:
  *   layout=lean|header   as zm_set_layout
  *   tags=0|1             1 as zm_tags_enable; 0 changes nothing
  *   limit=SIZE           as zm_set_limit
  *   soft_limit=SIZE      as zm_set_soft_limit(SIZE, NULL, NULL)
+ * A build option's key is its CMake name without ZMEM_, lowercase: backend,
+ * replacement and debug_assert are fixed at build time, and zm_configure
+ * refuses them (EINVAL) with a message that says so.
  * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
  * optional i after it and an optional B, in any case ("64M", "512KiB",
  * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.

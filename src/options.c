@@ -240,6 +240,24 @@ const zm__option_doc *zm__option_doc_at(size_t i) {
   return i < NOPTS ? &options[i].doc : NULL;
 }
 
+/* Options that exist only at build time: zm_configure names them as such.
+ * The table in README.md marks them "build time only". */
+static const struct {
+  const char *key, *cmake;
+} build_only[] = {
+    {"backend", "ZMEM_BACKEND"},
+    {"replacement", "ZMEM_REPLACEMENT"},
+    {"debug_assert", "ZMEM_DEBUG_ASSERT"},
+};
+
+/* The CMake option of a build-time-only key, or NULL. */
+static const char *build_only_option(slice key) {
+  for (size_t i = 0; i < sizeof build_only / sizeof *build_only; i++)
+    if (equals(key, build_only[i].key))
+      return build_only[i].cmake;
+  return NULL;
+}
+
 /* Index of the option named by key, or NOPTS. */
 static size_t find(slice key) {
   size_t i = 0;
@@ -288,6 +306,14 @@ static int parse_item(slice item, pending *p, msgbuf *m) {
   if (!key.n)
     return fail(m, EINVAL, "missing option name in ", item, NULL, none);
   size_t i = find(key);
+  const char *cmake = i == NOPTS ? build_only_option(key) : NULL;
+  if (cmake) {
+    fail(m, EINVAL, "option ", key, " is fixed at build time (CMake option ",
+         none);
+    msg_str(m, cmake);
+    msg_str(m, ")");
+    return EINVAL;
+  }
   if (i == NOPTS)
     return fail(m, EINVAL, "unknown option ", key, NULL, none);
   return parse_value(i, trim(rest), p, m);

@@ -194,3 +194,27 @@ Test(contract, tags_refused_after_lean_layout_says_why) {
                zm_last_error());
   zm_free(p);
 }
+
+/* ------------------------------------------------- build-time option keys */
+
+/* The options table lists backend, replacement and debug_assert; they are
+ * CMake options only, and zm_configure says so instead of "unknown". */
+Test(contract, build_time_keys_are_refused_as_such) {
+  static const struct {
+    const char *s, *cmake;
+  } keys[] = {{"backend=jemalloc", "ZMEM_BACKEND"},
+              {"replacement=off", "ZMEM_REPLACEMENT"},
+              {"DEBUG_ASSERT=1", "ZMEM_DEBUG_ASSERT"},
+              {"limit=1M, backend=libc", "ZMEM_BACKEND"}};
+  for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+    errno = 0;
+    cr_assert_eq(zm_configure(keys[i].s), -1, "'%s' accepted", keys[i].s);
+    cr_assert_eq(errno, EINVAL);
+    const char *msg = zm_last_error();
+    cr_assert(strstr(msg, "fixed at build time") && strstr(msg, keys[i].cmake),
+              "'%s': message '%s'", keys[i].s, msg);
+  }
+  cr_assert_eq(zm_get_limit(), 0, "nothing half-applied");
+  cr_assert_eq(zm_configure("nosuchkey=1"), -1);
+  cr_assert(strstr(zm_last_error(), "unknown option"), "%s", zm_last_error());
+}
