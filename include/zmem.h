@@ -431,6 +431,8 @@ ZM_API int zm_tag_stats(zm_tag tag, zm_tag_info *info);
  * counter starts from the memory live at the call, so set limits while no
  * allocation is in flight (at start-up, say). Also the option limit=SIZE. */
 ZM_API int zm_set_limit(size_t bytes);
+/* The hard limit in force: the tighter of the program's and ZMEM_OPTIONS's
+ * (see zm_configure); 0 for none. */
 ZM_API size_t zm_get_limit(void);
 
 typedef void (*zm_soft_limit_fn)(size_t used, size_t limit, void *arg);
@@ -472,9 +474,15 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()
  * then names the bad key or value. Never allocates.
  * The same syntax is read from the environment variable ZMEM_OPTIONS at the
- * first allocation, after any zm_configure calls made before it (so the
- * environment wins over them); a bad ZMEM_OPTIONS is reported in one line on
- * stderr and ignored whole. Thread-safe. */
+ * first allocation; a bad ZMEM_OPTIONS is reported in one line on stderr
+ * and ignored whole. Precedence, in one place: layout and tags from the
+ * environment are applied after the program's own set-up calls made before
+ * the first allocation (so the environment wins over them); limit and
+ * soft_limit from the environment are an operator's ceilings: the limit in
+ * force is always the tighter of the environment's and the program's
+ * (zm_set_limit, zm_set_soft_limit, zm_configure), whichever was set first
+ * and whenever the program sets its own, and zm_get_limit /
+ * zm_get_soft_limit return that limit in force. Thread-safe. */
 ZM_API int zm_configure(const char *options);
 
 /* The calling thread's last error message from zm_configure, naming what was

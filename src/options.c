@@ -13,6 +13,7 @@
 #include "options.h"
 #include "backend.h"
 #include "layout.h"
+#include "limits.h"
 #include "line.h"
 #include "prim/prim.h"
 #include "zmem.h"
@@ -191,19 +192,32 @@ static const value_kind k_layout = {"layout", parse_layout};
 
 /* ---------------------------------------------------------- appliers */
 
-/* Each runs with the set-up lock held; 0, or -1 with errno. */
+/* Each runs with the set-up lock held; 0, or -1 with errno. from_env: the
+ * value comes from ZMEM_OPTIONS (limits from there are ceilings). */
 
-static int apply_layout(size_t v) {
+static int apply_layout(size_t v, bool from_env) {
+  (void)from_env;
   return zm__request_layout_locked((zm_layout)v);
 }
 
 /* tags=0 leaves tags as they are: nothing turns them off once on. */
-static int apply_tags(size_t v) { return v ? zm__tags_enable_locked() : 0; }
+static int apply_tags(size_t v, bool from_env) {
+  (void)from_env;
+  return v ? zm__tags_enable_locked() : 0;
+}
 
-static int apply_limit(size_t v) { return zm_set_limit(v); }
+static int apply_limit(size_t v, bool from_env) {
+  if (!from_env)
+    return zm_set_limit(v);
+  zm__set_limit_env(v);
+  return 0;
+}
 
-static int apply_soft_limit(size_t v) {
-  return zm_set_soft_limit(v, NULL, NULL);
+static int apply_soft_limit(size_t v, bool from_env) {
+  if (!from_env)
+    return zm_set_soft_limit(v, NULL, NULL);
+  zm__set_soft_limit_env(v);
+  return 0;
 }
 
 /* ------------------------------------------------------------- table */
@@ -212,7 +226,7 @@ typedef struct option {
   zm__option_doc doc; /* name, value syntax, one sentence */
   const value_kind *kind;
   bool fixes_layout; /* refused with EBUSY after the first allocation */
-  int (*apply)(size_t v);
+  int (*apply)(size_t v, bool from_env);
 } option;
 
 /* Applied in this order. Once checked, only layout can still fail (lean
@@ -370,9 +384,9 @@ static int check_all(const pending *p, msgbuf *m) {
 }
 
 /* Pass 3, with the set-up lock held. */
-static int apply_all(const pending *p, msgbuf *m) {
+static int apply_all(const pending *p, bool from_env, msgbuf *m) {
   for (size_t i = 0; i < NOPTS; i++) {
-    if (p->set[i] && options[i].apply(p->value[i]) != 0) {
+    if (p->set[i] && options[i].apply(p->value[i], from_env) != 0) {
       int err = errno ? errno : EINVAL;
       return fail(m, err, "option ", word(options[i].doc.name),
                   err == EBUSY ? " cannot change now (busy)"
@@ -384,14 +398,14 @@ static int apply_all(const pending *p, msgbuf *m) {
 }
 
 /* 0, or an errno value with the message in *m. */
-static int configure_locked(const char *s, msgbuf *m) {
+static int configure_locked(const char *s, bool from_env, msgbuf *m) {
   pending p;
   memset(&p, 0, sizeof p);
   int rc = parse_all(s, &p, m);
   if (!rc)
     rc = check_all(&p, m);
   if (!rc)
-    rc = apply_all(&p, m);
+    rc = apply_all(&p, from_env, m);
   return rc;
 }
 
@@ -404,7 +418,7 @@ int zm_configure(const char *s) {
   int rc = s ? 0 : fail(&m, EINVAL, "options string is NULL", none, NULL, none);
   if (s) {
     zm__setup_lock();
-    rc = configure_locked(s, &m);
+    rc = configure_locked(s, false, &m);
     zm__setup_unlock();
   }
   memcpy(last_error, m.s, m.n + 1);
@@ -430,7 +444,7 @@ void zm__options_from_env(void) {
     return;
   int saved = errno;
   msgbuf m = {.n = 0};
-  if (configure_locked(s, &m) != 0) {
+  if (configure_locked(s, true, &m) != 0) {
     zm__line l = {.n = 0};
     zm__line_str(&l, "zmem: ZMEM_OPTIONS ignored: ");
     zm__line_str(&l, m.s);

@@ -218,3 +218,27 @@ Test(contract, build_time_keys_are_refused_as_such) {
   cr_assert_eq(zm_configure("nosuchkey=1"), -1);
   cr_assert(strstr(zm_last_error(), "unknown option"), "%s", zm_last_error());
 }
+
+/* ------------------------------------------ ZMEM_OPTIONS against the code */
+
+/* A limit from the environment is an operator's ceiling: the program may
+ * set tighter limits, never looser ones, before or after the first
+ * allocation, by zm_set_limit or by zm_configure. */
+Test(contract, environment_limits_are_ceilings) {
+  cr_assert_eq(setenv("ZMEM_OPTIONS", "limit=1M,soft_limit=512K", 1), 0);
+  cr_assert_eq(zm_set_limit(64 << 20), 0);
+  cr_assert_eq(zm_set_soft_limit(32 << 20, NULL, NULL), 0);
+  void *p = zm_malloc(10); /* reads ZMEM_OPTIONS */
+  cr_assert_eq(zm_get_limit(), 1 << 20);
+  cr_assert_eq(zm_get_soft_limit(), 512 << 10);
+  cr_assert_eq(zm_set_limit(100 << 10), 0);
+  cr_assert_eq(zm_get_limit(), 100 << 10, "a tighter limit from code holds");
+  cr_assert_eq(zm_set_limit(10 << 20), 0);
+  cr_assert_eq(zm_get_limit(), 1 << 20, "the ceiling holds");
+  cr_assert_eq(zm_configure("limit=0"), 0);
+  cr_assert_eq(zm_get_limit(), 1 << 20, "removing the code's limit");
+  cr_assert_eq(zm_set_soft_limit(0, NULL, NULL), 0);
+  cr_assert_eq(zm_get_soft_limit(), 512 << 10);
+  cr_assert_null(zm_try_malloc(2 << 20), "over the ceiling");
+  zm_free(p);
+}

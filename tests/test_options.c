@@ -330,7 +330,7 @@ Test(options, env_layout) {
   cr_assert_eq(zm_tags_enabled(), 0);
 }
 
-/* The environment comes after the program's own set-up calls. */
+/* The environment's limit is a ceiling over the program's own. */
 Test(options, env_wins_over_earlier_configure) {
   char err[512];
   cr_assert_eq(zm_configure("limit=2M,soft_limit=1M"), 0);
