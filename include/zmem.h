@@ -429,7 +429,9 @@ ZM_API int zm_tag_stats(zm_tag tag, zm_tag_info *info);
  * With a limit (hard or soft) set, every allocation and free also updates one
  * shared atomic counter; with none set the fast path is unchanged. The
  * counter starts from the memory live at the call, so set limits while no
- * allocation is in flight (at start-up, say). Also the option limit=SIZE. */
+ * allocation is in flight (at start-up, say). A limit below the memory in
+ * use now would fail every allocation until enough is freed: it is refused
+ * (-1, EINVAL; nothing changes). Also the option limit=SIZE. */
 ZM_API int zm_set_limit(size_t bytes);
 /* The hard limit in force: the tighter of the program's and ZMEM_OPTIONS's
  * (see zm_configure); 0 for none. */
@@ -446,7 +448,8 @@ ZM_API int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg);
 ZM_API size_t zm_get_soft_limit(void);
 
 /* Hard limit for one tag and its descendants; 0 removes it. EINVAL for an
- * unknown tag or with tags off. Same rules as zm_set_limit. */
+ * unknown tag, with tags off, or below the tag's memory in use. Same rules
+ * as zm_set_limit. */
 ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
 
 /* ---------------------------------------------------------------- options */
@@ -468,7 +471,8 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  * the last one wins.
  * The whole string is checked before anything is applied: on any error
  * nothing changes and -1 is returned with errno EINVAL (bad syntax, key or
- * value; layout=lean together with tags=1), EBUSY (layout, whatever the
+ * value; layout=lean together with tags=1; a limit below the memory in
+ * use), EBUSY (layout, whatever the
  * value, after the first allocation; tags=1 once the lean layout is fixed;
  * layout=lean with tags already on)
  * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()

@@ -200,7 +200,13 @@ static void set_hard(size_t *which, size_t bytes) {
   pthread_mutex_unlock(&limits_mutex);
 }
 
+/* A limit below the memory in use would fail every allocation until enough
+ * is freed: refused instead. */
 int zm_set_limit(size_t bytes) {
+  if (bytes && bytes < zm_used_memory()) {
+    errno = EINVAL;
+    return -1;
+  }
   set_hard(&code_hard, bytes);
   return 0;
 }
@@ -236,6 +242,10 @@ int zm_tag_set_limit(zm_tag tag, size_t bytes) {
     return -1;
   }
   size_t live = zm_tag_used(tag);
+  if (bytes && bytes < live) {
+    errno = EINVAL;
+    return -1;
+  }
   pthread_mutex_lock(&limits_mutex);
   counter *c = &tags[tag];
   bool was = atomic_load(&c->limit) != 0;

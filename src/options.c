@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "limits.h"
 #include "line.h"
+#include "oom.h"
 #include "prim/prim.h"
 #include "zmem.h"
 
@@ -373,13 +374,30 @@ static int check_tags(const pending *p, msgbuf *m) {
   return 0;
 }
 
+/* zm_set_limit refuses a limit below the memory in use. */
+static int check_limit(const pending *p, bool from_env, msgbuf *m) {
+  bool set;
+  size_t limit = pending_value(p, "limit", &set);
+  size_t used = set && limit && !from_env ? zm_used_memory() : 0;
+  if (limit >= used)
+    return 0;
+  fail(m, EINVAL, "option ", word("limit"), " is below the memory in use (",
+       none);
+  char num[24];
+  msg_put(m, num, zm__utoa(used, num));
+  msg_str(m, " bytes)");
+  return EINVAL;
+}
+
 /* Pass 2, with the set-up lock held. */
-static int check_all(const pending *p, msgbuf *m) {
+static int check_all(const pending *p, bool from_env, msgbuf *m) {
   for (size_t i = 0; i < NOPTS; i++)
     if (p->set[i] && options[i].fixes_layout && zm__setup_frozen())
       return fail(m, EBUSY, "option ", word(options[i].doc.name),
                   " cannot change after the first allocation", none);
   int rc = check_tags(p, m);
+  if (!rc)
+    rc = check_limit(p, from_env, m);
   return rc ? rc : check_layout(p, m);
 }
 
@@ -403,7 +421,7 @@ static int configure_locked(const char *s, bool from_env, msgbuf *m) {
   memset(&p, 0, sizeof p);
   int rc = parse_all(s, &p, m);
   if (!rc)
-    rc = check_all(&p, m);
+    rc = check_all(&p, from_env, m);
   if (!rc)
     rc = apply_all(&p, from_env, m);
   return rc;

@@ -242,3 +242,27 @@ Test(contract, environment_limits_are_ceilings) {
   cr_assert_null(zm_try_malloc(2 << 20), "over the ceiling");
   zm_free(p);
 }
+
+/* ---------------------------------------------- a limit below what is used */
+
+/* zm_set_limit(1000) with far more in use returned 0, and every allocation
+ * after it failed. It is refused now, and nothing changes. */
+Test(contract, limit_below_what_is_in_use_is_refused) {
+  void *p = zm_malloc(200 * 1024);
+  cr_assert_not_null(p);
+  errno = 0;
+  cr_assert_eq(zm_set_limit(1000), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert_eq(zm_get_limit(), 0);
+  cr_assert_eq(zm_configure("limit=1000"), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert(strstr(zm_last_error(), "in use"), "message: '%s'",
+            zm_last_error());
+  cr_assert_eq(zm_get_limit(), 0);
+  void *q = zm_malloc(100);
+  cr_assert_not_null(q);
+  cr_assert_eq(zm_set_limit(zm_used_memory() + 4096), 0, "at or above use");
+  cr_assert_eq(zm_set_limit(0), 0);
+  zm_free(q);
+  zm_free(p);
+}
