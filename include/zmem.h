@@ -20,6 +20,16 @@
  *  - Requests above PTRDIFF_MAX, and count * size products that overflow, fail
  *    with ENOMEM; a backend never sees them.
  *
+ * Signal handlers: zmem makes no promise in async-signal context. Each
+ * thread updates its own counters with a plain load and store, so a handler
+ * that allocates or frees while the same thread is inside zmem may lose
+ * that update (the figures drift by the handler's bytes), and a handler
+ * that runs during a thread's first allocation, or one that takes a zmem
+ * lock (zm_used_memory, zm_get_stats, set-up calls, a limit's callback),
+ * can deadlock. Nothing in zmem is async-signal-safe; as with malloc, do
+ * not call it from handlers. The zmem run profiler shares this: a program
+ * that allocates in signal handlers can show small drifts in its figures.
+ *
  * Threads and processes:
  *  - A thread's counters are folded into shared totals when it exits (a
  *    pthread key destructor), so figures stay exact after threads come and
@@ -267,7 +277,15 @@ ZM_API int zm_set_layout(zm_layout layout);
  * headers. Exact whenever no allocation is in flight; after every block
  * allocated since some moment is freed, it returns to its value at that
  * moment, whichever threads allocated and freed them. Lock-free for the
- * allocating threads; a reader sums every live thread's counters. */
+ * allocating threads; a reader sums every live thread's counters.
+ * While other threads allocate and free, the reader adds their counters one
+ * after another, so it may see a sum that the memory never had at any one
+ * instant: a free counted by a thread read early and the matching
+ * allocation by a thread read late both miss, or both count. Such a
+ * reading can even be above a hard limit that the allocations themselves
+ * never crossed (zm_set_limit holds at every instant; readings of a moving
+ * total do not). zmem offers no consistent snapshot: one would need a
+ * shared write on every allocation. */
 ZM_API size_t zm_used_memory(void);
 
 /* Highest used memory seen since start or the last zm_reset_peak. Exact when
@@ -321,9 +339,11 @@ ZM_API int zm_get_stats(zm_stats *st);
 /* Tags account memory per subsystem. Tag 0 (ZM_TAG_DEFAULT, "untagged")
  * always exists. Tags need the header layout (the tag is stored in each
  * block's header): the first zm_tag_new or zm_tags_enable before the first
- * allocation turns them on; afterwards, with the lean layout already fixed,
- * both fail with EBUSY. With tags off, the lean layout and its speed are
- * unchanged.
+ * allocation turns them on and asks for that layout. After the first
+ * allocation they can still be turned on if the header layout is in force
+ * (the blocks already live count as tag 0; do it while no allocation is in
+ * flight, as with limits); with the lean layout fixed, both fail with
+ * EBUSY. With tags off, the lean layout and its speed are unchanged.
  *
  * Tags may nest: a tag made with zm_tag_new_child counts into its parent, so
  * every figure of a tag (zm_tag_used, zm_tag_stats, its limit) includes its
@@ -338,7 +358,7 @@ typedef uint32_t zm_tag;
 #define ZM_TAG_DEPTH_MAX 8
 
 /* Turns tags on (header layout). 0, or -1 with EBUSY once the lean layout is
- * fixed. Idempotent. Also the option tags=1. */
+ * fixed (zm_last_error says so). Idempotent. Also the option tags=1. */
 ZM_API int zm_tags_enable(void);
 
 /* 1 when tags are on, else 0. */
@@ -421,8 +441,12 @@ ZM_API int zm_tag_stats(zm_tag tag, zm_tag_info *info);
  * With a limit (hard or soft) set, every allocation and free also updates one
  * shared atomic counter; with none set the fast path is unchanged. The
  * counter starts from the memory live at the call, so set limits while no
- * allocation is in flight (at start-up, say). Also the option limit=SIZE. */
+ * allocation is in flight (at start-up, say). A limit below the memory in
+ * use now would fail every allocation until enough is freed: it is refused
+ * (-1, EINVAL; nothing changes). Also the option limit=SIZE. */
 ZM_API int zm_set_limit(size_t bytes);
+/* The hard limit in force: the tighter of the program's and ZMEM_OPTIONS's
+ * (see zm_configure); 0 for none. */
 ZM_API size_t zm_get_limit(void);
 
 typedef void (*zm_soft_limit_fn)(size_t used, size_t limit, void *arg);
@@ -436,7 +460,8 @@ ZM_API int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg);
 ZM_API size_t zm_get_soft_limit(void);
 
 /* Hard limit for one tag and its descendants; 0 removes it. EINVAL for an
- * unknown tag or with tags off. Same rules as zm_set_limit. */
+ * unknown tag, with tags off, or below the tag's memory in use. Same rules
+ * as zm_set_limit. */
 ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
 
 /* ----------------------------------------------------------- debug layout */
@@ -593,8 +618,8 @@ ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
 
 /* ---------------------------------------------------------------- options */
 
-/* Applies "key=value,key=value,...". Keys are the CMake option names without
- * the ZMEM_ prefix, lowercase (matched without regard to case). Keys:
+/* Applies "key=value,key=value,...". Keys are matched without regard to
+ * case. The run-time keys:
  *   layout=lean|header|debug  as zm_set_layout
  *   debug=0|1            1 as zm_debug_enable; 0 changes nothing
  *   quarantine=SIZE      as zm_set_quarantine
@@ -606,6 +631,9 @@ ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
  *   fault_seed=N         the seed fault_p uses (default 0)
  *   fault_p=P            as zm_fault_set_probability(P, fault_seed); P is
  *                        "0" to "1" in decimal ("0.01", ".5"), no exponent
+ * A build option's key is its CMake name without ZMEM_, lowercase: backend,
+ * replacement and debug_assert are fixed at build time, and zm_configure
+ * refuses them (EINVAL) with a message that says so.
  * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
  * optional i after it and an optional B, in any case ("64M", "512KiB",
  * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.
@@ -614,15 +642,22 @@ ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
  * the last one wins.
  * The whole string is checked before anything is applied: on any error
  * nothing changes and -1 is returned with errno EINVAL (bad syntax, key or
- * value; layout=lean together with tags=1; debug=1 with another layout),
- * EBUSY (layout, tags or debug, whatever the value, after the first
- * allocation; layout=lean with tags already on)
+ * value; layout=lean together with tags=1; debug=1 with another layout; a
+ * limit below the memory in use), EBUSY (layout or debug, whatever the
+ * value, after the first allocation; tags=1 once the lean layout is fixed;
+ * layout=lean with tags already on)
  * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()
  * then names the bad key or value. Never allocates.
  * The same syntax is read from the environment variable ZMEM_OPTIONS at the
- * first allocation, after any zm_configure calls made before it (so the
- * environment wins over them); a bad ZMEM_OPTIONS is reported in one line on
- * stderr and ignored whole. Thread-safe. */
+ * first allocation; a bad ZMEM_OPTIONS is reported in one line on stderr
+ * and ignored whole. Precedence, in one place: layout and tags from the
+ * environment are applied after the program's own set-up calls made before
+ * the first allocation (so the environment wins over them); limit and
+ * soft_limit from the environment are an operator's ceilings: the limit in
+ * force is always the tighter of the environment's and the program's
+ * (zm_set_limit, zm_set_soft_limit, zm_configure), whichever was set first
+ * and whenever the program sets its own, and zm_get_limit /
+ * zm_get_soft_limit return that limit in force. Thread-safe. */
 ZM_API int zm_configure(const char *options);
 
 /* The calling thread's last error message from zm_configure, naming what was

@@ -14,7 +14,9 @@
 #include "backend.h"
 #include "fault.h"
 #include "layout.h"
+#include "limits.h"
 #include "line.h"
+#include "oom.h"
 #include "prim/prim.h"
 #include "zmem.h"
 
@@ -246,42 +248,63 @@ static const value_kind k_prob = {"probability", parse_prob};
 
 /* ---------------------------------------------------------- appliers */
 
-/* Each runs with the set-up lock held; 0, or -1 with errno. */
+/* Each runs with the set-up lock held; 0, or -1 with errno. from_env: the
+ * value comes from ZMEM_OPTIONS (limits from there are ceilings). */
 
-static int apply_layout(const optval *v) {
+static int apply_layout(const optval *v, bool from_env) {
+  (void)from_env;
   return zm__request_layout_locked((zm_layout)v->a);
 }
 
 /* tags=0 leaves tags as they are: nothing turns them off once on. */
-static int apply_tags(const optval *v) {
+static int apply_tags(const optval *v, bool from_env) {
+  (void)from_env;
   return v->a ? zm__tags_enable_locked() : 0;
 }
 
-static int apply_limit(const optval *v) { return zm_set_limit(v->a); }
+static int apply_limit(const optval *v, bool from_env) {
+  if (!from_env)
+    return zm_set_limit(v->a);
+  zm__set_limit_env(v->a);
+  return 0;
+}
 
-static int apply_soft_limit(const optval *v) {
-  return zm_set_soft_limit(v->a, NULL, NULL);
+static int apply_soft_limit(const optval *v, bool from_env) {
+  if (!from_env)
+    return zm_set_soft_limit(v->a, NULL, NULL);
+  zm__set_soft_limit_env(v->a);
+  return 0;
 }
 
 /* debug=0 leaves the layout as it is, like tags=0. */
-static int apply_debug(const optval *v) {
+static int apply_debug(const optval *v, bool from_env) {
+  (void)from_env;
   return v->a ? zm__request_layout_locked(ZM_LAYOUT_DEBUG) : 0;
 }
 
-static int apply_quarantine(const optval *v) {
+static int apply_quarantine(const optval *v, bool from_env) {
+  (void)from_env;
   return zm_set_quarantine(v->a);
 }
 
-static int apply_leaks(const optval *v) { return zm_set_leak_check(v->a != 0); }
+static int apply_leaks(const optval *v, bool from_env) {
+  (void)from_env;
+  return zm_set_leak_check(v->a != 0);
+}
 
-static int apply_fault(const optval *v) { return zm_fault_set(v->a, v->b); }
+static int apply_fault(const optval *v, bool from_env) {
+  (void)from_env;
+  return zm_fault_set(v->a, v->b);
+}
 
-static int apply_fault_seed(const optval *v) {
+static int apply_fault_seed(const optval *v, bool from_env) {
+  (void)from_env;
   zm__fault_seed(v->a);
   return 0;
 }
 
-static int apply_fault_p(const optval *v) {
+static int apply_fault_p(const optval *v, bool from_env) {
+  (void)from_env;
   zm__fault_set_p53(v->a);
   return 0;
 }
@@ -292,7 +315,7 @@ typedef struct option {
   zm__option_doc doc; /* name, value syntax, one sentence */
   const value_kind *kind;
   bool fixes_layout; /* refused with EBUSY after the first allocation */
-  int (*apply)(const optval *v);
+  int (*apply)(const optval *v, bool from_env);
 } option;
 
 /* Applied in this order. Once checked, only layout can still fail (lean
@@ -305,7 +328,7 @@ static const option options[] = {
      &k_layout, true, apply_layout},
     {{"tags", "0|1",
       "1 turns per-tag accounting on (header layout); 0 changes nothing"},
-     &k_bool, true, apply_tags},
+     &k_bool, false, apply_tags},
     {{"debug", "0|1",
       "1 selects the debug layout (checked blocks, sites, quarantine); "
       "0 changes nothing"},
@@ -340,6 +363,24 @@ static const option options[] = {
 
 const zm__option_doc *zm__option_doc_at(size_t i) {
   return i < NOPTS ? &options[i].doc : NULL;
+}
+
+/* Options that exist only at build time: zm_configure names them as such.
+ * The table in README.md marks them "build time only". */
+static const struct {
+  const char *key, *cmake;
+} build_only[] = {
+    {"backend", "ZMEM_BACKEND"},
+    {"replacement", "ZMEM_REPLACEMENT"},
+    {"debug_assert", "ZMEM_DEBUG_ASSERT"},
+};
+
+/* The CMake option of a build-time-only key, or NULL. */
+static const char *build_only_option(slice key) {
+  for (size_t i = 0; i < sizeof build_only / sizeof *build_only; i++)
+    if (equals(key, build_only[i].key))
+      return build_only[i].cmake;
+  return NULL;
 }
 
 /* Index of the option named by key, or NOPTS. */
@@ -390,6 +431,14 @@ static int parse_item(slice item, pending *p, msgbuf *m) {
   if (!key.n)
     return fail(m, EINVAL, "missing option name in ", item, NULL, none);
   size_t i = find(key);
+  const char *cmake = i == NOPTS ? build_only_option(key) : NULL;
+  if (cmake) {
+    fail(m, EINVAL, "option ", key, " is fixed at build time (CMake option ",
+         none);
+    msg_str(m, cmake);
+    msg_str(m, ")");
+    return EINVAL;
+  }
   if (i == NOPTS)
     return fail(m, EINVAL, "unknown option ", key, NULL, none);
   return parse_value(i, trim(rest), p, m);
@@ -429,19 +478,49 @@ static int check_layout(const pending *p, msgbuf *m) {
   return 0;
 }
 
+/* tags=0 changes nothing; tags=1 works until the lean layout is fixed. */
+static int check_tags(const pending *p, msgbuf *m) {
+  bool set;
+  size_t tags = pending_value(p, "tags", &set);
+  if (set && tags && !zm__tags_possible_locked())
+    return fail(m, EBUSY, "option ", word("tags=1"),
+                " needs the header layout; the first allocation fixed the "
+                "lean layout",
+                none);
+  return 0;
+}
+
+/* zm_set_limit refuses a limit below the memory in use. */
+static int check_limit(const pending *p, bool from_env, msgbuf *m) {
+  bool set;
+  size_t limit = pending_value(p, "limit", &set);
+  size_t used = set && limit && !from_env ? zm_used_memory() : 0;
+  if (limit >= used)
+    return 0;
+  fail(m, EINVAL, "option ", word("limit"), " is below the memory in use (",
+       none);
+  char num[24];
+  msg_put(m, num, zm__utoa(used, num));
+  msg_str(m, " bytes)");
+  return EINVAL;
+}
+
 /* Pass 2, with the set-up lock held. */
-static int check_all(const pending *p, msgbuf *m) {
+static int check_all(const pending *p, bool from_env, msgbuf *m) {
   for (size_t i = 0; i < NOPTS; i++)
     if (p->set[i] && options[i].fixes_layout && zm__setup_frozen())
       return fail(m, EBUSY, "option ", word(options[i].doc.name),
                   " cannot change after the first allocation", none);
-  return check_layout(p, m);
+  int rc = check_tags(p, m);
+  if (!rc)
+    rc = check_limit(p, from_env, m);
+  return rc ? rc : check_layout(p, m);
 }
 
 /* Pass 3, with the set-up lock held. */
-static int apply_all(const pending *p, msgbuf *m) {
+static int apply_all(const pending *p, bool from_env, msgbuf *m) {
   for (size_t i = 0; i < NOPTS; i++) {
-    if (p->set[i] && options[i].apply(&p->value[i]) != 0) {
+    if (p->set[i] && options[i].apply(&p->value[i], from_env) != 0) {
       int err = errno ? errno : EINVAL;
       return fail(m, err, "option ", word(options[i].doc.name),
                   err == EBUSY ? " cannot change now (busy)"
@@ -453,14 +532,14 @@ static int apply_all(const pending *p, msgbuf *m) {
 }
 
 /* 0, or an errno value with the message in *m. */
-static int configure_locked(const char *s, msgbuf *m) {
+static int configure_locked(const char *s, bool from_env, msgbuf *m) {
   pending p;
   memset(&p, 0, sizeof p);
   int rc = parse_all(s, &p, m);
   if (!rc)
-    rc = check_all(&p, m);
+    rc = check_all(&p, from_env, m);
   if (!rc)
-    rc = apply_all(&p, m);
+    rc = apply_all(&p, from_env, m);
   return rc;
 }
 
@@ -473,7 +552,7 @@ int zm_configure(const char *s) {
   int rc = s ? 0 : fail(&m, EINVAL, "options string is NULL", none, NULL, none);
   if (s) {
     zm__setup_lock();
-    rc = configure_locked(s, &m);
+    rc = configure_locked(s, false, &m);
     zm__setup_unlock();
   }
   memcpy(last_error, m.s, m.n + 1);
@@ -499,7 +578,7 @@ void zm__options_from_env(void) {
     return;
   int saved = errno;
   msgbuf m = {.n = 0};
-  if (configure_locked(s, &m) != 0) {
+  if (configure_locked(s, true, &m) != 0) {
     zm__line l = {.n = 0};
     zm__line_str(&l, "zmem: ZMEM_OPTIONS ignored: ");
     zm__line_str(&l, m.s);

@@ -32,6 +32,19 @@
 #define UNDER_SANITIZER 0
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+bool harness_tsan(void) { return UNDER_TSAN; }
+
 /* ------------------------------------------------- sanitizer defaults */
 
 /* Requests that reach the allocator and cannot be met (1 << 60 bytes) must

@@ -99,6 +99,9 @@ static inline bool harness_libc_malloc_replaced(void) { return harness_slow(); }
 /* True under valgrind. */
 bool harness_valgrind(void);
 
+/* True in a ThreadSanitizer build. */
+bool harness_tsan(void);
+
 /* n, or n / 8 (at least 1) when harness_slow(). */
 unsigned scaled(unsigned n);
 

@@ -155,3 +155,114 @@ Test(contract, misaligned_backend_is_refused_lean) {
 Test(contract, misaligned_backend_is_refused_header) {
   misaligned_backend_is_refused(false);
 }
+
+/* -------------------------------------- tags after a header layout is fixed */
+
+/* With the header layout already in force, tags cost nothing more: turning
+ * them on after the first allocation works, and the blocks allocated before
+ * count as ZM_TAG_DEFAULT, so the root tags still add up to the total. */
+Test(contract, tags_on_after_first_allocation_in_header_layout) {
+  cr_assert_eq(zm_set_layout(ZM_LAYOUT_HEADER), 0);
+  void *early = zm_malloc(300);
+  cr_assert_not_null(early);
+  cr_assert_eq(zm_tags_enable(), 0, "errno %d: %s", errno, zm_last_error());
+  cr_assert_eq(zm_tags_enabled(), 1);
+  zm_tag t = zm_tag_new("late");
+  cr_assert_neq(t, ZM_TAG_INVALID, "errno %d: %s", errno, zm_last_error());
+  cr_assert_eq(zm_configure("tags=1"), 0, "%s", zm_last_error());
+  void *p = zm_malloc_tag(t, 500);
+  cr_assert_eq(zm_tag_of(p), t);
+  cr_assert_eq(zm_tag_of(early), ZM_TAG_DEFAULT);
+  cr_assert_eq(zm_tag_used(ZM_TAG_DEFAULT) + zm_tag_used(t), zm_used_memory());
+  zm_free(early);
+  cr_assert_eq(zm_tag_used(ZM_TAG_DEFAULT), 0);
+  zm_free(p);
+  cr_assert_eq(zm_tag_used(t), 0);
+  cr_assert_eq(zm_used_memory(), 0);
+}
+
+/* In the lean layout it is refused, and the message says why. */
+Test(contract, tags_refused_after_lean_layout_says_why) {
+  if (zm_get_backend()->usable_size == NULL)
+    cr_skip_test("the backend has no size query: the layout is header");
+  void *p = zm_malloc(1);
+  cr_assert_eq(zm_tags_enable(), -1);
+  cr_assert_eq(errno, EBUSY);
+  cr_assert(strstr(zm_last_error(), "lean layout") != NULL, "message: '%s'",
+            zm_last_error());
+  cr_assert_eq(zm_configure("tags=0"), 0, "tags=0 changes nothing: %s",
+               zm_last_error());
+  zm_free(p);
+}
+
+/* ------------------------------------------------- build-time option keys */
+
+/* The options table lists backend, replacement and debug_assert; they are
+ * CMake options only, and zm_configure says so instead of "unknown". */
+Test(contract, build_time_keys_are_refused_as_such) {
+  static const struct {
+    const char *s, *cmake;
+  } keys[] = {{"backend=jemalloc", "ZMEM_BACKEND"},
+              {"replacement=off", "ZMEM_REPLACEMENT"},
+              {"DEBUG_ASSERT=1", "ZMEM_DEBUG_ASSERT"},
+              {"limit=1M, backend=libc", "ZMEM_BACKEND"}};
+  for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+    errno = 0;
+    cr_assert_eq(zm_configure(keys[i].s), -1, "'%s' accepted", keys[i].s);
+    cr_assert_eq(errno, EINVAL);
+    const char *msg = zm_last_error();
+    cr_assert(strstr(msg, "fixed at build time") && strstr(msg, keys[i].cmake),
+              "'%s': message '%s'", keys[i].s, msg);
+  }
+  cr_assert_eq(zm_get_limit(), 0, "nothing half-applied");
+  cr_assert_eq(zm_configure("nosuchkey=1"), -1);
+  cr_assert(strstr(zm_last_error(), "unknown option"), "%s", zm_last_error());
+}
+
+/* ------------------------------------------ ZMEM_OPTIONS against the code */
+
+/* A limit from the environment is an operator's ceiling: the program may
+ * set tighter limits, never looser ones, before or after the first
+ * allocation, by zm_set_limit or by zm_configure. */
+Test(contract, environment_limits_are_ceilings) {
+  cr_assert_eq(setenv("ZMEM_OPTIONS", "limit=1M,soft_limit=512K", 1), 0);
+  cr_assert_eq(zm_set_limit(64 << 20), 0);
+  cr_assert_eq(zm_set_soft_limit(32 << 20, NULL, NULL), 0);
+  void *p = zm_malloc(10); /* reads ZMEM_OPTIONS */
+  cr_assert_eq(zm_get_limit(), 1 << 20);
+  cr_assert_eq(zm_get_soft_limit(), 512 << 10);
+  cr_assert_eq(zm_set_limit(100 << 10), 0);
+  cr_assert_eq(zm_get_limit(), 100 << 10, "a tighter limit from code holds");
+  cr_assert_eq(zm_set_limit(10 << 20), 0);
+  cr_assert_eq(zm_get_limit(), 1 << 20, "the ceiling holds");
+  cr_assert_eq(zm_configure("limit=0"), 0);
+  cr_assert_eq(zm_get_limit(), 1 << 20, "removing the code's limit");
+  cr_assert_eq(zm_set_soft_limit(0, NULL, NULL), 0);
+  cr_assert_eq(zm_get_soft_limit(), 512 << 10);
+  cr_assert_null(zm_try_malloc(2 << 20), "over the ceiling");
+  zm_free(p);
+}
+
+/* ---------------------------------------------- a limit below what is used */
+
+/* zm_set_limit(1000) with far more in use returned 0, and every allocation
+ * after it failed. It is refused now, and nothing changes. */
+Test(contract, limit_below_what_is_in_use_is_refused) {
+  void *p = zm_malloc(200 * 1024);
+  cr_assert_not_null(p);
+  errno = 0;
+  cr_assert_eq(zm_set_limit(1000), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert_eq(zm_get_limit(), 0);
+  cr_assert_eq(zm_configure("limit=1000"), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert(strstr(zm_last_error(), "in use"), "message: '%s'",
+            zm_last_error());
+  cr_assert_eq(zm_get_limit(), 0);
+  void *q = zm_malloc(100);
+  cr_assert_not_null(q);
+  cr_assert_eq(zm_set_limit(zm_used_memory() + 4096), 0, "at or above use");
+  cr_assert_eq(zm_set_limit(0), 0);
+  zm_free(q);
+  zm_free(p);
+}

@@ -196,12 +196,15 @@ Test(options, null_string) {
 }
 
 static const bad_case bad_after_first_allocation[] = {
-    {"tags=1", EBUSY, "option 'tags' cannot change after the first allocation"},
-    {"tags=0", EBUSY, "option 'tags' cannot change"},
     {"layout=header", EBUSY, "option 'layout' cannot change"},
-    {"limit=1M,tags=0", EBUSY, "option 'tags' cannot change"},
     {"layout=lean,soft_limit=1M", EBUSY, "option 'layout' cannot change"},
     {"limit=1M,tags=x", EINVAL, "bad boolean 'x' for 'tags'"},
+};
+
+/* tags=1 needs the header layout: refused once the lean one is fixed. */
+static const bad_case bad_after_lean_is_fixed[] = {
+    {"tags=1", EBUSY, "option 'tags=1' needs the header layout"},
+    {"limit=1M,tags=1", EBUSY, "option 'tags=1' needs the header layout"},
 };
 
 Test(options, layout_options_refused_after_first_allocation) {
@@ -210,6 +213,12 @@ Test(options, layout_options_refused_after_first_allocation) {
                               sizeof *bad_after_first_allocation;
        i++)
     check_bad(&bad_after_first_allocation[i]);
+  if (layout_now() == ZM_LAYOUT_LEAN)
+    for (size_t i = 0; i < sizeof bad_after_lean_is_fixed /
+                                sizeof *bad_after_lean_is_fixed;
+         i++)
+      check_bad(&bad_after_lean_is_fixed[i]);
+  cr_assert_eq(zm_configure("tags=0"), 0, "%s", zm_last_error());
   cr_assert_eq(zm_configure("limit=1M, soft_limit=512K"), 0); /* limits: yes */
   cr_assert_eq(zm_get_limit(), M);
   cr_assert_eq(zm_get_soft_limit(), 512 * K);
@@ -324,7 +333,7 @@ Test(options, env_layout) {
   cr_assert_eq(zm_tags_enabled(), 0);
 }
 
-/* The environment comes after the program's own set-up calls. */
+/* The environment's limit is a ceiling over the program's own. */
 Test(options, env_wins_over_earlier_configure) {
   char err[512];
   cr_assert_eq(zm_configure("limit=2M,soft_limit=1M"), 0);
