@@ -32,7 +32,7 @@ echo "== building $build" >&2
   cmake --build "$build" --target zbench_adapters -j 2; } >"$build/build.log" 2>&1 ||
   { cat "$build/build.log" >&2; exit 1; }
 prog=$build/bench/zbench_adapters
-libs="sqlite libevent lua zlib openssl"
+libs="sqlite libevent lua zlib openssl expat pcre2"
 raw=$build/adapters-raw.txt
 : >"$raw"
 
@@ -106,7 +106,7 @@ ver() { pkg-config --modversion "$1" 2>/dev/null || echo "?"; }
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $cpu, $(nproc) online CPUs, $(uname -sr)"
   echo "- Compiler: $(gcc --version | head -n 1); glibc $(ldd --version | head -n 1 | sed 's/.* //')"
-  echo "- Libraries: SQLite $(ver sqlite3), libevent $(ver libevent), Lua $(ver lua5.4), zlib $(ver zlib), OpenSSL $(ver openssl)"
+  echo "- Libraries: SQLite $(ver sqlite3), libevent $(ver libevent), Lua $(ver lua5.4), zlib $(ver zlib), OpenSSL $(ver openssl), Expat $(ver expat), PCRE2 $(ver libpcre2-8)"
   echo "- Command: \`bench/adapters.sh --reps $reps\`"
   echo
   echo "| library | default ms | zmem ms | time zmem / default | instructions default | instructions zmem | instructions zmem / default | tag peak |"
@@ -119,7 +119,10 @@ ver() { pkg-config --modversion "$1" 2>/dev/null || echo "?"; }
   echo "table and 200k strings built and collected; zlib: 4 MiB compressed at"
   echo "level 9 and decompressed; openssl: SHA-256 and AES-256-GCM over 1 MiB,"
   echo "a P-256 key, a self-signed certificate and a TLS handshake over"
-  echo "127.0.0.1, then OPENSSL_cleanup."
+  echo "127.0.0.1, then OPENSSL_cleanup; expat: a 5 MiB generated document"
+  echo "parsed in 64 KiB pieces; pcre2: three patterns counted over a 1 MiB"
+  echo "subject and a backtracking match 20000 frames deep (PCRE2's default is"
+  echo "its own malloc-based general context)."
 } >"$out"
 echo "== wrote $out" >&2
 cat "$table"
