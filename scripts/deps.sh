@@ -12,7 +12,7 @@ case "${1:-}" in
                libcriterion-dev libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev binutils python3-prometheus-client
                libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev
-               libexpat1-dev libpcre2-dev) ;;
+               libexpat1-dev libpcre2-dev libjansson-dev libcurl4-openssl-dev) ;;
   bench) want=("${common[@]}" pkgconf valgrind python3 libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
                libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev) ;;

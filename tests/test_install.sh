@@ -23,7 +23,8 @@ prefix=$work/prefix
 
 for f in include/zmem.h include/zmem/sqlite.h include/zmem/libevent.h \
   include/zmem/lua.h include/zmem/zlib.h include/zmem/openssl.h \
-  include/zmem/expat.h include/zmem/pcre2.h "$libdir/libzmem.a" "$libdir/pkgconfig/zmem.pc" \
+  include/zmem/expat.h include/zmem/pcre2.h include/zmem/jansson.h \
+  include/zmem/curl.h "$libdir/libzmem.a" "$libdir/pkgconfig/zmem.pc" \
   "$libdir/cmake/zmem/zmemConfig.cmake"; do
   [ -e "$prefix/$f" ] || { echo "FAIL: $f not installed" >&2; exit 1; }
 done
