@@ -10,6 +10,9 @@
  *       zlib      4 MiB compressed (level 9) and decompressed
  *       openssl   SHA-256 and AES-256-GCM over 1 MiB, a P-256 key, a
  *                 self-signed certificate, a TLS handshake over 127.0.0.1
+ *       expat     a 5 MiB generated document parsed in 64 KiB pieces
+ *       pcre2     three patterns counted over a 1 MiB subject and a
+ *                 backtracking match 20000 frames deep
  * MODE  default   the library's own allocator (no hook installed)
  *       zmem      the adapter, under a tag (tags on: the header layout)
  *
@@ -17,7 +20,9 @@
  * (set-up and process start are not); bench/adapters.sh counts its
  * instructions with callgrind through --toggle-collect='zba_work_*'. */
 #include <zmem.h>
+#include <zmem/expat.h>
 #include <zmem/libevent.h>
+#include <zmem/pcre2.h>
 #include <zmem/lua.h>
 #include <zmem/openssl.h>
 #include <zmem/sqlite.h>
@@ -341,6 +346,95 @@ NOINLINE static void zba_work_openssl(void) {
   OPENSSL_cleanup();
 }
 
+/* ---------------------------------------------------------------- Expat */
+
+#define XITEMS 60000
+static char *x_doc;
+static size_t x_len;
+static long x_elements;
+
+static void XMLCALL x_start(void *ud, const XML_Char *name, const XML_Char **a) {
+  (void)ud;
+  (void)name;
+  (void)a;
+  x_elements++;
+}
+
+static void expat_setup(void) {
+  x_doc = malloc((size_t)XITEMS * 160 + 64);
+  NEED(x_doc);
+  x_len += (size_t)sprintf(x_doc, "<?xml version=\"1.0\"?>\n<doc>\n");
+  for (int i = 0; i < XITEMS; i++)
+    x_len += (size_t)sprintf(x_doc + x_len,
+                             "<item id=\"%d\" kind=\"k%d\" name=\"n-%x\">"
+                             "value %d &amp; more <b>bold %d</b></item>\n",
+                             i, i % 17, (unsigned)i * 2654435761u, i, i);
+  x_len += (size_t)sprintf(x_doc + x_len, "</doc>\n");
+}
+
+NOINLINE static void zba_work_expat(void) {
+  if (use_zmem)
+    zm_expat_use(tag);
+  XML_Parser p = use_zmem ? zm_expat_parser_create(NULL, NULL)
+                          : XML_ParserCreate(NULL);
+  NEED(p);
+  XML_SetStartElementHandler(p, x_start);
+  for (size_t off = 0; off < x_len; off += 65536) {
+    size_t n = x_len - off < 65536 ? x_len - off : 65536;
+    NEED(XML_Parse(p, x_doc + off, (int)n, off + n == x_len) == XML_STATUS_OK);
+  }
+  NEED(x_elements == 1 + 2 * XITEMS);
+  XML_ParserFree(p);
+}
+
+/* ---------------------------------------------------------------- PCRE2 */
+
+static char *p_subject, *p_deep;
+static pcre2_general_context *p_gen;
+
+static long p_count(const char *pattern, const char *s, size_t n,
+                    uint32_t opts) {
+  int err;
+  PCRE2_SIZE off;
+  pcre2_compile_context *cc = pcre2_compile_context_create(p_gen);
+  pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                 0, &err, &off, cc);
+  pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, p_gen) : NULL;
+  NEED(md);
+  long count = 0;
+  PCRE2_SIZE at = 0;
+  int rc;
+  while (at < n && (rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, opts, md, NULL)) > 0) {
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    count++;
+    at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+  }
+  pcre2_match_data_free(md);
+  pcre2_code_free(re);
+  pcre2_compile_context_free(cc);
+  return count;
+}
+
+static void pcre2_setup(void) {
+  p_subject = malloc((1u << 20) + 1);
+  p_deep = malloc(20000);
+  NEED(p_subject && p_deep);
+  for (size_t i = 0; i < (1u << 20); i++)
+    p_subject[i] = (i % 64 == 63) ? '\n' : (char)('a' + (i * 7) % 26);
+  memset(p_deep, 'a', 20000);
+}
+
+NOINLINE static void zba_work_pcre2(void) {
+  p_gen = use_zmem ? zm_pcre2_context(tag) : NULL;
+  NEED(!use_zmem || p_gen);
+  NEED(p_count("^[a-z]+$", p_subject, 1u << 20, 0) == 0);
+  NEED(p_count("(?m)^[a-z]{63}$", p_subject, 1u << 20, 0) == (1 << 20) / 64);
+  NEED(p_count("([a-f])([g-m])\\1?", p_subject, 1u << 20, 0) > 1000);
+  /* anchored: otherwise PCRE2 sees that no x exists and skips the work */
+  NEED(p_count("(.)*x", p_deep, 20000, PCRE2_ANCHORED) == 0);
+  pcre2_general_context_free(p_gen);
+}
+
 /* ----------------------------------------------------------------- main */
 
 static const struct {
@@ -350,12 +444,14 @@ static const struct {
 } libs[] = {
     {"sqlite", NULL, zba_work_sqlite}, {"libevent", NULL, zba_work_libevent},
     {"lua", NULL, zba_work_lua},       {"zlib", zlib_setup, zba_work_zlib},
-    {"openssl", NULL, zba_work_openssl},
+    {"openssl", NULL, zba_work_openssl}, {"expat", expat_setup, zba_work_expat},
+    {"pcre2", pcre2_setup, zba_work_pcre2},
 };
 
 int main(int argc, char **argv) {
   if (argc != 3 || (strcmp(argv[2], "default") && strcmp(argv[2], "zmem")))
-    die("usage: zbench_adapters sqlite|libevent|lua|zlib|openssl default|zmem");
+    die("usage: zbench_adapters sqlite|libevent|lua|zlib|openssl|expat|pcre2 "
+        "default|zmem");
   use_zmem = strcmp(argv[2], "zmem") == 0;
   for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
     if (strcmp(argv[1], libs[i].name))

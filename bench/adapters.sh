@@ -5,7 +5,10 @@
 # REPS times (alternating which goes first), counts the workload's
 # instructions with callgrind once per mode, and writes bench/ADAPTERS.md.
 #
-#   bench/adapters.sh [--reps N] [--out FILE] [--no-callgrind]
+#   bench/adapters.sh [--reps N] [--out FILE] [--no-callgrind] [--note TEXT]
+#
+# --note adds a line about the run to the file (e.g. that the machine was
+# busy, so that only the instruction counts are worth reading).
 #
 # Ratios are zmem / default: above 1.00 the adapter costs more. Time ratios
 # are medians of paired ratios (both modes in the same repetition).
@@ -15,12 +18,14 @@ cd "$root"
 reps=5
 out=bench/ADAPTERS.md
 callgrind=1
+note=
 while [ $# -gt 0 ]; do
   case $1 in
   --reps) reps=$2; shift 2 ;;
   --out) out=$2; shift 2 ;;
   --no-callgrind) callgrind=0; shift ;;
-  *) echo "usage: $0 [--reps N] [--out FILE] [--no-callgrind]" >&2; exit 2 ;;
+  --note) note=$2; shift 2 ;;
+  *) echo "usage: $0 [--reps N] [--out FILE] [--no-callgrind] [--note TEXT]" >&2; exit 2 ;;
   esac
 done
 scripts/deps.sh bench
@@ -32,7 +37,7 @@ echo "== building $build" >&2
   cmake --build "$build" --target zbench_adapters -j 2; } >"$build/build.log" 2>&1 ||
   { cat "$build/build.log" >&2; exit 1; }
 prog=$build/bench/zbench_adapters
-libs="sqlite libevent lua zlib openssl"
+libs="sqlite libevent lua zlib openssl expat pcre2"
 raw=$build/adapters-raw.txt
 : >"$raw"
 
@@ -106,8 +111,9 @@ ver() { pkg-config --modversion "$1" 2>/dev/null || echo "?"; }
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $cpu, $(nproc) online CPUs, $(uname -sr)"
   echo "- Compiler: $(gcc --version | head -n 1); glibc $(ldd --version | head -n 1 | sed 's/.* //')"
-  echo "- Libraries: SQLite $(ver sqlite3), libevent $(ver libevent), Lua $(ver lua5.4), zlib $(ver zlib), OpenSSL $(ver openssl)"
+  echo "- Libraries: SQLite $(ver sqlite3), libevent $(ver libevent), Lua $(ver lua5.4), zlib $(ver zlib), OpenSSL $(ver openssl), Expat $(ver expat), PCRE2 $(ver libpcre2-8)"
   echo "- Command: \`bench/adapters.sh --reps $reps\`"
+  [ -z "$note" ] || echo "- Note: $note"
   echo
   echo "| library | default ms | zmem ms | time zmem / default | instructions default | instructions zmem | instructions zmem / default | tag peak |"
   echo "|---|---|---|---|---|---|---|---|"
@@ -119,7 +125,10 @@ ver() { pkg-config --modversion "$1" 2>/dev/null || echo "?"; }
   echo "table and 200k strings built and collected; zlib: 4 MiB compressed at"
   echo "level 9 and decompressed; openssl: SHA-256 and AES-256-GCM over 1 MiB,"
   echo "a P-256 key, a self-signed certificate and a TLS handshake over"
-  echo "127.0.0.1, then OPENSSL_cleanup."
+  echo "127.0.0.1, then OPENSSL_cleanup; expat: a 5 MiB generated document"
+  echo "parsed in 64 KiB pieces; pcre2: three patterns counted over a 1 MiB"
+  echo "subject and a backtracking match 20000 frames deep (PCRE2's default is"
+  echo "its own malloc-based general context)."
 } >"$out"
 echo "== wrote $out" >&2
 cat "$table"

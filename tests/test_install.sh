@@ -21,7 +21,10 @@ mkdir -p "$work"
 prefix=$work/prefix
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log"
 
-for f in include/zmem.h "$libdir/libzmem.a" "$libdir/pkgconfig/zmem.pc" \
+for f in include/zmem.h include/zmem/sqlite.h include/zmem/libevent.h \
+  include/zmem/lua.h include/zmem/zlib.h include/zmem/openssl.h \
+  include/zmem/expat.h include/zmem/pcre2.h include/zmem/jansson.h \
+  include/zmem/curl.h "$libdir/libzmem.a" "$libdir/pkgconfig/zmem.pc" \
   "$libdir/cmake/zmem/zmemConfig.cmake"; do
   [ -e "$prefix/$f" ] || { echo "FAIL: $f not installed" >&2; exit 1; }
 done
@@ -156,6 +159,30 @@ if [ -n "$own" ]; then
   mv "$prefix" "$work/hidden"
   for f in $own; do zmem_from "$work/moved/$f" "$work/moved"; done
   mv "$work/hidden" "$prefix"
+fi
+# (e) an adapter header from the installed tree, with its library (zlib).
+if pkg-config --exists zlib; then
+  cat >"$work/src/zlib_user.c" <<'C'
+#include <zmem/zlib.h>
+
+#include <string.h>
+
+int main(void) {
+  zm_tag t = zm_tag_new("zlib");
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  zm_zlib_use(&s, t);
+  if (deflateInit(&s, 6) != Z_OK || zm_tag_used(t) == 0)
+    return 1;
+  deflateEnd(&s);
+  return zm_tag_used(t) == 0 ? 0 : 2;
+}
+C
+  # shellcheck disable=SC2086
+  "$cc" $cflags -Wall -Wextra -Werror $pc_cflags $(pkg-config --cflags zlib) \
+    "$work/src/zlib_user.c" -o "$work/zlib_user" $pc_libs $(pkg-config --libs zlib) $ldflags
+  LD_LIBRARY_PATH="$prefix/$libdir" "$work/zlib_user"
+  echo "install: the installed zmem/zlib.h builds and runs"
 fi
 echo "install: zmem's own programs and libraries on RUNPATH \$ORIGIN:${own:- none installed}"
 echo "install: pkg-config (shared, shared with rpath, static) and find_package (shared, static, installed) ok"
