@@ -235,7 +235,10 @@ typedef struct zm_backend {
 } zm_backend;
 
 /* Installs a backend. Must come before the first allocation: afterwards it
- * fails with EBUSY. EINVAL if be or one of malloc/realloc/free is NULL.
+ * fails with EBUSY. EINVAL if be or one of malloc/realloc/free is NULL, or
+ * if the lean layout was asked for (zm_set_layout, layout=lean) and be has
+ * no usable_size: a conflict between two explicit requests is refused, the
+ * layout is never changed behind the caller's back.
  * ENOTSUP when zmem was built with ZMEM_REPLACEMENT=OFF. Use zm_get_backend
  * first to wrap the built-in backend. */
 ZM_API int zm_set_backend(const zm_backend *be);
@@ -243,7 +246,7 @@ ZM_API int zm_set_backend(const zm_backend *be);
 /* The libevent-shaped form: plain malloc/realloc/free functions, without a
  * size query (so the header layout is used). All three NULL restores the
  * built-in backend; some but not all NULL is EINVAL. Same EBUSY / ENOTSUP
- * rules as zm_set_backend. */
+ * rules as zm_set_backend, and EINVAL after a request for the lean layout. */
 ZM_API int zm_set_mem_functions(void *(*malloc_fn)(size_t),
                                 void *(*realloc_fn)(void *, size_t),
                                 void (*free_fn)(void *));

@@ -266,3 +266,27 @@ Test(contract, limit_below_what_is_in_use_is_refused) {
   zm_free(q);
   zm_free(p);
 }
+
+/* ------------------------------------------- conflicting layout requests */
+
+/* layout=lean, then a backend that cannot report sizes: the lean layout was
+ * silently dropped for the header one. The backend is refused instead. */
+Test(contract, lean_request_then_sizeless_backend_is_refused) {
+  SKIP_UNLESS_REPLACEMENT();
+  cr_assert_eq(zm_set_mem_functions(NULL, NULL, NULL), 0); /* built-in */
+  cr_assert_eq(zm_configure("layout=lean"), 0, "%s", zm_last_error());
+  zm_backend nosize = {.name = "nosize",
+                       .malloc = clobber_malloc,
+                       .realloc = clobber_realloc,
+                       .free = clobber_free};
+  errno = 0;
+  cr_assert_eq(zm_set_backend(&nosize), -1, "lean request dropped");
+  cr_assert_eq(errno, EINVAL);
+  errno = 0;
+  cr_assert_eq(zm_set_mem_functions(malloc, realloc, free), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert_str_eq(zm_get_backend()->name, ZMEM_TEST_BUILTIN_NAME);
+  void *p = zm_malloc(10);
+  cr_assert_eq(layout_now(), ZM_LAYOUT_LEAN);
+  zm_free(p);
+}
