@@ -466,9 +466,10 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  * A build option's key is its CMake name without ZMEM_, lowercase: backend,
  * replacement and debug_assert are fixed at build time, and zm_configure
  * refuses them (EINVAL) with a message that says so.
- * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
- * optional i after it and an optional B, in any case ("64M", "512KiB",
- * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.
+ * SIZE: decimal digits, then directly (no blank) an optional unit: K, M, G
+ * or T (powers of 1024), each with an optional i and then an optional B, or
+ * B alone, in any case ("64M", "64Mi", "512KiB", "2kb", "100b"); no sign,
+ * fraction, hex or blank inside; a value above SIZE_MAX is an error.
  * Booleans: 0/1, true/false, on/off, yes/no. Blanks around keys and values
  * and empty items (",,", a trailing comma, "") are ignored. A repeated key:
  * the last one wins.

@@ -290,3 +290,34 @@ Test(contract, lean_request_then_sizeless_backend_is_refused) {
   cr_assert_eq(layout_now(), ZM_LAYOUT_LEAN);
   zm_free(p);
 }
+
+/* ------------------------------------------------------ the size grammar */
+
+/* One grammar, as zmem.h writes it: digits, then directly an optional unit
+ * K, M, G or T, an optional i, an optional B (any case). */
+Test(contract, size_grammar_matches_its_documentation) {
+  static const struct {
+    const char *s;
+    size_t v;
+  } good[] = {{"limit=64", 64},          {"limit=64b", 64},
+              {"limit=64K", 64 << 10},   {"limit=64kb", 64 << 10},
+              {"limit=64Ki", 64 << 10},  {"limit=64KiB", 64 << 10},
+              {"limit=64Mi", 64 << 20},  {"limit=64mIb", 64 << 20},
+              {"limit= 64M ", 64 << 20}, {"limit=1Gi", (size_t)1 << 30}};
+  for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+    cr_assert_eq(zm_configure(good[i].s), 0, "'%s' refused: %s", good[i].s,
+                 zm_last_error());
+    cr_assert_eq(zm_get_limit(), good[i].v, "'%s'", good[i].s);
+  }
+  static const char *const bad[] = {"limit=64 M",  "limit=64\tKiB",
+                                    "limit=64 B",  "limit=64i",
+                                    "limit=64iB",  "limit=64KBi",
+                                    "limit=64Mii", "limit=64 Mi"};
+  for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    errno = 0;
+    cr_assert_eq(zm_configure(bad[i]), -1, "'%s' accepted", bad[i]);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert(strstr(zm_last_error(), "bad size"), "'%s': %s", bad[i],
+              zm_last_error());
+  }
+}
