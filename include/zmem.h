@@ -412,7 +412,8 @@ typedef struct zm_tag_info {
   size_t used;         /* live bytes, headers included */
   size_t live_blocks;
   size_t peak;         /* same bound as zm_peak_memory, per tag */
-  uint64_t calls;      /* allocation calls, free and realloc */
+  uint64_t calls;      /* allocation calls, free and realloc, failed ones
+                          included (as in zm_stats) */
   uint64_t failures;   /* allocations refused or failed */
   size_t limit;        /* 0: none */
 } zm_tag_info;

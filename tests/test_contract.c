@@ -321,3 +321,38 @@ Test(contract, size_grammar_matches_its_documentation) {
               zm_last_error());
   }
 }
+
+/* ------------------------------------------------------- per-tag calls */
+
+static zm_tag_info tag_info(zm_tag t) {
+  zm_tag_info i = {.size = sizeof i};
+  cr_assert_eq(zm_tag_stats(t, &i), 0);
+  return i;
+}
+
+/* zm_stats counts a failed call under its function and under failures;
+ * a tag's calls do the same. */
+Test(contract, tag_calls_include_failed_ones) {
+  zm_tag t = zm_tag_new("limited");
+  cr_assert_neq(t, ZM_TAG_INVALID);
+  oom_rec rec = {0};
+  zm_set_oom_handler(oom_record, &rec);
+  void *p = zm_malloc_tag(t, 100);
+  cr_assert_not_null(p);
+  cr_assert_eq(zm_tag_set_limit(t, 4096), 0);
+  zm_tag_info before = tag_info(t);
+  zm_stats sb = stats_now();
+  cr_assert_null(zm_malloc_tag(t, 8192));
+  cr_assert_null(zm_calloc_tag(t, 1, 8192));
+  zm_tag_info after = tag_info(t);
+  zm_stats sa = stats_now();
+  cr_assert_eq(rec.calls, 2);
+  cr_assert_eq(sa.malloc_calls + sa.calloc_calls - sb.malloc_calls -
+                   sb.calloc_calls,
+               2);
+  cr_assert_eq(sa.failures - sb.failures, 2);
+  cr_assert_eq(after.failures - before.failures, 2);
+  cr_assert_eq(after.calls - before.calls, 2, "tag calls +%lu",
+               (unsigned long)(after.calls - before.calls));
+  zm_free(p);
+}
