@@ -200,9 +200,12 @@ typedef void (*zm_oom_handler)(size_t size, void *arg);
 
 /* Installs the function called when a checked allocation fails, with the size
  * that was asked for and `arg`. If it returns, the allocation returns NULL with
- * errno = ENOMEM. NULL restores the default handler, which writes one line to
- * stderr with write(2), without allocating, and calls abort(). The handler may
- * be called from any thread, concurrently. */
+ * errno = ENOMEM. NULL restores the default handler, which writes a short
+ * report to stderr with write(2), without allocating, and calls abort():
+ *   zmem: used N bytes, peak N bytes, N live blocks, limit N bytes|no limit
+ *   zmem: top tags: NAME N bytes, ...        (only with tags on)
+ *   zmem: out of memory allocating N bytes
+ * The handler may be called from any thread, concurrently. */
 ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
 
 /* ---------------------------------------------------------------- backend */
