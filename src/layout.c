@@ -66,6 +66,8 @@ zm_layout zm__layout_report(void) {
   return r;
 }
 
+bool zm__lean_requested_locked(void) { return wanted == ZM_LAYOUT_LEAN; }
+
 int zm__request_layout_locked(zm_layout layout) {
   if (zm__setup_frozen()) {
     errno = EBUSY;

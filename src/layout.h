@@ -75,6 +75,9 @@ void zm__setup_unlock(void);
 /* True once the layout is fixed; call with the set-up lock held. */
 bool zm__setup_frozen(void);
 
+/* True when the lean layout was asked for explicitly (set-up lock held). */
+bool zm__lean_requested_locked(void);
+
 /* zm_set_layout and zm_tags_enable, for callers that hold the set-up lock. */
 int zm__request_layout_locked(zm_layout layout);
 int zm__tags_enable_locked(void);
