@@ -66,6 +66,8 @@ static void fork_child(void) {
   zmp_proc_forked();
 }
 
+static void on_exit_hook(int code, void *arg);
+
 static void init(void) {
   int expected = UNINIT;
   if (!atomic_compare_exchange_strong(&state, &expected, INITING))
@@ -81,6 +83,7 @@ static void init(void) {
   if (ok) {
     zmp_proc_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    on_exit(on_exit_hook, NULL);
   }
   guard--;
   atomic_store(&state, ok ? READY : FAILED);
@@ -209,7 +212,16 @@ static void free_counted(int fn, void *p) {
 }
 
 EXPORT void free(void *p) {
-  if (!p || zmp_in_arena(p))
+  if (!p) {
+    /* Counted (memusage counts it too), nothing else. */
+    if (likely(!bypass()) && my_slot()) {
+      guard++;
+      count_call(slot, ZMR_FREE, 0, false);
+      guard--;
+    }
+    return;
+  }
+  if (zmp_in_arena(p))
     return;
   int saved = errno;
   if (unlikely(bypass())) {
@@ -245,8 +257,9 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
   zmp_sizes_put(q, n);
   unsigned b = zmr_bucket(n);
   bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
-  bump(&s->total_requested, n);
-  bump(&s->total_held, held);
+  /* The total counts what a realloc added, as memusage does. */
+  bump(&s->total_requested, n > old_req ? n - old_req : 0);
+  bump(&s->total_held, held > old_held ? held - old_held : 0);
   if (q != p)
     bump(&s->realloc_moved, 1);
   else if (n < old_req)
@@ -376,18 +389,14 @@ EXPORT size_t malloc_usable_size(void *p) {
 
 /* ------------------------------------------------------------------ exit */
 
-/* The status a process exits with, for its row in the report. A process
- * killed by a signal never gets here; the launcher tells it from waitpid
- * (the first process) or reports the status as unknown. */
-typedef void (*exit_fn)(int) __attribute__((noreturn));
-
-EXPORT void exit(int code) {
+/* The status a process exits with, for its row in the report: on_exit
+ * sees the status of exit() and of a return from main (which calls exit
+ * inside the C library, past any interposition); _exit and _Exit are
+ * interposed. A process killed by a signal never gets here; the launcher
+ * tells it from waitpid (the first process) or reports it as unknown. */
+static void on_exit_hook(int code, void *arg) {
+  (void)arg;
   zmp_proc_exit(code);
-  exit_fn next = (exit_fn)dlsym(RTLD_NEXT, "exit");
-  if (next)
-    next(code);
-  syscall(SYS_exit_group, code);
-  __builtin_unreachable();
 }
 
 EXPORT void _exit(int code) {
