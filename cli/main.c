@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Exit statuses of zmem itself (the program's own status otherwise). */
@@ -77,6 +78,11 @@ static int open_output(output *o) {
   snprintf(dir, sizeof dir, "%s", o->path);
   snprintf(o->tmp, sizeof o->tmp, "%s/.zmem-XXXXXX", dirname(dir));
   int fd = mkstemp(o->tmp);
+  if (fd >= 0) {
+    mode_t mask = umask(0); /* mkstemp makes 0600; a report is 0666 & ~umask */
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+  }
   if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
     fprintf(stderr, "zmem: cannot write %s: %s\n", o->path, strerror(errno));
     o->tmp[0] = 0;

@@ -59,7 +59,10 @@ static void *be_aligned(void *ud, size_t a, size_t n) {
 /* A failed checked call returns NULL with ENOMEM, as the C functions do. */
 static void oom_returns(size_t size, void *arg) { (void)size; (void)arg; }
 
-static void fork_prepare(void) { zmp_sizes_prepare_fork(); }
+static void fork_prepare(void) {
+  zmp_proc_prepare_fork();
+  zmp_sizes_prepare_fork();
+}
 static void fork_parent(void) { zmp_sizes_after_fork(); }
 static void fork_child(void) {
   zmp_sizes_after_fork();

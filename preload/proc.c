@@ -162,6 +162,27 @@ void zmp_proc_init(void) {
   zmp_proc = p;
 }
 
+/* The parent's live figures when it forked, taken before the fork: after
+ * it the parent's slots keep changing in the shared record. */
+static int64_t fork_req, fork_held, fork_blocks;
+
+void zmp_proc_prepare_fork(void) {
+  zmr_proc *parent = zmp_proc;
+  if (!parent)
+    return;
+  int64_t req = parent->base_requested, held = parent->base_held,
+          blocks = parent->base_blocks;
+  uint32_t n = atomic_load(&parent->nslots);
+  for (uint32_t i = 0; i < n && i < ZMR_MAX_SLOTS; i++) {
+    req += atomic_load(&parent->slots[i].live_requested);
+    held += atomic_load(&parent->slots[i].live_held);
+    blocks += atomic_load(&parent->slots[i].live_blocks);
+  }
+  fork_req = req;
+  fork_held = held;
+  fork_blocks = blocks;
+}
+
 void zmp_proc_forked(void) {
   zmr_proc *parent = zmp_proc;
   zmp_generation++;
@@ -172,14 +193,7 @@ void zmp_proc_forked(void) {
   if (!p)
     return;
   /* The child starts with the parent's heap. */
-  int64_t req = parent->base_requested, held = parent->base_held,
-          blocks = parent->base_blocks;
-  uint32_t n = atomic_load(&parent->nslots);
-  for (uint32_t i = 0; i < n && i < ZMR_MAX_SLOTS; i++) {
-    req += atomic_load(&parent->slots[i].live_requested);
-    held += atomic_load(&parent->slots[i].live_held);
-    blocks += atomic_load(&parent->slots[i].live_blocks);
-  }
+  int64_t req = fork_req, held = fork_held, blocks = fork_blocks;
   p->base_requested = req;
   p->base_held = held;
   p->base_blocks = blocks;

@@ -18,6 +18,9 @@ extern unsigned zmp_generation;
 /* Attaches and claims this process's record. Called once, early. */
 void zmp_proc_init(void);
 
+/* Notes the parent's live figures (from the atfork prepare handler). */
+void zmp_proc_prepare_fork(void);
+
 /* Claims a record for a fork child (from the atfork child handler). */
 void zmp_proc_forked(void);
 
