@@ -247,14 +247,6 @@ zmr_slot *zmp_slot_claim(bool *shared) {
   return &p->slots[*shared ? ZMR_MAX_SLOTS - 1 : i];
 }
 
-static inline void add(_Atomic int64_t *c, int64_t v, bool shared) {
-  if (shared)
-    atomic_fetch_add_explicit(c, v, memory_order_relaxed);
-  else
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-                          memory_order_relaxed);
-}
-
 static void raise_peak(_Atomic int64_t *peak, int64_t v) {
   int64_t p = atomic_load_explicit(peak, memory_order_relaxed);
   while (v > p && !atomic_compare_exchange_weak_explicit(
@@ -262,37 +254,6 @@ static void raise_peak(_Atomic int64_t *peak, int64_t v) {
     ;
 }
 
-/* One of the two figures (requested, held): publish past the granule,
- * otherwise note the candidate "published + mine". */
-static void move_one(_Atomic int64_t *unpub, _Atomic int64_t *cand,
-                     _Atomic int64_t *published, _Atomic int64_t *peak,
-                     int64_t d, bool shared) {
-  if (shared) {
-    raise_peak(peak, atomic_fetch_add(published, d) + d);
-    return;
-  }
-  int64_t u = atomic_load_explicit(unpub, memory_order_relaxed) + d;
-  if (u > ZMR_GRANULE || u < -ZMR_GRANULE) {
-    atomic_store_explicit(unpub, 0, memory_order_relaxed);
-    raise_peak(peak, atomic_fetch_add_explicit(published, u, memory_order_relaxed) + u);
-    return;
-  }
-  atomic_store_explicit(unpub, u, memory_order_relaxed);
-  if (d > 0) {
-    int64_t c = atomic_load_explicit(published, memory_order_relaxed) + u;
-    if (c > atomic_load_explicit(cand, memory_order_relaxed))
-      atomic_store_explicit(cand, c, memory_order_relaxed);
-  }
-}
-
-void zmp_slot_move(zmr_slot *s, bool shared, int64_t req, int64_t held,
-                   int64_t blocks) {
-  zmr_proc *p = zmp_proc;
-  add(&s->live_requested, req, shared);
-  add(&s->live_held, held, shared);
-  add(&s->live_blocks, blocks, shared);
-  move_one(&s->unpub_requested, &s->cand_requested, &p->published_requested,
-           &p->peak_requested, req, shared);
-  move_one(&s->unpub_held, &s->cand_held, &p->published_held, &p->peak_held,
-           held, shared);
+void zmp_publish(_Atomic int64_t *published, _Atomic int64_t *peak, int64_t u) {
+  raise_peak(peak, atomic_fetch_add_explicit(published, u, memory_order_relaxed) + u);
 }

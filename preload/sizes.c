@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -41,9 +42,16 @@ static inline void spin_pause(void) {
 #endif
 }
 
+/* Spins briefly, then yields: on a machine with more threads than cores the
+ * holder may be descheduled, and spinning would waste the whole slice. */
 static void lock(shard *s) {
-  while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))
-    spin_pause();
+  for (unsigned n = 0;
+       atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire); n++) {
+    if (n < 64)
+      spin_pause();
+    else
+      sched_yield();
+  }
 }
 
 static void unlock(shard *s) {
