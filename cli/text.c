@@ -137,35 +137,12 @@ static void row(FILE *f, const zmc_proc *p) {
           p->origin == ZMR_ORIGIN_FORK ? "(fork) " : "", p->command);
 }
 
-/* Indexes of the n processes with the largest peaks, in record order. */
-static uint32_t top(const zmc_run *run, uint32_t *pick, uint32_t n) {
-  if (run->nprocs <= n) {
-    for (uint32_t i = 0; i < run->nprocs; i++)
-      pick[i] = i;
-    return run->nprocs;
-  }
-  bool taken[ZMR_MAX_PROCS] = {false};
-  for (uint32_t k = 0; k < n; k++) {
-    uint32_t best = UINT32_MAX;
-    for (uint32_t i = 0; i < run->nprocs; i++)
-      if (!taken[i] && (best == UINT32_MAX ||
-                        run->procs[i].peak_requested > run->procs[best].peak_requested))
-        best = i;
-    taken[best] = true;
-  }
-  uint32_t m = 0;
-  for (uint32_t i = 0; i < run->nprocs; i++)
-    if (taken[i])
-      pick[m++] = i;
-  return m;
-}
-
 static void processes(FILE *f, const zmc_run *run) {
   fprintf(f, "processes (%u%s)\n", run->nprocs,
           run->lost_procs ? ", more not recorded: the run's table is full" : "");
   fprintf(f, "  %7s %7s %10s %10s %10s %10s %9s  %s\n", "pid", "parent", "peak req",
           "peak held", "total", "RSS peak", "status", "command");
-  uint32_t pick[MAX_ROWS], n = top(run, pick, MAX_ROWS);
+  uint32_t pick[MAX_ROWS], n = zmc_top(run, pick, MAX_ROWS);
   for (uint32_t i = 0; i < n; i++)
     row(f, &run->procs[pick[i]]);
   if (run->nprocs > n)
