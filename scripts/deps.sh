@@ -7,7 +7,7 @@ set -euo pipefail
 
 common=(gcc make cmake pkgconf)
 case "${1:-}" in
-  demo)  want=("${common[@]}") ;;
+  demo)  want=("${common[@]}" python3) ;;
   test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev binutils python3-prometheus-client) ;;
