@@ -10,8 +10,9 @@ case "${1:-}" in
   demo)  want=("${common[@]}" python3) ;;
   test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev binutils python3-prometheus-client) ;;
-  bench) want=("${common[@]}" valgrind python3 libjemalloc-dev libmimalloc-dev
+               libgoogle-perftools-dev binutils python3-prometheus-client
+               libc-devtools sqlite3) ;;
+  bench) want=("${common[@]}" valgrind python3 libc-devtools heaptrack libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
