@@ -26,6 +26,7 @@ ap.add_argument("--reps", type=int, default=5)
 ap.add_argument("--rounds", type=int, default=2000000)
 ap.add_argument("--out", default="bench/RUN-OVERHEAD.md")
 a = ap.parse_args()
+a.zmem, a.churn = os.path.abspath(a.zmem), os.path.abspath(a.churn)
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 py = shutil.which("/usr/bin/python3") or shutil.which("python3")
