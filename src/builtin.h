@@ -5,7 +5,12 @@
  * bi_good_size: the usable size a request gets, when the allocator guarantees
  * it equals the usable size of every block last requested with that size
  * (malloc, calloc or realloc). Only jemalloc makes that promise (nallocx is the
- * basis of its sized deallocation); bi_has_good_size says whether it exists. */
+ * basis of its sized deallocation); bi_has_good_size says whether it exists.
+ *
+ * The size source (bi_*_counted, at the end of each section): each allocation
+ * entry point together with the exact number of bytes the allocator holds
+ * for the block, by the cheapest exact means the allocator offers. The lean
+ * layout's fast path counts with these and nothing else. */
 #ifndef ZM_BUILTIN_H
 #define ZM_BUILTIN_H
 
@@ -34,6 +39,8 @@ static const bool bi_free_keeps_errno = false;
  * program linked with -lzmem alone does not guarantee; so backend.c checks at
  * load that malloc lives in the same object as mallocx. */
 extern bool zm__je_owns_malloc;
+/* Whether the per-thread counters below are in use: decided at load. */
+extern bool zm__je_counters_ok;
 static inline void *bi_malloc(size_t n) {
   return zm__likely(zm__je_owns_malloc) ? malloc(bi_req(n))
                                         : mallocx(bi_req(n), 0);
@@ -56,6 +63,76 @@ static inline size_t bi_usable(const void *p) { return sallocx(p, 0); }
 static inline size_t bi_good_size(size_t n) { return nallocx(bi_req(n), 0); }
 static inline void *bi_aligned(size_t a, size_t n) {
   return mallocx(n, MALLOCX_ALIGN(a));
+}
+
+/* Size source. jemalloc keeps, per thread, the bytes it has ever allocated
+ * and freed (usable sizes, the mallctls thread.allocatedp and
+ * thread.deallocatedp); the difference of a counter across a call is that
+ * call's exact size, for two loads instead of a size lookup (nallocx,
+ * sallocx: about 35 instructions each). The counters are read through
+ * volatile: the compiler takes malloc and free for builtins that write no
+ * memory it can see, and would otherwise reuse the load from before the
+ * call.
+ *
+ * zm__je_tc.alloc is NULL until the thread's first call, and stays NULL
+ * where the counters are unusable (jemalloc built without statistics, or
+ * the check at load found them inexact; see backend.c): then every call
+ * takes the documented path, out of line (usable size by nallocx/sallocx). */
+typedef struct zm__je_counters {
+  const volatile uint64_t *alloc, *dealloc;
+} zm__je_counters;
+extern __thread zm__je_counters zm__je_tc
+    __attribute__((tls_model("initial-exec")));
+void *zm__je_malloc_slow(size_t n, bool zero, size_t *bytes);
+size_t zm__je_free_slow(void *p);
+size_t zm__je_free_sized_slow(void *p, size_t n);
+void *zm__je_realloc_slow(void *p, size_t n, int64_t *delta);
+
+/* free's thread-cache path when free is jemalloc's; dallocx has none. */
+static inline void bi_je_free(void *p) {
+  if (zm__likely(zm__je_owns_malloc))
+    free(p);
+  else
+    dallocx(p, 0);
+}
+
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  const volatile uint64_t *a = zm__je_tc.alloc;
+  if (zm__unlikely(!a))
+    return zm__je_malloc_slow(n, zero, bytes);
+  uint64_t a0 = *a;
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  *bytes = (size_t)(*a - a0);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  const volatile uint64_t *d = zm__je_tc.dealloc;
+  if (zm__unlikely(!d))
+    return zm__je_free_slow(p);
+  uint64_t d0 = *d;
+  bi_je_free(p);
+  return (size_t)(*d - d0);
+}
+
+/* n: the size the block was last requested with. */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  const volatile uint64_t *d = zm__je_tc.dealloc;
+  if (zm__unlikely(!d))
+    return zm__je_free_sized_slow(p, n);
+  uint64_t d0 = *d;
+  sdallocx(p, bi_req(n), 0);
+  return (size_t)(*d - d0);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  const volatile uint64_t *a = zm__je_tc.alloc, *d = zm__je_tc.dealloc;
+  if (zm__unlikely(!a))
+    return zm__je_realloc_slow(p, n, delta);
+  uint64_t a0 = *a, d0 = *d;
+  void *q = bi_realloc(p, n);
+  *delta = (int64_t)(*a - a0) - (int64_t)(*d - d0);
+  return q;
 }
 
 #elif defined(ZMEM_BACKEND_MIMALLOC)
@@ -83,6 +160,35 @@ static inline void *bi_aligned(size_t a, size_t n) {
   return mi_malloc_aligned_at(n, a, 0);
 }
 
+/* Size source: the allocator's usable-size query. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  if (zm__likely(p != NULL))
+    *bytes = bi_usable(p);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  size_t u = bi_usable(p);
+  bi_free_usable(p, u);
+  return u;
+}
+
+/* n: the size the block was last requested with (unused: these
+ * allocators' sized frees would need the size class, not the request). */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  (void)n;
+  return bi_free_counted(p);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  size_t old = bi_usable(p);
+  void *q = bi_realloc(p, n);
+  if (q)
+    *delta = (int64_t)bi_usable(q) - (int64_t)old;
+  return q;
+}
+
 #elif defined(ZMEM_BACKEND_TCMALLOC)
 #include <gperftools/tcmalloc.h>
 #define ZM__BUILTIN_NAME "tcmalloc"
@@ -104,6 +210,35 @@ static inline size_t bi_usable(const void *p) {
 }
 static inline size_t bi_good_size(size_t n) { return n; }
 static inline void *bi_aligned(size_t a, size_t n) { return tc_memalign(a, n); }
+
+/* Size source: the allocator's usable-size query. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  if (zm__likely(p != NULL))
+    *bytes = bi_usable(p);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  size_t u = bi_usable(p);
+  bi_free_usable(p, u);
+  return u;
+}
+
+/* n: the size the block was last requested with (unused: these
+ * allocators' sized frees would need the size class, not the request). */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  (void)n;
+  return bi_free_counted(p);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  size_t old = bi_usable(p);
+  void *q = bi_realloc(p, n);
+  if (q)
+    *delta = (int64_t)bi_usable(q) - (int64_t)old;
+  return q;
+}
 
 #else /* libc */
 #include <malloc.h>
@@ -130,6 +265,35 @@ static inline size_t bi_good_size(size_t n) { return n; }
 static inline void *bi_aligned(size_t a, size_t n) {
   void *p = NULL;
   return posix_memalign(&p, a, n) == 0 ? p : NULL;
+}
+
+/* Size source: the allocator's usable-size query. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  if (zm__likely(p != NULL))
+    *bytes = bi_usable(p);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  size_t u = bi_usable(p);
+  bi_free_usable(p, u);
+  return u;
+}
+
+/* n: the size the block was last requested with (unused: these
+ * allocators' sized frees would need the size class, not the request). */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  (void)n;
+  return bi_free_counted(p);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  size_t old = bi_usable(p);
+  void *q = bi_realloc(p, n);
+  if (q)
+    *delta = (int64_t)bi_usable(q) - (int64_t)old;
+  return q;
 }
 #endif
 

@@ -45,6 +45,8 @@ int zm__freeze(void) {
     zm__options_from_env();
     zm__stats_init();
     int flags = tags_on ? ZM__MODE_TAGS : 0;
+    if (!zm__be_direct())
+      flags |= ZM__MODE_USER_BACKEND;
     atomic_fetch_or_explicit(&zm__mode, (int)choose() | flags,
                              memory_order_release);
   }

@@ -40,11 +40,13 @@ static inline size_t zm__hdr_bytes(const zm__header *h) {
 /* The mode word: the layout in its low bits (0 until the first allocation
  * fixes it; never changes afterwards) and flags that send every call through
  * the general path. The fast path is taken only when the word is exactly
- * ZM_LAYOUT_LEAN: one load and one compare. */
+ * ZM_LAYOUT_LEAN: one load and one compare, which also says that the
+ * built-in allocator is in force (so the fast path calls it directly). */
 enum {
-  ZM__MODE_LAYOUT = 3, /* mask: 0 or a zm_layout */
-  ZM__MODE_TAGS = 4,   /* tags on (header layout) */
-  ZM__MODE_LIMITS = 8, /* some limit is set */
+  ZM__MODE_LAYOUT = 3,        /* mask: 0 or a zm_layout */
+  ZM__MODE_TAGS = 4,          /* tags on (header layout) */
+  ZM__MODE_LIMITS = 8,        /* some limit is set */
+  ZM__MODE_USER_BACKEND = 16, /* a backend from zm_set_backend */
 };
 extern _Atomic int zm__mode;
 
@@ -54,6 +56,13 @@ int zm__freeze(void);
 static inline int zm__mode_get(void) {
   int m = atomic_load_explicit(&zm__mode, memory_order_acquire);
   return zm__likely(m & ZM__MODE_LAYOUT) ? m : zm__freeze();
+}
+
+/* The fast path's test: lean, built-in backend, no tags, no limits, and the
+ * layout fixed (a word of 0 is not ZM_LAYOUT_LEAN). */
+static inline bool zm__mode_is_fast(void) {
+  return atomic_load_explicit(&zm__mode, memory_order_acquire) ==
+         ZM_LAYOUT_LEAN;
 }
 
 static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }

@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <pthread.h>
 
-__thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
+__thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec"))) = {
+    .lo = ZM__WINDOW_SHUT};
 
 zm__cshared zm__total;
 _Atomic uint64_t zm__peak_epoch;
@@ -95,6 +96,9 @@ static void unlink_slot(zm__slot *s) {
 static void fold_slot(void *arg) {
   zm__slot *s = arg;
   lock();
+  atomic_store(&s->lo, ZM__WINDOW_SHUT);
+  s->total.unpublished =
+      atomic_load_explicit(&s->total.bytes, memory_order_relaxed) - s->base;
   zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
     atomic_fetch_add(&folded_calls[i],
@@ -118,6 +122,57 @@ static void init(void) {
  * thread must not arm an exit hook that was never created. */
 void zm__stats_init(void) { pthread_once(&init_once, init); }
 
+/* ---------------------------------------------------------- the window */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Publishes the thread's bytes since its last publish once they pass a
+ * granule either way. */
+static void publish_if_due(zm__slot *s, int64_t b) {
+  int64_t u = b - s->base;
+  if ((uint64_t)(u + (int64_t)ZM_PEAK_GRANULE) <= 2 * (uint64_t)ZM_PEAK_GRANULE)
+    return;
+  s->total.unpublished = u;
+  zm__publish(&s->total, &zm__total);
+  s->base = b;
+}
+
+/* Records the candidate P + unpublished at a new high of the thread's own
+ * bytes (the first call after a reset starts a new high). */
+static void note_high(zm__slot *s, int64_t b, uint64_t e) {
+  if (s->top_epoch == e && b <= s->top)
+    return;
+  s->top = b;
+  s->top_epoch = e;
+  s->total.unpublished = b - s->base;
+  zm__note_peak(&s->total, &zm__total, b - s->base);
+}
+
+/* The window around b: down to a granule below the last publish, up to the
+ * thread's high or a granule above the last publish, whichever is lower.
+ * Installed with a compare-and-swap from lo0, the start read before the
+ * epoch: a reset that shut the window since then keeps it shut. */
+static void open_window(zm__slot *s, int64_t lo0) {
+  int64_t g = (int64_t)ZM_PEAK_GRANULE;
+  int64_t lo = s->base - g, hi = min64(s->base + g, s->top);
+  s->span = (uint64_t)(hi - lo);
+  atomic_compare_exchange_strong(&s->lo, &lo0, lo);
+}
+
+static void count_linked(zm__slot *s, int64_t bytes, int64_t blocks,
+                         zm__call call) {
+  int64_t lo0 = atomic_load(&s->lo);
+  uint64_t e = atomic_load(&zm__peak_epoch);
+  int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
+              bytes;
+  atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
+  zm__relaxed_add(&s->total.blocks, blocks);
+  zm__relaxed_inc(&s->calls[call]);
+  publish_if_due(s, b);
+  note_high(s, b, e);
+  open_window(s, lo0);
+}
+
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = &zm__my_slot;
   if (s->state == ZM__SLOT_DEAD) {
@@ -125,10 +180,12 @@ void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
     atomic_fetch_add(&folded_calls[call], 1);
     return;
   }
-  zm__stats_init();
-  link_slot(s);
-  zm__prim_thread_watch(s); /* may allocate: the slot is linked already */
-  zm__count(bytes, blocks, call);
+  if (s->state == ZM__SLOT_NEW) {
+    zm__stats_init();
+    link_slot(s);
+    zm__prim_thread_watch(s); /* may allocate: the slot is linked already */
+  }
+  count_linked(s, bytes, blocks, call);
 }
 
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg) {
@@ -183,6 +240,8 @@ size_t zm_peak_memory(void) {
 void zm_reset_peak(void) {
   lock();
   atomic_store(&zm__peak_epoch, (epoch() + 1) & 0xffff);
+  for (zm__slot *s = registry; s; s = s->next)
+    atomic_store(&s->lo, ZM__WINDOW_SHUT); /* each takes its slow path */
   unlock();
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);

@@ -11,14 +11,24 @@
  * The peak needs the global sum at every moment, which per-thread counters do
  * not give for free. Each set keeps the bytes it has not yet published; once
  * they pass ZM_PEAK_GRANULE either way they are added to the shared total P
- * (one atomic add per granule). So P is always within ZM_PEAK_GRANULE per live
- * thread of the exact sum. On each allocation the thread also records, in its
- * own set, the candidate P + its unpublished bytes (two relaxed loads of a
- * read-mostly line, no read-modify-write). That candidate differs from the
- * exact sum by at most the other threads' unpublished bytes: it is exact with
- * one thread, and off by at most ZM_PEAK_GRANULE per other live thread. The
- * peak is the largest candidate since the last reset, whose epoch is kept in
- * the candidate's top bits. */
+ * (one atomic add per granule), and the peak is raised to the new P. So P is
+ * always within ZM_PEAK_GRANULE per live thread of the exact sum. A thread
+ * also records in its own set the candidate P + its unpublished bytes
+ * whenever its own bytes reach a new high (since the last reset): with one
+ * thread that is the exact sum at each of its highs, so the peak is exact;
+ * with more, the candidates and publishes miss at most the unpublished bytes
+ * of each live thread, ZM_PEAK_GRANULE per thread. The peak is the largest
+ * candidate since the last reset, whose epoch is kept in the candidate's top
+ * bits.
+ *
+ * The window. For the global total (the fast path), a thread does none of
+ * that per call. Its slot holds a window [lo, lo + span] of its own byte
+ * count: below its own high since the last reset and within a granule of its
+ * last publish. A call whose new count stays inside takes three plain
+ * updates and one compare; leaving the window (a new high, a granule
+ * crossed, the thread's first call, a reset, a thread past its exit) takes
+ * zm__count_slow, which links the thread, publishes, records the candidate
+ * and sets a new window. lo = ZM__WINDOW_SHUT makes every call slow. */
 #ifndef ZM_STATS_H
 #define ZM_STATS_H
 
@@ -52,10 +62,20 @@ typedef struct zm__tagset {
 
 enum { ZM__SLOT_NEW, ZM__SLOT_LINKED, ZM__SLOT_DEAD };
 
+/* No count is this low: a window starting here admits no call. */
+#define ZM__WINDOW_SHUT INT64_MIN
+
 typedef struct zm__slot {
-  _Alignas(64) zm__cset total; /* with state, calls[0..2]: one line */
-  int state; /* owner only, but for the exit fold */
+  /* The first line holds everything the fast path touches. */
+  _Alignas(64) _Atomic int64_t lo; /* window start; written by zm_reset_peak too */
+  uint64_t span;                   /* owner only: window width */
+  zm__cset total; /* unpublished: bytes - base, set only for the fold */
   _Atomic uint64_t calls[ZM__NCALLS];
+  /* Owner only: the total's bytes at its last publish, and the thread's
+   * highest bytes for which it recorded a candidate (in epoch top_epoch). */
+  int64_t base, top;
+  uint64_t top_epoch;
+  int state; /* owner only, but for the exit fold */
   /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
    * with release because readers walk other threads' slots. */
   zm__tagset *_Atomic tags;
@@ -99,7 +119,7 @@ static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
                           memory_order_relaxed);
 }
 
-/* Adds to a set its owner holds. */
+/* Adds to a set its owner holds (the tags' sets: the general path). */
 static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
                                 int64_t blocks) {
   zm__relaxed_add(&c->bytes, bytes);
@@ -114,14 +134,20 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 }
 
 /* Counts one call that changed the live bytes and blocks by the given
- * amounts. The hot path: a handful of plain loads and stores. */
+ * amounts. The hot path: three plain updates and the window compare. */
 static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = &zm__my_slot;
-  if (zm__unlikely(s->state != ZM__SLOT_LINKED)) {
+  int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
+              bytes;
+  uint64_t off =
+      (uint64_t)b -
+      (uint64_t)atomic_load_explicit(&s->lo, memory_order_relaxed);
+  if (zm__unlikely(off > s->span)) {
     zm__count_slow(bytes, blocks, call);
     return;
   }
-  zm__cset_add(&s->total, &zm__total, bytes, blocks);
+  atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
+  zm__relaxed_add(&s->total.blocks, blocks);
   zm__relaxed_inc(&s->calls[call]);
 }
 
