@@ -18,17 +18,19 @@
  * thread that is the exact sum at each of its highs, so the peak is exact;
  * with more, the candidates and publishes miss at most the unpublished bytes
  * of each live thread, ZM_PEAK_GRANULE per thread. The peak is the largest
- * candidate since the last reset, whose epoch is kept in the candidate's top
- * bits.
+ * candidate since the last reset. Each candidate carries the epoch (a count
+ * of resets) it was recorded in, 64 bits wide so that an old candidate can
+ * never become current again.
  *
  * The window. For the global total (the fast path), a thread does none of
  * that per call. Its slot holds a window [lo, lo + span] of its own byte
- * count: below its own high since the last reset and within a granule of its
- * last publish. A call whose new count stays inside takes three plain
+ * count: at or below its own high since the last reset and within a granule
+ * of its last publish. A call whose new count stays inside takes three plain
  * updates and one compare; leaving the window (a new high, a granule
- * crossed, the thread's first call, a reset, a thread past its exit) takes
- * zm__count_slow, which links the thread, publishes, records the candidate
- * and sets a new window. lo = ZM__WINDOW_SHUT makes every call slow. */
+ * crossed, a reset) takes zm__count_slow, which publishes, records the
+ * candidate and sets a new window. A thread without a slot of its own
+ * (before its first count, after its exit hook) points at zm__shut_slot,
+ * whose window admits no count, so the fast path needs no test for it. */
 #ifndef ZM_STATS_H
 #define ZM_STATS_H
 
@@ -41,7 +43,8 @@
 typedef struct zm__cset {
   _Atomic int64_t bytes;       /* net bytes */
   _Atomic int64_t blocks;      /* net blocks */
-  _Atomic uint64_t candidate;  /* epoch << 48 | peak candidate */
+  _Atomic int64_t candidate;   /* peak candidate, of epoch cand_epoch */
+  _Atomic uint64_t cand_epoch; /* stored after candidate, with release */
   int64_t unpublished;         /* owner only: bytes not yet in P */
 } zm__cset;
 
@@ -60,38 +63,46 @@ typedef struct zm__tagset {
   _Atomic uint64_t calls, failures;
 } zm__tagset;
 
-enum { ZM__SLOT_NEW, ZM__SLOT_LINKED, ZM__SLOT_DEAD };
-
+/* One thread's counters. Slots live in memory zmem maps itself, never in
+ * the thread's TLS: a thread that exits without its exit hook running (its
+ * first zmem call came in the last round of key destructors) leaves its
+ * slot registered, and readers keep summing it, exactly, instead of reading
+ * TLS that the C library has handed to another thread. */
 /* No count is this low: a window starting here admits no call. */
 #define ZM__WINDOW_SHUT INT64_MIN
 
 typedef struct zm__slot {
-  /* The first line holds everything the fast path touches. */
-  _Alignas(64) _Atomic int64_t lo; /* window start; written by zm_reset_peak too */
+  /* The fast path touches lo, span, total.bytes, total.blocks, calls. */
+  _Alignas(64) _Atomic int64_t lo; /* window start; zm_reset_peak shuts it */
   uint64_t span;                   /* owner only: window width */
-  zm__cset total; /* unpublished: bytes - base, set only for the fold */
+  zm__cset total; /* unpublished: bytes - base, brought up to date in the
+                   * slow path and before a fold */
   _Atomic uint64_t calls[ZM__NCALLS];
   /* Owner only: the total's bytes at its last publish, and the thread's
    * highest bytes for which it recorded a candidate (in epoch top_epoch). */
   int64_t base, top;
   uint64_t top_epoch;
-  int state; /* owner only, but for the exit fold */
   /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
    * with release because readers walk other threads' slots. */
   zm__tagset *_Atomic tags;
   struct zm__slot *next, *prev;
 } zm__slot;
 
-_Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 64,
-               "the hot counters share the slot's first cache line");
+/* lo, span, bytes, blocks and the malloc counter share the first line; the
+ * free counter starts the second (a wider zm__cset would not fit both). */
+_Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 128,
+               "the fast path touches only the slot's first two lines");
 
 extern zm__cshared zm__total;
 extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
 
-extern __thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
+/* The calling thread's slot; zm__shut_slot before its first count, and
+ * again once its exit hook has run (it then counts into the shared totals).
+ * zm__shut_slot is never written: its window is shut, so every call of such
+ * a thread takes zm__count_slow. */
+extern __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
+extern zm__slot zm__shut_slot;
 
-#define ZM__EPOCH_SHIFT 48
-#define ZM__CANDIDATE_MASK (((uint64_t)1 << ZM__EPOCH_SHIFT) - 1)
 
 void zm__stats_init(void);
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call);
@@ -107,16 +118,21 @@ static inline void zm__relaxed_inc(_Atomic uint64_t *c) {
                         memory_order_relaxed);
 }
 
+/* The owner writes the candidate before its epoch (release); a reader that
+ * sees the current epoch (acquire) then sees that candidate or a later one
+ * of the same epoch. An owner's epochs only grow, so a reader never pairs a
+ * current epoch with an older epoch's candidate. */
 static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
                                  int64_t unpublished) {
   int64_t v = atomic_load_explicit(&sh->published, memory_order_relaxed) +
               unpublished;
   uint64_t e = atomic_load_explicit(&zm__peak_epoch, memory_order_relaxed);
-  uint64_t mine = atomic_load_explicit(&c->candidate, memory_order_relaxed);
-  uint64_t cand = (uint64_t)(v > 0 ? v : 0) & ZM__CANDIDATE_MASK;
-  if ((mine >> ZM__EPOCH_SHIFT) != e || cand > (mine & ZM__CANDIDATE_MASK))
-    atomic_store_explicit(&c->candidate, e << ZM__EPOCH_SHIFT | cand,
-                          memory_order_relaxed);
+  if (atomic_load_explicit(&c->cand_epoch, memory_order_relaxed) != e) {
+    atomic_store_explicit(&c->candidate, v, memory_order_relaxed);
+    atomic_store_explicit(&c->cand_epoch, e, memory_order_release);
+  } else if (v > atomic_load_explicit(&c->candidate, memory_order_relaxed)) {
+    atomic_store_explicit(&c->candidate, v, memory_order_relaxed);
+  }
 }
 
 /* Adds to a set its owner holds (the tags' sets: the general path). */
@@ -136,7 +152,7 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 /* Counts one call that changed the live bytes and blocks by the given
  * amounts. The hot path: three plain updates and the window compare. */
 static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
-  zm__slot *s = &zm__my_slot;
+  zm__slot *s = zm__my_slot;
   int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
               bytes;
   uint64_t off =
@@ -149,6 +165,12 @@ static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
   atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
   zm__relaxed_add(&s->total.blocks, blocks);
   zm__relaxed_inc(&s->calls[call]);
+}
+
+/* The calling thread's own slot, NULL if it has none (see zm__my_slot). */
+static inline zm__slot *zm__own_slot(void) {
+  zm__slot *s = zm__my_slot;
+  return s == &zm__shut_slot ? NULL : s;
 }
 
 /* Counts a call that changed nothing but its own counter (a failure). */
@@ -169,8 +191,8 @@ void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
 /* Runs fn(slot, arg) for each live thread under the registry lock. */
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg);
 
-/* The candidate in v if it belongs to the current epoch, else 0. */
-int64_t zm__current_candidate(uint64_t v);
+/* c's candidate if it belongs to the current epoch, else 0. */
+int64_t zm__current_candidate(zm__cset *c);
 void zm__raise_peak(zm__cshared *sh, int64_t v);
 /* Adds to a shared total directly: for threads past their exit hook. */
 void zm__shared_add(zm__cshared *sh, int64_t bytes, int64_t blocks);
