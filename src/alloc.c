@@ -198,10 +198,9 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
 static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
   if (zm__likely(zm__mode_is_fast() && size <= MAX_REQUEST)) {
     size_t bytes;
-    void *p = bi_malloc_counted(nonzero(size), zero, &bytes);
-    if (zm__likely(p))
-      zm__count((int64_t)bytes, 1, call);
-    return p;
+    void *p = bi_malloc_counted(bi_zero_ok ? size : nonzero(size), zero,
+                                &bytes);
+    return zm__likely(p) ? zm__count_p(p, (int64_t)bytes, 1, call) : NULL;
   }
   if (size > MAX_REQUEST)
     return NULL; /* before the mode: a refused call fixes no layout */
@@ -265,6 +264,18 @@ zm__noinline static void free_general(int mode, void *p) {
   errno = saved;
 }
 
+/* errno's address, found once per thread: errno is a call away
+ * (__errno_location), which the free path would pay twice and around which
+ * it would keep the pointer in a saved register. */
+static __thread int *errno_at __attribute__((tls_model("initial-exec")));
+
+static inline int *my_errno(void) {
+  int *e = errno_at;
+  if (zm__unlikely(!e))
+    e = errno_at = &errno;
+  return e;
+}
+
 /* The fast path's free: the size source frees and says how much. */
 static inline void free_fast(void *ptr) {
   zm__count(-(int64_t)bi_free_counted(ptr), -1, ZM__CALL_FREE);
@@ -281,9 +292,9 @@ void zm_free(void *ptr) {
     free_fast(ptr);
     return;
   }
-  int saved = errno;
+  int *e = my_errno(), saved = *e;
   free_fast(ptr);
-  errno = saved;
+  *e = saved;
 }
 
 zm__cold static void sized_mismatch(void) {
@@ -305,9 +316,9 @@ void zm_free_sized(void *ptr, size_t size) {
   if (zm__debug_assert && bi_has_good_size &&
       bi_usable(ptr) != bi_good_size(n))
     sized_mismatch();
-  int saved = errno;
+  int *e = my_errno(), saved = *e;
   zm__count(-(int64_t)bi_free_sized_counted(ptr, n), -1, ZM__CALL_FREE);
-  errno = saved;
+  *e = saved;
 }
 
 /* -------------------------------------------------------------- realloc */

@@ -160,12 +160,10 @@ static void counters_arm(void) {
 
 /* The documented path: a request's size from nallocx (the size class, the
  * basis of jemalloc's sized deallocation), a block's from sallocx. */
-void *zm__je_malloc_slow(size_t n, bool zero, size_t *bytes) {
+zm__je_block zm__je_malloc_slow(size_t n, bool zero) {
   counters_arm();
   void *p = zero ? bi_calloc(n) : bi_malloc(n);
-  if (p)
-    *bytes = bi_good_size(n);
-  return p;
+  return (zm__je_block){p, p ? (int64_t)bi_good_size(n) : 0};
 }
 
 size_t zm__je_free_slow(void *p) {
@@ -182,13 +180,11 @@ size_t zm__je_free_sized_slow(void *p, size_t n) {
   return u;
 }
 
-void *zm__je_realloc_slow(void *p, size_t n, int64_t *delta) {
+zm__je_block zm__je_realloc_slow(void *p, size_t n) {
   counters_arm();
   size_t old = sallocx(p, 0);
   void *q = bi_realloc(p, n);
-  if (q)
-    *delta = (int64_t)sallocx(q, 0) - (int64_t)old;
-  return q;
+  return (zm__je_block){q, q ? (int64_t)sallocx(q, 0) - (int64_t)old : 0};
 }
 
 /* Trusts the counters only after they measured one allocation, one resize

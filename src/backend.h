@@ -17,7 +17,7 @@ typedef struct zm__backend {
 } zm__backend;
 
 /* Written only before the first allocation (under the freeze lock). */
-extern zm__backend zm__be;
+extern zm__hidden zm__backend zm__be;
 
 /* Installs be (NULL: the built-in). Fails with EBUSY once frozen. */
 int zm__backend_install(const zm_backend *be);

@@ -48,7 +48,7 @@ enum {
   ZM__MODE_LIMITS = 8,        /* some limit is set */
   ZM__MODE_USER_BACKEND = 16, /* a backend from zm_set_backend */
 };
-extern _Atomic int zm__mode;
+extern zm__hidden _Atomic int zm__mode;
 
 /* Fixes the layout and starts the accounting; returns the mode. */
 int zm__freeze(void);

@@ -215,7 +215,7 @@ static void count_outside(zm__slot *s, int64_t bytes, int64_t blocks,
  * left the window. However late the first one comes (even in the last
  * round of key destructors, when the hook armed here never runs), the slot
  * stays valid: it is zmem's memory. */
-void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
+static void count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = zm__own_slot();
   if (s) {
     count_outside(s, bytes, blocks, call);
@@ -234,6 +234,12 @@ void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__my_slot = s;
   zm__prim_thread_watch(s); /* may allocate: the slot is in place already */
   zm__count(bytes, blocks, call);
+}
+
+void *zm__count_slow_p(void *p, int64_t bytes, int64_t blocks,
+                       zm__call call) {
+  count_slow(bytes, blocks, call);
+  return p;
 }
 
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg) {

@@ -93,19 +93,20 @@ typedef struct zm__slot {
 _Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 128,
                "the fast path touches only the slot's first two lines");
 
-extern zm__cshared zm__total;
-extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
+extern zm__hidden zm__cshared zm__total;
+extern zm__hidden _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
 
 /* The calling thread's slot; zm__shut_slot before its first count, and
  * again once its exit hook has run (it then counts into the shared totals).
  * zm__shut_slot is never written: its window is shut, so every call of such
  * a thread takes zm__count_slow. */
-extern __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
-extern zm__slot zm__shut_slot;
+extern zm__hidden __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
+extern zm__hidden zm__slot zm__shut_slot;
 
 
 void zm__stats_init(void);
-void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call);
+zm__hidden void *zm__count_slow_p(void *p, int64_t bytes, int64_t blocks,
+                                  zm__call call);
 void zm__publish(zm__cset *c, zm__cshared *sh);
 
 static inline void zm__relaxed_add(_Atomic int64_t *c, int64_t v) {
@@ -150,21 +151,27 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 }
 
 /* Counts one call that changed the live bytes and blocks by the given
- * amounts. The hot path: three plain updates and the window compare. */
-static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
+ * amounts, and returns p (so that an allocation's slow path is a tail call
+ * and p need not be kept across it). The hot path: three plain updates and
+ * the window compare. */
+static inline void *zm__count_p(void *p, int64_t bytes, int64_t blocks,
+                                zm__call call) {
   zm__slot *s = zm__my_slot;
   int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
               bytes;
   uint64_t off =
       (uint64_t)b -
       (uint64_t)atomic_load_explicit(&s->lo, memory_order_relaxed);
-  if (zm__unlikely(off > s->span)) {
-    zm__count_slow(bytes, blocks, call);
-    return;
-  }
+  if (zm__unlikely(off > s->span))
+    return zm__count_slow_p(p, bytes, blocks, call);
   atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
   zm__relaxed_add(&s->total.blocks, blocks);
   zm__relaxed_inc(&s->calls[call]);
+  return p;
+}
+
+static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
+  (void)zm__count_p(NULL, bytes, blocks, call);
 }
 
 /* The calling thread's own slot, NULL if it has none (see zm__my_slot). */
