@@ -481,4 +481,17 @@ char *zm_strndup(const char *s, size_t n) {
   return q;
 }
 
+/* The accounting layer's figures, with the layout and backend in force. */
+int zm_get_stats(zm_stats *st) {
+  if (!st || st->size < sizeof(zm_stats)) {
+    errno = EINVAL;
+    return -1;
+  }
+  zm__stats_counts(st);
+  st->version = ZM_STATS_VERSION;
+  st->layout = zm__layout_report();
+  st->backend = zm__be.pub.name ? zm__be.pub.name : "user";
+  return 0;
+}
+
 int zm_version(void) { return ZMEM_VERSION; }

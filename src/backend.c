@@ -1,7 +1,7 @@
 /* Backend selection: the built-in allocator, zm_set_backend and the
  * libevent-shaped zm_set_mem_functions. */
 #include "backend.h"
-#include "layout.h"
+#include "setup.h"
 
 #include <errno.h>
 #include "prim/prim.h"

@@ -1,8 +1,6 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
-#include "fork.h"
 #include "layout.h"
 #include "backend.h"
-#include "limits.h"
 #include "options.h"
 #include "prim/prim.h"
 #include "stats.h"
@@ -10,27 +8,8 @@
 #include <errno.h>
 #include <pthread.h>
 
-_Atomic int zm__mode;
-
-static pthread_mutex_t setup_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zm_layout wanted; /* 0: lean when the backend allows it */
 static bool tags_on;
-
-void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
-void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
-
-
-bool zm__setup_frozen(void) {
-  return (atomic_load_explicit(&zm__mode, memory_order_relaxed) &
-          ZM__MODE_LAYOUT) != 0;
-}
-
-void zm__mode_set_limits(bool on) {
-  if (on)
-    atomic_fetch_or(&zm__mode, ZM__MODE_LIMITS);
-  else
-    atomic_fetch_and(&zm__mode, ~ZM__MODE_LIMITS);
-}
 
 /* The lean layout needs the backend's size query, whatever was asked. */
 static zm_layout choose(void) {
@@ -121,5 +100,3 @@ int zm_tags_enabled(void) {
   return on;
 }
 
-void zm__setup_fork_lock(void) { zm__setup_lock(); }
-void zm__setup_fork_unlock(void) { zm__setup_unlock(); }

@@ -2,8 +2,6 @@
  * and the global figures (zm_used_memory, zm_get_stats). See stats.h. */
 #include "fork.h"
 #include "stats.h"
-#include "backend.h"
-#include "layout.h"
 #include "prim/prim.h"
 #include "tags.h"
 
@@ -309,20 +307,13 @@ static void sum_calls(zm__slot *s, void *arg) {
     calls[i] += atomic_load_explicit(&s->calls[i], memory_order_relaxed);
 }
 
-int zm_get_stats(zm_stats *st) {
-  if (!st || st->size < sizeof(zm_stats)) {
-    errno = EINVAL;
-    return -1;
-  }
+void zm__stats_counts(zm_stats *st) {
   uint64_t calls[ZM__NCALLS];
   for (int i = 0; i < ZM__NCALLS; i++)
     calls[i] = atomic_load(&folded_calls[i]);
   zm__each_slot(sum_calls, calls);
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);
-  st->version = ZM_STATS_VERSION;
-  st->layout = zm__layout_report();
-  st->backend = zm__be.pub.name ? zm__be.pub.name : "user";
   st->used = clamp(t.bytes);
   st->peak = clamp(t.peak);
   st->live_blocks = clamp(t.blocks);
@@ -333,7 +324,6 @@ int zm_get_stats(zm_stats *st) {
   st->free_calls = calls[ZM__CALL_FREE];
   st->failures = calls[ZM__CALL_FAILURE];
   st->realloc_moved = calls[ZM__CALL_MOVED];
-  return 0;
 }
 
 /* In a fork child only the forking thread exists, and the other threads'

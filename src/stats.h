@@ -195,6 +195,9 @@ typedef struct zm__sum {
 void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
                   void *arg, zm__sum *out);
 
+/* Fills in zm_get_stats's counters: used, peak, live blocks, calls. */
+void zm__stats_counts(zm_stats *st);
+
 /* Runs fn(slot, arg) for each live thread under the registry lock. */
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg);
 

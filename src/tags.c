@@ -1,8 +1,6 @@
 /* Tags: registry, per-thread tag counters, and the per-tag figures. */
 #include "fork.h"
 #include "tags.h"
-#include "layout.h"
-#include "limits.h"
 #include "prim/prim.h"
 
 #include <errno.h>
@@ -193,7 +191,7 @@ static void add_calls(zm__slot *s, void *arg) {
       atomic_load_explicit(&sets[c->tag].failures, memory_order_relaxed);
 }
 
-int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
+int zm__tag_stats_counts(zm_tag tag, zm_tag_info *info) {
   if (!info || info->size < sizeof(zm_tag_info) || tag >= count()) {
     errno = EINVAL;
     return -1;
@@ -214,7 +212,6 @@ int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
   info->peak = clamp(t.peak);
   info->calls = c.calls;
   info->failures = c.failures;
-  info->limit = zm__tag_limit(tag);
   return 0;
 }
 

@@ -25,6 +25,10 @@ void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure);
 void zm__tags_fold(zm__slot *s);
 void zm__tags_release(zm__slot *s);
 
+/* zm_tag_stats without the limit (limits.c adds it): 0, or -1 with errno
+ * EINVAL. */
+int zm__tag_stats_counts(zm_tag tag, zm_tag_info *info);
+
 /* Every tag's peak restarts from its current figure. */
 void zm__tags_reset_peaks(void);
 
