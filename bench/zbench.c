@@ -4,6 +4,7 @@
  *
  * CONTENDER  raw raw-sized mutex atomic slots16 floor floor-zm floor-zm-sized
  *            zm-lean zm-lean-sized zm-header zm-header-sized zm-tags zm-limit
+ *            zm-debug
  * WORKLOAD   churn mixed realloc prodcons memory
  * THREADS    worker threads (prodcons: producer/consumer pairs, so twice as
  *            many threads; memory: always 1)
@@ -292,6 +293,10 @@ static const contender contenders[] = {
      ZB_TAGS},
     {"zm-limit", &wl_zm_impl, zm_used_memory, zm_usable_size, ZM_LAYOUT_LEAN,
      ZB_LIMIT},
+    /* the debug layout's cost (bench/debug_cost.sh), not in the driver's
+     * matrix */
+    {"zm-debug", &wl_zm_impl, zm_used_memory, zm_usable_size,
+     ZM_LAYOUT_DEBUG, ZB_PLAIN},
 };
 #define NCONTENDERS (sizeof contenders / sizeof contenders[0])
 
@@ -548,7 +553,9 @@ static const char *layout_name(void) {
   zm_stats st = {.size = sizeof st};
   if (zm_get_stats(&st) != 0)
     return "?";
-  return st.layout == ZM_LAYOUT_LEAN ? "lean" : "header";
+  return st.layout == ZM_LAYOUT_LEAN     ? "lean"
+         : st.layout == ZM_LAYOUT_HEADER ? "header"
+                                         : "debug";
 }
 
 int main(int argc, char **argv) {

@@ -61,6 +61,9 @@ zm_layout zm__layout_report(void);
 /* zm_set_layout and zm_tags_enable, for callers that hold the set-up lock. */
 int zm__request_layout_locked(zm_layout layout);
 int zm__tags_enable_locked(void);
+/* Whether zm_tags_enable would succeed now: tags on already, the layout not
+ * fixed yet, or fixed as header. Set-up lock held. */
+bool zm__tags_possible_locked(void);
 
 /* Applies ZMEM_OPTIONS (options.c). Called once, by the first allocation,
  * with the set-up lock held and before the layout is chosen; must not

@@ -17,12 +17,14 @@ bool zm__setup_frozen(void) {
           ZM__MODE_LAYOUT) != 0;
 }
 
-void zm__mode_set_limits(bool on) {
+void zm__mode_set_flag(int flag, bool on) {
   if (on)
-    atomic_fetch_or(&zm__mode, ZM__MODE_LIMITS);
+    atomic_fetch_or(&zm__mode, flag);
   else
-    atomic_fetch_and(&zm__mode, ~ZM__MODE_LIMITS);
+    atomic_fetch_and(&zm__mode, ~flag);
 }
+
+void zm__mode_set_limits(bool on) { zm__mode_set_flag(ZM__MODE_LIMITS, on); }
 
 void zm__setup_fork_lock(void) { zm__setup_lock(); }
 void zm__setup_fork_unlock(void) { zm__setup_unlock(); }

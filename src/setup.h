@@ -20,12 +20,15 @@ enum {
   ZM__MODE_LAYOUT = 3,        /* mask: 0 or a zm_layout */
   ZM__MODE_TAGS = 4,          /* tags on (header layout) */
   ZM__MODE_LIMITS = 8,        /* some limit is set */
-  ZM__MODE_USER_BACKEND = 16, /* a backend from zm_set_backend */
+  ZM__MODE_FAULT = 16,        /* fault injection is armed (fault.c) */
+  ZM__MODE_USER_BACKEND = 32, /* a backend from zm_set_backend */
 };
 extern zm__hidden _Atomic int zm__mode;
 
 /* Sets or clears ZM__MODE_LIMITS; any time, from any thread. */
 void zm__mode_set_limits(bool on);
+/* Sets or clears one flag of the mode word; any time, from any thread. */
+void zm__mode_set_flag(int flag, bool on);
 
 /* The set-up lock serialises set-up calls with the first allocation. */
 void zm__setup_lock(void);

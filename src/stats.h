@@ -198,6 +198,9 @@ void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
 /* Fills in zm_get_stats's counters: used, peak, live blocks, calls. */
 void zm__stats_counts(zm_stats *st);
 
+/* Blocks allocated and not yet freed (zm_get_stats's live_blocks). */
+size_t zm__live_blocks(void);
+
 /* Runs fn(slot, arg) for each live thread under the registry lock. */
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg);
 

@@ -29,6 +29,10 @@ void zm__tags_release(zm__slot *s);
  * EINVAL. */
 int zm__tag_stats_counts(zm_tag tag, zm_tag_info *info);
 
+/* Tags turned on after the first allocation (header layout): the live
+ * blocks, all with tag 0 in their headers, are counted into tag 0. */
+void zm__tags_adopt_untagged(size_t bytes, size_t blocks);
+
 /* Every tag's peak restarts from its current figure. */
 void zm__tags_reset_peaks(void);
 
