@@ -296,10 +296,12 @@ ZM_API size_t zm_used_memory(void);
 
 /* Highest used memory seen since start or the last zm_reset_peak. Exact when
  * one thread allocates. With several, each thread publishes its count to a
- * shared total in steps of ZM_PEAK_GRANULE bytes (so no call pays a shared
- * atomic), and the peak may be off by at most ZM_PEAK_GRANULE per other
- * thread alive at the moment of the true peak. Never below the current used
- * memory. Tags' peaks follow the same rule. */
+ * shared total in steps of ZM_PEAK_GRANULE bytes and notes a peak candidate
+ * only when its own count passes its own high (so no call pays a shared
+ * atomic, and most pay one compare), and the peak may be off by at most
+ * ZM_PEAK_GRANULE per thread alive at the moment of the true peak. Never
+ * below the current used memory. Tags' peaks follow the same rule (off by at
+ * most ZM_PEAK_GRANULE per other thread). */
 ZM_API size_t zm_peak_memory(void);
 #define ZM_PEAK_GRANULE ((size_t)64 * 1024)
 

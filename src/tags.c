@@ -1,8 +1,6 @@
 /* Tags: registry, per-thread tag counters, and the per-tag figures. */
 #include "fork.h"
 #include "tags.h"
-#include "layout.h"
-#include "limits.h"
 #include "prim/prim.h"
 
 #include <errno.h>
@@ -133,7 +131,7 @@ static void count_shared(tagdef *d, int64_t bytes, int64_t blocks,
 }
 
 void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
-  zm__slot *s = zm__my_slot;
+  zm__slot *s = zm__own_slot();
   zm__tagset *sets = s ? my_sets(s) : NULL;
   const tagdef *d = &defs[tag];
   for (unsigned i = 0; i < d->depth; i++) {
@@ -197,7 +195,7 @@ static void add_calls(zm__slot *s, void *arg) {
       atomic_load_explicit(&sets[c->tag].failures, memory_order_relaxed);
 }
 
-int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
+int zm__tag_stats_counts(zm_tag tag, zm_tag_info *info) {
   if (!info || info->size < sizeof(zm_tag_info) || tag >= count()) {
     errno = EINVAL;
     return -1;
@@ -218,7 +216,6 @@ int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
   info->peak = clamp(t.peak);
   info->calls = c.calls;
   info->failures = c.failures;
-  info->limit = zm__tag_limit(tag);
   return 0;
 }
 
