@@ -76,7 +76,9 @@ run_config() {
     failed=$((failed + 1)); bad_configs+=("$name"); return
   fi
   local out
-  out=$(cd "$dir" && env $env ctest --output-on-failure -j"$jobs" 2>&1)
+  # Criterion names the tests it skips only when verbose.
+  out=$(cd "$dir" && env CRITERION_VERBOSITY_LEVEL=1 $env \
+    ctest --output-on-failure -j"$jobs" 2>&1)
   local rc=$?
   echo "$out" | grep -E "tests passed|Failed|\*\*\*|Timeout|Exception" | tail -n 20
   local total fail
