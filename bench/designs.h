@@ -18,6 +18,14 @@
  *         total: no registry, no peak, no call counts), so raw -> floor is
  *         the cost of the size queries alone, and floor -> zm-lean is what
  *         zmem's front-end and accounting add on top.
+
+ *  fz_*   the floor on zmem's own size source (src/builtin.h: the
+ *         usable-size query, or jemalloc's per-thread byte counters): the
+ *         allocator, the same size source zmem's lean fast path uses, and
+ *         one plain thread-local add per call. floor-zm -> zm-lean is what
+ *         zmem's features (peak, call counts, the mode switch, errno care)
+ *         cost; zbench only (ZBENCH_SIZE_SOURCE), as it needs the static
+ *         library's internals.
  *
  * Out-of-memory aborts in all of them (the benchmarks never run out). */
 #ifndef ZBENCH_DESIGNS_H
@@ -207,5 +215,43 @@ static inline void *fl_realloc(void *p, size_t n) {
   fl_used += (int64_t)rb_usable(q) - (int64_t)old;
   return q;
 }
+
+/* ------------------------------------- floor on zmem's size source */
+
+#ifdef ZBENCH_SIZE_SOURCE
+#include "builtin.h"
+
+static __thread int64_t fz_used;
+
+static inline void *fz_malloc(size_t n) {
+  size_t bytes;
+  void *p = bi_malloc_counted(n ? n : 1, false, &bytes);
+  if (__builtin_expect(!p, 0))
+    design_oom(n);
+  fz_used += (int64_t)bytes;
+  return p;
+}
+
+static inline void fz_free(void *p) {
+  if (p)
+    fz_used -= (int64_t)bi_free_counted(p);
+}
+
+static inline void fz_free_sized(void *p, size_t n) {
+  if (p)
+    fz_used -= (int64_t)bi_free_sized_counted(p, n ? n : 1);
+}
+
+static inline void *fz_realloc(void *p, size_t n) {
+  if (!p)
+    return fz_malloc(n);
+  int64_t delta;
+  void *q = bi_realloc_counted(p, n, &delta);
+  if (__builtin_expect(!q, 0))
+    design_oom(n);
+  fz_used += delta;
+  return q;
+}
+#endif
 
 #endif

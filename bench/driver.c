@@ -50,15 +50,21 @@ enum {
   C_ATOMIC,
   C_SLOTS16,
   C_FLOOR,
+  C_FLOOR_ZM,
+  C_FLOOR_ZM_SIZED,
   C_LEAN,
   C_LEAN_SIZED,
   C_HEADER,
   C_HEADER_SIZED,
+  C_TAGS,
+  C_LIMIT,
   NCONT
 };
 static const char *const ct_name[NCONT] = {
-    "raw",     "raw-sized",     "mutex",     "atomic",         "slots16",
-    "floor",   "zm-lean",       "zm-lean-sized", "zm-header", "zm-header-sized"};
+    "raw",       "raw-sized",     "mutex",          "atomic",
+    "slots16",   "floor",         "floor-zm",       "floor-zm-sized",
+    "zm-lean",   "zm-lean-sized", "zm-header",      "zm-header-sized",
+    "zm-tags",   "zm-limit"};
 static const char *const ct_desc[NCONT] = {
     "the allocator alone: malloc/free/realloc (mi_*, tc_* for mimalloc, "
     "tcmalloc)",
@@ -72,10 +78,16 @@ static const char *const ct_desc[NCONT] = {
     "not a design, a floor: the allocator, its usable-size query and one "
     "plain thread-local add per call (the least exact lean accounting "
     "must do; nobody could read the total)",
+    "the same floor on zmem's own size source (src/builtin.h: the "
+    "usable-size query, or jemalloc's per-thread byte counters): "
+    "floor-zm -> zm-lean is the cost of zmem's features",
+    "floor-zm, freeing through the size source's sized free",
     "zmem, lean layout (no header), zm_malloc/zm_free/zm_realloc",
     "zmem, lean layout, freeing with zm_free_sized",
     "zmem, header layout (16 B in front of each block)",
-    "zmem, header layout, freeing with zm_free_sized"};
+    "zmem, header layout, freeing with zm_free_sized",
+    "zmem with tags on (header layout, every block in the default tag)",
+    "zmem, lean layout, with a global limit set (never reached)"};
 
 static const int mem_cts[] = {C_RAW, C_MUTEX, C_LEAN, C_HEADER};
 #define NMEM ((int)(sizeof mem_cts / sizeof mem_cts[0]))
@@ -94,8 +106,8 @@ static struct {
   int reps, mem_reps;
   double scale, app_scale, cg_scale;
   int threads[MAX_THREADS], nthreads;
-  bool callgrind, app, pin, quick;
-  const char *md, *json, *readme, *analysis, *command;
+  bool callgrind, app, pin, quick, cg_only;
+  const char *md, *json, *readme, *analysis, *command, *cg_before;
   int nbe;
   char be_name[MAX_BACKENDS][32];
   char be_dir[MAX_BACKENDS][512];
@@ -120,6 +132,8 @@ typedef struct cg_rec {
   double total, loop, zmem, libs; /* instructions per alloc/free pair */
 } cg_rec;
 static cg_rec cg[MAX_BACKENDS][2][NCG]; /* [churn, mixed] */
+/* Totals per pair from --cg-before (0: none), as cg. */
+static double cg_before[MAX_BACKENDS][2][NCG];
 
 static int failures, inexact;
 static char calib[2][LINE]; /* zbench calibrate, before and after */
@@ -612,6 +626,21 @@ static void target_ratio(int be, int w, int ti, int ct, double limit,
   snprintf(t->threshold, sizeof t->threshold, "<= %.2fx", limit);
 }
 
+/* contender ct's time over contender base's, at most limit. */
+static void target_over(int be, int w, int ti, int ct, int base, double limit,
+                        const char *label) {
+  target *t = add_target();
+  t->s = ratio_stat(be, w, ti, ct, base);
+  t->be = be, t->w = w, t->ti = ti, t->kind = 0;
+  snprintf(t->name, sizeof t->name, "%s %s %s %dt", label, opt.be_name[be],
+           wl_name[w], opt.threads[ti]);
+  t->valid = t->s.n > 0;
+  t->met = t->valid && t->s.med <= limit;
+  snprintf(t->measured, sizeof t->measured, "%.3fx %s [%.2f-%.2f]", t->s.med,
+           ct_name[base], t->s.min, t->s.max);
+  snprintf(t->threshold, sizeof t->threshold, "<= %.2fx", limit);
+}
+
 /* zmem lean is `factor` times faster than design ct. */
 static void target_speedup(int be, int w, int ti, int ct, double factor) {
   target *t = add_target();
@@ -652,6 +681,44 @@ static void target_memory(int be) {
   snprintf(t->threshold, sizeof t->threshold, "== 16 B exactly");
 }
 
+/* The lean path at the floor, per backend (libc, jemalloc, mimalloc,
+ * tcmalloc; any other backend gets libc's): zm-lean and zm_free_sized over
+ * raw, zm-lean over the floor on its own size source, at least as fast as
+ * the 16-slot design, and tags or a limit within 1.3x of the lean path. */
+static int backend_kind(int be) {
+  static const char *const kinds[] = {"libc", "jemalloc", "mimalloc",
+                                      "tcmalloc"};
+  for (int k = 0; k < 4; k++)
+    if (strcmp(opt.be_name[be], kinds[k]) == 0)
+      return k;
+  return 0;
+}
+
+static void lean_path_targets(int be, int t1, int t2) {
+  static const double lean_max[] = {1.15, 1.15, 1.40, 1.40};
+  static const double sized_max[] = {1.12, 1.10, 1.25, 1.25};
+  int k = backend_kind(be);
+  for (int w = W_CHURN; w <= W_MIXED; w++)
+    for (int i = 0; i < 2; i++) {
+      int ti = i == 0 ? t1 : t2;
+      if (ti < 0)
+        continue;
+      target_ratio(be, w, ti, C_LEAN, lean_max[k], "lean path: zm-lean");
+      target_ratio(be, w, ti, C_LEAN_SIZED, sized_max[k],
+                   "lean path: zm_free_sized");
+      target_over(be, w, ti, C_LEAN, C_FLOOR_ZM, 1.05,
+                  "features: zm-lean over floor-zm");
+      target_over(be, w, ti, C_TAGS, C_LEAN, 1.30, "tags on over zm-lean");
+      target_over(be, w, ti, C_LIMIT, C_LEAN, 1.30, "limit set over zm-lean");
+    }
+  for (int w = 0; w < NTIMED; w++)
+    for (int i = 0; i < 2; i++) {
+      int ti = i == 0 ? t1 : t2;
+      if (ti >= 0)
+        target_speedup(be, w, ti, C_SLOTS16, 1.0);
+    }
+}
+
 static void evaluate_targets(void) {
   int t1 = thread_index(1), t2 = thread_index(2);
   for (int be = 0; be < opt.nbe; be++) {
@@ -672,6 +739,7 @@ static void evaluate_targets(void) {
         target_speedup(be, w, t2, C_MUTEX, 3.0);
         target_speedup(be, w, t2, C_ATOMIC, 1.5);
       }
+    lean_path_targets(be, t1, t2);
     target_memory(be);
   }
 }
@@ -931,6 +999,48 @@ static const char *cg_row_name(int row) {
   return row == CG_SO ? "zm-lean (libzmem.so)" : ct_name[row];
 }
 
+/* One line per figure, "BACKEND WORKLOAD CONTENDER TOTAL" (what
+ * --callgrind-only prints; the row of libzmem.so is "zm-lean.so"). */
+static const char *cg_key(int row) {
+  return row == CG_SO ? "zm-lean.so" : ct_name[row];
+}
+
+static void cg_print(FILE *f) {
+  for (int be = 0; be < opt.nbe; be++)
+    for (int w = W_CHURN; w <= W_MIXED; w++)
+      for (int row = 0; row < NCG; row++)
+        if (cg[be][w][row].ok)
+          fprintf(f, "%s %s %s %.1f\n", opt.be_name[be], wl_name[w],
+                  cg_key(row), cg[be][w][row].total);
+}
+
+/* Reads a file cg_print wrote (lines starting with '#' are comments). */
+static void cg_load_before(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f)
+    die("cannot read %s: %s", file, strerror(errno));
+  char line[LINE], b[64], w[64], c[64];
+  double v;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#' || sscanf(line, "%63s %63s %63s %lf", b, w, c, &v) != 4)
+      continue;
+    for (int be = 0; be < opt.nbe; be++)
+      for (int wi = W_CHURN; wi <= W_MIXED; wi++)
+        for (int row = 0; row < NCG; row++)
+          if (!strcmp(b, opt.be_name[be]) && !strcmp(w, wl_name[wi]) &&
+              !strcmp(c, cg_key(row)))
+            cg_before[be][wi][row] = v;
+  }
+  fclose(f);
+}
+
+static void md_before(FILE *f, double v) {
+  if (v > 0)
+    fprintf(f, " %.1f |", v);
+  else
+    fprintf(f, " — |");
+}
+
 static void md_callgrind(FILE *f) {
   if (!opt.callgrind)
     return;
@@ -944,9 +1054,17 @@ static void md_callgrind(FILE *f) {
           "executable outside the loop (zmem, linked statically), and shared "
           "libraries (the allocator, libc's pthread and errno, libzmem.so "
           "for the last row). +Δ is the difference from raw.\n\n");
+  if (opt.cg_before)
+    fprintf(f, "*before*: the same count for the code before the lean "
+               "path was rebuilt (`%s`, measured with `zbench_driver "
+               "--callgrind-only` on that code; — where the contender did "
+               "not exist).\n\n",
+            opt.cg_before);
   fprintf(f, "| backend | contender | churn: total | +Δ | loop | zmem | "
-             "libraries | mixed: total | +Δ |\n|---|---|---:|---:|---:|---:|"
-             "---:|---:|---:|\n");
+             "libraries | mixed: total | +Δ |%s\n|---|---|---:|---:|---:|"
+             "---:|---:|---:|---:|%s\n",
+          opt.cg_before ? " churn before | mixed before |" : "",
+          opt.cg_before ? "---:|---:|" : "");
   for (int be = 0; be < opt.nbe; be++)
     for (int row = 0; row < NCG; row++) {
       cg_rec *c = &cg[be][W_CHURN][row], *m = &cg[be][W_MIXED][row];
@@ -954,9 +1072,14 @@ static void md_callgrind(FILE *f) {
         continue;
       cg_rec *rc = &cg[be][W_CHURN][C_RAW], *rm = &cg[be][W_MIXED][C_RAW];
       fprintf(f, "| %s | %s | %.1f | %+.1f | %.1f | %.1f | %.1f | %.1f | "
-                 "%+.1f |\n",
+                 "%+.1f |",
               opt.be_name[be], cg_row_name(row), c->total, c->total - rc->total,
               c->loop, c->zmem, c->libs, m->total, m->total - rm->total);
+      if (opt.cg_before) {
+        md_before(f, cg_before[be][W_CHURN][row]);
+        md_before(f, cg_before[be][W_MIXED][row]);
+      }
+      fprintf(f, "\n");
     }
   fprintf(f, "\n");
 }
@@ -1332,10 +1455,23 @@ static int usage(void) {
   fprintf(stderr,
           "usage: zbench_driver [--quick] [--reps N] [--scale X] "
           "[--threads 1,2,4,8] [--pin]\n"
-          "         [--no-callgrind] [--no-app] [--md FILE] [--json FILE] "
+          "         [--no-callgrind] [--callgrind-only] [--cg-before FILE] "
+          "[--no-app]\n         [--md FILE] [--json FILE] "
           "[--readme FILE]\n"
           "         [--analysis FILE] [--command TEXT] BACKEND=DIR...\n");
   return 2;
+}
+
+static void run_all_callgrind(void) {
+  for (int be = 0; be < opt.nbe; be++)
+    for (int w = W_CHURN; w <= W_MIXED; w++)
+      for (int row = 0; row < NCG; row++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s callgrind %s %s", opt.be_name[be],
+                 wl_name[w], cg_row_name(row));
+        progress(what);
+        run_callgrind(be, row, w);
+      }
 }
 
 int main(int argc, char **argv) {
@@ -1364,6 +1500,10 @@ int main(int argc, char **argv) {
       opt.pin = true;
     else if (strcmp(a, "--no-callgrind") == 0)
       opt.callgrind = false;
+    else if (strcmp(a, "--callgrind-only") == 0)
+      opt.cg_only = true;
+    else if (strcmp(a, "--cg-before") == 0 && next)
+      opt.cg_before = argv[++i];
     else if (strcmp(a, "--no-app") == 0)
       opt.app = false;
     else if (strcmp(a, "--md") == 0 && next)
@@ -1390,6 +1530,8 @@ int main(int argc, char **argv) {
   if (opt.nbe == 0 || opt.reps < 1 || opt.reps > MAX_REPS || !(opt.scale > 0))
     return usage();
   signal(SIGPIPE, SIG_IGN);
+  if (opt.cg_before)
+    cg_load_before(opt.cg_before);
 
   int per_rep = 0;
   for (int a = 0; a < NAPPS; a++)
@@ -1399,21 +1541,19 @@ int main(int argc, char **argv) {
   total_runs = per_rep * opt.reps + opt.nbe * NMEM * opt.mem_reps +
                (opt.callgrind ? opt.nbe * 2 * NCG : 0);
   started = now_s();
+  if (opt.cg_only) {
+    total_runs = opt.nbe * 2 * NCG;
+    run_all_callgrind();
+    cg_print(stdout);
+    return failures ? 1 : 0;
+  }
   uint64_t seed = (uint64_t)time(NULL);
   run_calibrate(calib[0]);
   fprintf(stderr, "%s\n", calib[0]);
   for (int r = 0; r < opt.reps; r++)
     run_rep(r, &seed);
   if (opt.callgrind)
-    for (int be = 0; be < opt.nbe; be++)
-      for (int w = W_CHURN; w <= W_MIXED; w++)
-        for (int row = 0; row < NCG; row++) {
-          char what[96];
-          snprintf(what, sizeof what, "%s callgrind %s %s", opt.be_name[be],
-                   wl_name[w], cg_row_name(row));
-          progress(what);
-          run_callgrind(be, row, w);
-        }
+    run_all_callgrind();
   run_calibrate(calib[1]);
   fprintf(stderr, "\n%s\n", calib[1]);
 

@@ -45,6 +45,10 @@ for be in $backends; do
 done
 
 echo "== running (progress on stderr; TARGET lines on stdout)" >&2
-# shellcheck disable=SC2086 # word splitting of $outputs and $dirs is wanted
-exec "$driver" $outputs --analysis bench/ANALYSIS.md \
+# The instruction counts of the lean path before its rebuild, for the
+# before/after columns of the callgrind table.
+cg_before=""
+[ -f bench/callgrind-before.txt ] && cg_before="--cg-before bench/callgrind-before.txt"
+# shellcheck disable=SC2086 # word splitting of $outputs, $dirs, $cg_before
+exec "$driver" $outputs --analysis bench/ANALYSIS.md $cg_before \
   --command "bench/run.sh${*:+ $*}" "$@" $dirs

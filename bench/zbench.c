@@ -2,8 +2,9 @@
  *
  *   zbench CONTENDER WORKLOAD THREADS [--scale X] [--pin]
  *
- * CONTENDER  raw raw-sized mutex atomic slots16 floor
- *            zm-lean zm-lean-sized zm-header zm-header-sized zm-debug
+ * CONTENDER  raw raw-sized mutex atomic slots16 floor floor-zm floor-zm-sized
+ *            zm-lean zm-lean-sized zm-header zm-header-sized zm-tags zm-limit
+ *            zm-debug
  * WORKLOAD   churn mixed realloc prodcons memory
  * THREADS    worker threads (prodcons: producer/consumer pairs, so twice as
  *            many threads; memory: always 1)
@@ -230,6 +231,22 @@ static size_t raw_usable(const void *p) { return rb_usable((void *)p); }
 #define WL_REALLOC(p, old, n) fl_realloc(p, n)
 #include "workloads.h"
 
+/* The floor on zmem's own size source (designs.h): in zbench only, which
+ * links the static library and so can call its internal size source. */
+#ifdef ZBENCH_SIZE_SOURCE
+#define WL_NAME floor_zm
+#define WL_MALLOC(n) fz_malloc(n)
+#define WL_FREE(p, n) fz_free(p)
+#define WL_REALLOC(p, old, n) fz_realloc(p, n)
+#include "workloads.h"
+
+#define WL_NAME floor_zm_sized
+#define WL_MALLOC(n) fz_malloc(n)
+#define WL_FREE(p, n) fz_free_sized(p, n)
+#define WL_REALLOC(p, old, n) fz_realloc(p, n)
+#include "workloads.h"
+#endif
+
 #define WL_NAME zm
 #define WL_MALLOC(n) zm_malloc(n)
 #define WL_FREE(p, n) zm_free(p)
@@ -242,32 +259,44 @@ static size_t raw_usable(const void *p) { return rb_usable((void *)p); }
 #define WL_REALLOC(p, old, n) zm_realloc(p, n)
 #include "workloads.h"
 
+/* zmem's optional features, switched on before the first allocation. */
+enum { ZB_PLAIN, ZB_TAGS, ZB_LIMIT };
+
 typedef struct contender {
   const char *name;
   const zb_impl *impl;
   size_t (*used)(void);
   size_t (*usable)(const void *);
   zm_layout layout; /* zmem contenders only */
+  int feature;      /* ZB_*: tags on, or a (never reached) limit set */
 } contender;
 
 static const contender contenders[] = {
-    {"raw", &wl_raw_impl, NULL, raw_usable, 0},
-    {"raw-sized", &wl_raw_sized_impl, NULL, raw_usable, 0},
-    {"mutex", &wl_mutex_impl, mx_used_memory, NULL, 0},
-    {"atomic", &wl_atomic_impl, ga_used_memory, raw_usable, 0},
-    {"slots16", &wl_slots16_impl, s16_used_memory, raw_usable, 0},
-    {"floor", &wl_floor_impl, NULL, raw_usable, 0},
-    {"zm-lean", &wl_zm_impl, zm_used_memory, zm_usable_size, ZM_LAYOUT_LEAN},
+    {"raw", &wl_raw_impl, NULL, raw_usable, 0, ZB_PLAIN},
+    {"raw-sized", &wl_raw_sized_impl, NULL, raw_usable, 0, ZB_PLAIN},
+    {"mutex", &wl_mutex_impl, mx_used_memory, NULL, 0, ZB_PLAIN},
+    {"atomic", &wl_atomic_impl, ga_used_memory, raw_usable, 0, ZB_PLAIN},
+    {"slots16", &wl_slots16_impl, s16_used_memory, raw_usable, 0, ZB_PLAIN},
+    {"floor", &wl_floor_impl, NULL, raw_usable, 0, ZB_PLAIN},
+#ifdef ZBENCH_SIZE_SOURCE
+    {"floor-zm", &wl_floor_zm_impl, NULL, raw_usable, 0, ZB_PLAIN},
+    {"floor-zm-sized", &wl_floor_zm_sized_impl, NULL, raw_usable, 0, ZB_PLAIN},
+#endif
+    {"zm-lean", &wl_zm_impl, zm_used_memory, zm_usable_size, ZM_LAYOUT_LEAN, ZB_PLAIN},
     {"zm-lean-sized", &wl_zm_sized_impl, zm_used_memory, zm_usable_size,
-     ZM_LAYOUT_LEAN},
+     ZM_LAYOUT_LEAN, ZB_PLAIN},
     {"zm-header", &wl_zm_impl, zm_used_memory, zm_usable_size,
-     ZM_LAYOUT_HEADER},
+     ZM_LAYOUT_HEADER, ZB_PLAIN},
     {"zm-header-sized", &wl_zm_sized_impl, zm_used_memory, zm_usable_size,
-     ZM_LAYOUT_HEADER},
+     ZM_LAYOUT_HEADER, ZB_PLAIN},
+    {"zm-tags", &wl_zm_impl, zm_used_memory, zm_usable_size, ZM_LAYOUT_HEADER,
+     ZB_TAGS},
+    {"zm-limit", &wl_zm_impl, zm_used_memory, zm_usable_size, ZM_LAYOUT_LEAN,
+     ZB_LIMIT},
     /* the debug layout's cost (bench/debug_cost.sh), not in the driver's
      * matrix */
     {"zm-debug", &wl_zm_impl, zm_used_memory, zm_usable_size,
-     ZM_LAYOUT_DEBUG},
+     ZM_LAYOUT_DEBUG, ZB_PLAIN},
 };
 #define NCONTENDERS (sizeof contenders / sizeof contenders[0])
 
@@ -504,8 +533,18 @@ static int usage(void) {
 }
 
 static void set_layout(const contender *c) {
+  if (c->feature == ZB_TAGS && zm_tags_enable() != 0) {
+    fprintf(stderr, "zbench: zm_tags_enable: %s\n", strerror(errno));
+    exit(2);
+  }
   if (c->layout && zm_set_layout(c->layout) != 0) {
     fprintf(stderr, "zbench: zm_set_layout: %s\n", strerror(errno));
+    exit(2);
+  }
+  /* A limit far above what any workload holds: every call pays for the
+   * check, none is refused. */
+  if (c->feature == ZB_LIMIT && zm_set_limit((size_t)1 << 40) != 0) {
+    fprintf(stderr, "zbench: zm_set_limit: %s\n", strerror(errno));
     exit(2);
   }
 }

@@ -16,7 +16,8 @@ case "${1:-}" in
                libc-devtools sqlite3) ;;
   bench) want=("${common[@]}" pkgconf valgrind python3 libc-devtools heaptrack libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
-               libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev) ;;
+               libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev
+               libjansson-dev libcurl4-openssl-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 

@@ -4,10 +4,12 @@
  * the OOM handler.
  *
  * Each operation has a fast path, taken when the mode word says "lean layout,
- * no tags, no limits" (one load, one compare), and a general path for
- * everything else. The block helpers (lean_*, hdr_*) allocate and free
- * without counting and report the bytes the backend holds; each public call
- * counts exactly once. */
+ * built-in allocator, no tags, no limits" (one load, one compare), which
+ * calls the allocator's size source (builtin.h) directly and counts in the
+ * thread's window (stats.h); and a general path for everything else. The
+ * block helpers (lean_*, hdr_*) allocate and free without counting and
+ * report the bytes the backend holds; each public call counts exactly
+ * once. */
 #include "backend.h"
 #include "debug.h"
 #include "fault.h"
@@ -247,16 +249,15 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
 }
 
 zm__inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
-  if (zm__unlikely(size > MAX_REQUEST))
+  if (zm__likely(zm__mode_is_fast() && size <= MAX_REQUEST)) {
+    size_t bytes;
+    void *p = bi_malloc_counted(bi_zero_ok ? size : nonzero(size), zero,
+                                &bytes);
+    return zm__likely(p) ? zm__count_p(p, (int64_t)bytes, 1, call) : NULL;
+  }
+  if (size > MAX_REQUEST)
     return NULL; /* before the mode: a refused call fixes no layout */
   int mode = zm__mode_get();
-  if (zm__likely(mode == ZM_LAYOUT_LEAN)) {
-    size_t bytes;
-    void *p = lean_new(nonzero(size), zero, &bytes);
-    if (zm__likely(p))
-      zm__count((int64_t)bytes, 1, call);
-    return p;
-  }
   note_caller(mode);
   return alloc_general(mode, size, zero, call, tag);
 }
@@ -330,21 +331,39 @@ zm__noinline static void free_general(int mode, void *p) {
   errno = saved;
 }
 
+/* errno's address, found once per thread: errno is a call away
+ * (__errno_location), which the free path would pay twice and around which
+ * it would keep the pointer in a saved register. */
+static __thread int *errno_at __attribute__((tls_model("initial-exec")));
+
+static inline int *my_errno(void) {
+  int *e = errno_at;
+  if (zm__unlikely(!e))
+    e = errno_at = &errno;
+  return e;
+}
+
+/* The fast path's free: the size source frees and says how much. */
+static inline void free_fast(void *ptr) {
+  zm__count(-(int64_t)bi_free_counted(ptr), -1, ZM__CALL_FREE);
+}
+
 void zm_free(void *ptr) {
   if (!ptr)
     return;
-  int mode = zm__mode_get();
-  if (zm__unlikely(mode != ZM_LAYOUT_LEAN)) {
+  if (zm__unlikely(!zm__mode_is_fast())) {
+    int mode = zm__mode_get();
     note_caller(mode);
     free_general(mode, ptr);
     return;
   }
-  int saved = zm__be_free_keeps_errno() ? 0 : errno;
-  size_t bytes = zm__be_usable(ptr);
-  zm__be_free_usable(ptr, bytes);
-  zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
-  if (!zm__be_free_keeps_errno())
-    errno = saved;
+  if (bi_free_keeps_errno) {
+    free_fast(ptr);
+    return;
+  }
+  int *e = my_errno(), saved = *e;
+  free_fast(ptr);
+  *e = saved;
 }
 
 zm__cold static void sized_mismatch(void) {
@@ -358,18 +377,17 @@ zm__cold static void sized_mismatch(void) {
 void zm_free_sized(void *ptr, size_t size) {
   if (!ptr)
     return;
-  if (!zm__be_sized_exact() || zm__mode_get() != ZM_LAYOUT_LEAN) {
+  if (zm__unlikely(!zm__mode_is_fast())) {
     zm_free(ptr);
     return;
   }
   size_t n = nonzero(size);
-  size_t bytes = zm__be_good_size(n);
-  if (zm__debug_assert && zm__be_usable(ptr) != bytes)
+  if (zm__debug_assert && bi_has_good_size &&
+      bi_usable(ptr) != bi_good_size(n))
     sized_mismatch();
-  int saved = errno;
-  zm__be_free_sized(ptr, n);
-  zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
-  errno = saved;
+  int *e = my_errno(), saved = *e;
+  zm__count(-(int64_t)bi_free_sized_counted(ptr, n), -1, ZM__CALL_FREE);
+  *e = saved;
 }
 
 /* -------------------------------------------------------------- realloc */
@@ -420,7 +438,21 @@ static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta,
   return q;
 }
 
+/* Resizes in the fast path's mode: size > 0, within MAX_REQUEST. */
+static void *realloc_fast(void *ptr, size_t size, bool checked) {
+  int64_t delta;
+  void *q = bi_realloc_counted(ptr, size, &delta);
+  if (zm__unlikely(!q))
+    return failed(ZM__CALL_REALLOC, ZM_TAG_DEFAULT, size, checked, ENOMEM);
+  zm__count(delta, 0, ZM__CALL_REALLOC);
+  if (q != ptr)
+    zm__count_call(ZM__CALL_MOVED);
+  return q;
+}
+
 zm__inline void *realloc_impl(void *ptr, size_t size, bool checked) {
+  if (zm__likely(ptr && size - 1 < MAX_REQUEST && zm__mode_is_fast()))
+    return realloc_fast(ptr, size, checked);
   if (!ptr)
     return alloc_or_fail(size, false, ZM__CALL_REALLOC, CURRENT_TAG, checked);
   int mode = zm__mode_get();
@@ -532,6 +564,19 @@ char *zm_strndup(const char *s, size_t n) {
     q[len] = '\0';
   }
   return q;
+}
+
+/* The accounting layer's figures, with the layout and backend in force. */
+int zm_get_stats(zm_stats *st) {
+  if (!st || st->size < sizeof(zm_stats)) {
+    errno = EINVAL;
+    return -1;
+  }
+  zm__stats_counts(st);
+  st->version = ZM_STATS_VERSION;
+  st->layout = zm__layout_report();
+  st->backend = zm__be.pub.name ? zm__be.pub.name : "user";
+  return 0;
 }
 
 int zm_version(void) { return ZMEM_VERSION; }

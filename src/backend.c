@@ -1,7 +1,7 @@
 /* Backend selection: the built-in allocator, zm_set_backend and the
  * libevent-shaped zm_set_mem_functions. */
 #include "backend.h"
-#include "layout.h"
+#include "setup.h"
 
 #include "line.h"
 #include "prim/prim.h"
@@ -48,6 +48,10 @@ zm__backend zm__be = {.pub = BUILTIN_BACKEND, .builtin = true};
 static int install_locked(const zm_backend *be) {
   if (zm__setup_frozen()) {
     errno = EBUSY;
+    return -1;
+  }
+  if (be && !be->usable_size && zm__layout_wanted == ZM_LAYOUT_LEAN) {
+    errno = EINVAL; /* the lean layout asked for needs a size query */
     return -1;
   }
   zm__be.pub = be ? *be : builtin;
@@ -135,9 +139,91 @@ int zm_set_mem_functions(void *(*malloc_fn)(size_t),
 
 #if defined(ZMEM_BACKEND_JEMALLOC)
 bool zm__je_owns_malloc;
+bool zm__je_counters_ok;
+__thread zm__je_counters zm__je_tc __attribute__((tls_model("initial-exec")));
+
+/* thread.allocatedp and thread.deallocatedp exist in jemalloc 4 and 5 (with
+ * statistics enabled, the default); the pointers are per thread. */
+static bool counters_fetch(zm__je_counters *c) {
+#if JEMALLOC_VERSION_MAJOR >= 4
+  uint64_t *a = NULL, *d = NULL;
+  size_t la = sizeof a, ld = sizeof d;
+  if (mallctl("thread.allocatedp", &a, &la, NULL, 0) != 0 ||
+      mallctl("thread.deallocatedp", &d, &ld, NULL, 0) != 0 || !a || !d)
+    return false;
+  c->alloc = a;
+  c->dealloc = d;
+  return true;
+#else
+  (void)c;
+  return false;
+#endif
+}
+
+/* The thread's counters, for its next call, once they are known good. */
+static void counters_arm(void) {
+  if (zm__je_counters_ok && !zm__je_tc.alloc)
+    counters_fetch(&zm__je_tc);
+}
+
+/* The documented path: a request's size from nallocx (the size class, the
+ * basis of jemalloc's sized deallocation), a block's from sallocx. */
+zm__je_block zm__je_malloc_slow(size_t n, bool zero) {
+  counters_arm();
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  return (zm__je_block){p, p ? (int64_t)bi_good_size(n) : 0};
+}
+
+size_t zm__je_free_slow(void *p) {
+  counters_arm();
+  size_t u = sallocx(p, 0);
+  sdallocx(p, u, 0);
+  return u;
+}
+
+size_t zm__je_free_sized_slow(void *p, size_t n) {
+  counters_arm();
+  size_t u = bi_good_size(n);
+  sdallocx(p, bi_req(n), 0);
+  return u;
+}
+
+zm__je_block zm__je_realloc_slow(void *p, size_t n) {
+  counters_arm();
+  size_t old = sallocx(p, 0);
+  void *q = bi_realloc(p, n);
+  return (zm__je_block){q, q ? (int64_t)sallocx(q, 0) - (int64_t)old : 0};
+}
+
+/* Trusts the counters only after they measured one allocation, one resize
+ * and one free exactly (a jemalloc that counts differently, or not at all,
+ * keeps the documented path). */
+static bool counters_check(void) {
+  zm__je_counters c;
+  if (!counters_fetch(&c))
+    return false;
+  uint64_t a0 = *c.alloc, d0 = *c.dealloc;
+  void *p = mallocx(100, 0);
+  if (!p)
+    return false;
+  bool ok = *c.alloc - a0 == sallocx(p, 0);
+  size_t old = sallocx(p, 0);
+  a0 = *c.alloc;
+  d0 = *c.dealloc;
+  void *q = rallocx(p, 5000, 0);
+  if (!q)
+    q = p;
+  ok = ok && (int64_t)(*c.alloc - a0) - (int64_t)(*c.dealloc - d0) ==
+                 (int64_t)sallocx(q, 0) - (int64_t)old;
+  size_t u = sallocx(q, 0);
+  d0 = *c.dealloc;
+  dallocx(q, 0);
+  return ok && *c.dealloc - d0 == u;
+}
 
 zm__at_load static void check_malloc_owner(void) {
   zm__je_owns_malloc = zm__prim_same_object((void *)malloc, (void *)mallocx);
+  zm__je_counters_ok = counters_check();
 }
 #endif
 

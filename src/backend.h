@@ -21,7 +21,7 @@ typedef struct zm__backend {
 } zm__backend;
 
 /* Written only before the first allocation (under the freeze lock). */
-extern zm__backend zm__be;
+extern zm__hidden zm__backend zm__be;
 
 /* Installs be (NULL: the built-in). Fails with EBUSY once frozen. */
 int zm__backend_install(const zm_backend *be);
@@ -76,15 +76,6 @@ static inline void zm__be_free(void *p) {
     zm__be.pub.free(zm__be.pub.ud, p);
 }
 
-/* Frees p whose usable size is known: allocators with sized free skip their
- * own size lookup. */
-static inline void zm__be_free_usable(void *p, size_t usable) {
-  if (zm__be_direct())
-    bi_free_usable(p, usable);
-  else
-    zm__be.pub.free(zm__be.pub.ud, p);
-}
-
 static inline bool zm__be_has_usable(void) {
   return zm__be_direct() || zm__be.pub.usable_size != NULL;
 }
@@ -114,16 +105,5 @@ static inline bool zm__be_sized_exact(void) {
 }
 
 static inline size_t zm__be_good_size(size_t n) { return bi_good_size(n); }
-
-static inline void zm__be_free_sized(void *p, size_t n) {
-  if (zm__be_direct())
-    bi_free_sized(p, n);
-  else
-    zm__be.pub.free(zm__be.pub.ud, p);
-}
-
-static inline bool zm__be_free_keeps_errno(void) {
-  return bi_free_keeps_errno && zm__be_direct();
-}
 
 #endif

@@ -5,7 +5,12 @@
  * bi_good_size: the usable size a request gets, when the allocator guarantees
  * it equals the usable size of every block last requested with that size
  * (malloc, calloc or realloc). Only jemalloc makes that promise (nallocx is the
- * basis of its sized deallocation); bi_has_good_size says whether it exists. */
+ * basis of its sized deallocation); bi_has_good_size says whether it exists.
+ *
+ * The size source (bi_*_counted, at the end of each section): each allocation
+ * entry point together with the exact number of bytes the allocator holds
+ * for the block, by the cheapest exact means the allocator offers. The lean
+ * layout's fast path counts with these and nothing else. */
 #ifndef ZM_BUILTIN_H
 #define ZM_BUILTIN_H
 
@@ -23,9 +28,14 @@ static inline size_t bi_req(size_t n) {
   return n < _Alignof(max_align_t) ? _Alignof(max_align_t) : n;
 }
 
+/* bi_zero_ok: the allocator's malloc(0) and calloc of 0 bytes return a
+ * unique block (through bi_req, or glibc's own minimum chunk), so the
+ * front end need not raise size 0 to 1 first. */
+
 #if defined(ZMEM_BACKEND_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 #define ZM__BUILTIN_NAME "jemalloc"
+static const bool bi_zero_ok = true;
 static const bool bi_has_good_size = true;
 static const bool bi_free_keeps_errno = false;
 /* In jemalloc 5.3 only malloc/calloc have the thread-cache fast path (about
@@ -33,7 +43,9 @@ static const bool bi_free_keeps_errno = false;
  * jemalloc comes before the C library in the process's lookup order, which a
  * program linked with -lzmem alone does not guarantee; so backend.c checks at
  * load that malloc lives in the same object as mallocx. */
-extern bool zm__je_owns_malloc;
+extern zm__hidden bool zm__je_owns_malloc;
+/* Whether the per-thread counters below are in use: decided at load. */
+extern zm__hidden bool zm__je_counters_ok;
 static inline void *bi_malloc(size_t n) {
   return zm__likely(zm__je_owns_malloc) ? malloc(bi_req(n))
                                         : mallocx(bi_req(n), 0);
@@ -58,9 +70,94 @@ static inline void *bi_aligned(size_t a, size_t n) {
   return mallocx(n, MALLOCX_ALIGN(a));
 }
 
+/* Size source. jemalloc keeps, per thread, the bytes it has ever allocated
+ * and freed (usable sizes, the mallctls thread.allocatedp and
+ * thread.deallocatedp); the difference of a counter across a call is that
+ * call's exact size, for two loads instead of a size lookup (nallocx,
+ * sallocx: about 35 instructions each). The counters are read through
+ * volatile: the compiler takes malloc and free for builtins that write no
+ * memory it can see, and would otherwise reuse the load from before the
+ * call.
+ *
+ * zm__je_tc.alloc is NULL until the thread's first call, and stays NULL
+ * where the counters are unusable (jemalloc built without statistics, or
+ * the check at load found them inexact; see backend.c): then every call
+ * takes the documented path, out of line (usable size by nallocx/sallocx). */
+typedef struct zm__je_counters {
+  /* volatile pointers too: read again after the allocator's call instead
+   * of held in a callee-saved register across it */
+  const volatile uint64_t *volatile alloc, *volatile dealloc;
+} zm__je_counters;
+extern zm__hidden __thread zm__je_counters zm__je_tc
+    __attribute__((tls_model("initial-exec")));
+/* The slow paths return the block and its size (or size change) by value,
+ * so that the fast path's size never has its address taken (it would live
+ * in memory). */
+typedef struct zm__je_block {
+  void *p;
+  int64_t bytes;
+} zm__je_block;
+zm__hidden zm__je_block zm__je_malloc_slow(size_t n, bool zero);
+zm__hidden size_t zm__je_free_slow(void *p);
+zm__hidden size_t zm__je_free_sized_slow(void *p, size_t n);
+zm__hidden zm__je_block zm__je_realloc_slow(void *p, size_t n);
+
+/* free's thread-cache path when free is jemalloc's; dallocx has none. */
+static inline void bi_je_free(void *p) {
+  if (zm__likely(zm__je_owns_malloc))
+    free(p);
+  else
+    dallocx(p, 0);
+}
+
+/* The counter pointers are read again after the allocator's call (a TLS
+ * load) rather than kept in a register across it. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  if (zm__unlikely(!zm__je_tc.alloc)) {
+    zm__je_block b = zm__je_malloc_slow(n, zero);
+    *bytes = (size_t)b.bytes;
+    return b.p;
+  }
+  uint64_t a0 = *zm__je_tc.alloc;
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  *bytes = (size_t)(*zm__je_tc.alloc - a0);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  if (zm__unlikely(!zm__je_tc.dealloc))
+    return zm__je_free_slow(p);
+  uint64_t d0 = *zm__je_tc.dealloc;
+  bi_je_free(p);
+  return (size_t)(*zm__je_tc.dealloc - d0);
+}
+
+/* n: the size the block was last requested with. */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  if (zm__unlikely(!zm__je_tc.dealloc))
+    return zm__je_free_sized_slow(p, n);
+  uint64_t d0 = *zm__je_tc.dealloc;
+  sdallocx(p, bi_req(n), 0);
+  return (size_t)(*zm__je_tc.dealloc - d0);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  if (zm__unlikely(!zm__je_tc.alloc)) {
+    zm__je_block b = zm__je_realloc_slow(p, n);
+    *delta = b.bytes;
+    return b.p;
+  }
+  uint64_t a0 = *zm__je_tc.alloc, d0 = *zm__je_tc.dealloc;
+  void *q = bi_realloc(p, n);
+  *delta = (int64_t)(*zm__je_tc.alloc - a0) -
+           (int64_t)(*zm__je_tc.dealloc - d0);
+  return q;
+}
+
 #elif defined(ZMEM_BACKEND_MIMALLOC)
 #include <mimalloc.h>
 #define ZM__BUILTIN_NAME "mimalloc"
+static const bool bi_zero_ok = true;
 static const bool bi_has_good_size = false;
 static const bool bi_free_keeps_errno = false;
 static inline void *bi_malloc(size_t n) { return mi_malloc(bi_req(n)); }
@@ -83,9 +180,39 @@ static inline void *bi_aligned(size_t a, size_t n) {
   return mi_malloc_aligned_at(n, a, 0);
 }
 
+/* Size source: the allocator's usable-size query. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  if (zm__likely(p != NULL))
+    *bytes = bi_usable(p);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  size_t u = bi_usable(p);
+  bi_free_usable(p, u);
+  return u;
+}
+
+/* n: the size the block was last requested with (unused: these
+ * allocators' sized frees would need the size class, not the request). */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  (void)n;
+  return bi_free_counted(p);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  size_t old = bi_usable(p);
+  void *q = bi_realloc(p, n);
+  if (q)
+    *delta = (int64_t)bi_usable(q) - (int64_t)old;
+  return q;
+}
+
 #elif defined(ZMEM_BACKEND_TCMALLOC)
 #include <gperftools/tcmalloc.h>
 #define ZM__BUILTIN_NAME "tcmalloc"
+static const bool bi_zero_ok = true;
 /* tc_free_sized is not used: tcmalloc keeps a block in place on a realloc
  * that shrinks it by less than half, so the requested size no longer names
  * the block's size class. */
@@ -105,6 +232,35 @@ static inline size_t bi_usable(const void *p) {
 static inline size_t bi_good_size(size_t n) { return n; }
 static inline void *bi_aligned(size_t a, size_t n) { return tc_memalign(a, n); }
 
+/* Size source: the allocator's usable-size query. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  if (zm__likely(p != NULL))
+    *bytes = bi_usable(p);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  size_t u = bi_usable(p);
+  bi_free_usable(p, u);
+  return u;
+}
+
+/* n: the size the block was last requested with (unused: these
+ * allocators' sized frees would need the size class, not the request). */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  (void)n;
+  return bi_free_counted(p);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  size_t old = bi_usable(p);
+  void *q = bi_realloc(p, n);
+  if (q)
+    *delta = (int64_t)bi_usable(q) - (int64_t)old;
+  return q;
+}
+
 #else /* libc */
 #include <malloc.h>
 #include <stdlib.h>
@@ -116,6 +272,11 @@ static const bool bi_has_good_size = false;
 static const bool bi_free_keeps_errno = true;
 #else
 static const bool bi_free_keeps_errno = false;
+#endif
+#if defined(__GLIBC__)
+static const bool bi_zero_ok = true;
+#else
+static const bool bi_zero_ok = false;
 #endif
 static inline void *bi_malloc(size_t n) { return malloc(n); }
 static inline void *bi_calloc(size_t n) { return calloc(1, n); }
@@ -130,6 +291,35 @@ static inline size_t bi_good_size(size_t n) { return n; }
 static inline void *bi_aligned(size_t a, size_t n) {
   void *p = NULL;
   return posix_memalign(&p, a, n) == 0 ? p : NULL;
+}
+
+/* Size source: the allocator's usable-size query. */
+static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
+  void *p = zero ? bi_calloc(n) : bi_malloc(n);
+  if (zm__likely(p != NULL))
+    *bytes = bi_usable(p);
+  return p;
+}
+
+static inline size_t bi_free_counted(void *p) {
+  size_t u = bi_usable(p);
+  bi_free_usable(p, u);
+  return u;
+}
+
+/* n: the size the block was last requested with (unused: these
+ * allocators' sized frees would need the size class, not the request). */
+static inline size_t bi_free_sized_counted(void *p, size_t n) {
+  (void)n;
+  return bi_free_counted(p);
+}
+
+static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
+  size_t old = bi_usable(p);
+  void *q = bi_realloc(p, n);
+  if (q)
+    *delta = (int64_t)bi_usable(q) - (int64_t)old;
+  return q;
 }
 #endif
 

@@ -1,8 +1,6 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
-#include "fork.h"
 #include "layout.h"
 #include "backend.h"
-#include "limits.h"
 #include "options.h"
 #include "prim/prim.h"
 #include "stats.h"
@@ -11,35 +9,13 @@
 #include <errno.h>
 #include <pthread.h>
 
-_Atomic int zm__mode;
-
-static pthread_mutex_t setup_mutex = PTHREAD_MUTEX_INITIALIZER;
-static zm_layout wanted; /* 0: lean when the backend allows it */
 static bool tags_on;
-
-void zm__setup_lock(void) { pthread_mutex_lock(&setup_mutex); }
-void zm__setup_unlock(void) { pthread_mutex_unlock(&setup_mutex); }
-
-
-bool zm__setup_frozen(void) {
-  return (atomic_load_explicit(&zm__mode, memory_order_relaxed) &
-          ZM__MODE_LAYOUT) != 0;
-}
-
-void zm__mode_set_flag(int flag, bool on) {
-  if (on)
-    atomic_fetch_or(&zm__mode, flag);
-  else
-    atomic_fetch_and(&zm__mode, ~flag);
-}
-
-void zm__mode_set_limits(bool on) { zm__mode_set_flag(ZM__MODE_LIMITS, on); }
 
 /* The lean layout needs the backend's size query, whatever was asked. */
 static zm_layout choose(void) {
-  if (wanted == ZM_LAYOUT_DEBUG)
+  if (zm__layout_wanted == ZM_LAYOUT_DEBUG)
     return ZM_LAYOUT_DEBUG;
-  if (wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
+  if (zm__layout_wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
     return ZM_LAYOUT_HEADER;
   return ZM_LAYOUT_LEAN;
 }
@@ -50,6 +26,8 @@ int zm__freeze(void) {
     zm__options_from_env();
     zm__stats_init();
     int flags = tags_on ? ZM__MODE_TAGS : 0;
+    if (!zm__be_direct())
+      flags |= ZM__MODE_USER_BACKEND;
     atomic_fetch_or_explicit(&zm__mode, (int)choose() | flags,
                              memory_order_release);
   }
@@ -79,7 +57,7 @@ int zm__request_layout_locked(zm_layout layout) {
     errno = ENOTSUP;
     return -1;
   }
-  wanted = layout;
+  zm__layout_wanted = layout;
   return 0;
 }
 
@@ -120,8 +98,8 @@ int zm__tags_enable_locked(void) {
   }
   if (zm__setup_frozen())
     tags_start_late();
-  if (wanted != ZM_LAYOUT_DEBUG) /* it has room for the tag too */
-    wanted = ZM_LAYOUT_HEADER;
+  if (zm__layout_wanted != ZM_LAYOUT_DEBUG) /* it has room for the tag too */
+    zm__layout_wanted = ZM_LAYOUT_HEADER;
   tags_on = true;
   return 0;
 }
@@ -144,5 +122,3 @@ int zm_tags_enabled(void) {
   return on;
 }
 
-void zm__setup_fork_lock(void) { zm__setup_lock(); }
-void zm__setup_fork_unlock(void) { zm__setup_unlock(); }

@@ -5,10 +5,10 @@
 #define ZM_LAYOUT_H
 
 #include "internal.h"
+#include "setup.h"
 #include "zmem.h"
 
 #include <stdalign.h>
-#include <stdatomic.h>
 
 /* In front of every block of the header layout. offset16 is the distance, in
  * 16-byte units, from the backend's block to this header (non-zero only for
@@ -37,19 +37,6 @@ static inline size_t zm__hdr_bytes(const zm__header *h) {
   return h->size + ZM_HEADER_SIZE + (size_t)h->offset16 * 16;
 }
 
-/* The mode word: the layout in its low bits (0 until the first allocation
- * fixes it; never changes afterwards) and flags that send every call through
- * the general path. The fast path is taken only when the word is exactly
- * ZM_LAYOUT_LEAN: one load and one compare. */
-enum {
-  ZM__MODE_LAYOUT = 3, /* mask: 0 or a zm_layout */
-  /* the flags below send every call through the general path */
-  ZM__MODE_TAGS = 4,   /* tags on (header layout) */
-  ZM__MODE_LIMITS = 8, /* some limit is set */
-  ZM__MODE_FAULT = 16, /* fault injection is armed (fault.c) */
-};
-extern _Atomic int zm__mode;
-
 /* Fixes the layout and starts the accounting; returns the mode. */
 int zm__freeze(void);
 
@@ -58,22 +45,18 @@ static inline int zm__mode_get(void) {
   return zm__likely(m & ZM__MODE_LAYOUT) ? m : zm__freeze();
 }
 
-static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }
+/* The fast path's test: lean, built-in backend, no tags, no limits, and the
+ * layout fixed (a word of 0 is not ZM_LAYOUT_LEAN). */
+static inline bool zm__mode_is_fast(void) {
+  return atomic_load_explicit(&zm__mode, memory_order_acquire) ==
+         ZM_LAYOUT_LEAN;
+}
 
-/* Sets or clears ZM__MODE_LIMITS; any time, from any thread. */
-void zm__mode_set_limits(bool on);
-/* Sets or clears one flag of the mode word; any time, from any thread. */
-void zm__mode_set_flag(int flag, bool on);
+static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }
 
 /* The layout zm_get_stats reports: in force, or the one the next allocation
  * would fix. */
 zm_layout zm__layout_report(void);
-
-/* The set-up lock serialises set-up calls with the first allocation. */
-void zm__setup_lock(void);
-void zm__setup_unlock(void);
-/* True once the layout is fixed; call with the set-up lock held. */
-bool zm__setup_frozen(void);
 
 /* zm_set_layout and zm_tags_enable, for callers that hold the set-up lock. */
 int zm__request_layout_locked(zm_layout layout);

@@ -3,9 +3,8 @@
  * threads can never take it past the limit. */
 #include "fork.h"
 #include "limits.h"
-#include "layout.h"
+#include "setup.h"
 #include "line.h"
-#include "oom.h"
 #include "prim/prim.h"
 #include "stats.h"
 #include "tags.h"
@@ -259,3 +258,12 @@ int zm_tag_set_limit(zm_tag tag, size_t bytes) {
 
 void zm__limits_fork_lock(void) { pthread_mutex_lock(&limits_mutex); }
 void zm__limits_fork_unlock(void) { pthread_mutex_unlock(&limits_mutex); }
+
+/* A tag's figures and its limit: the policy layer adds the limit to what
+ * the accounting layer counted. */
+int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
+  if (zm__tag_stats_counts(tag, info) != 0)
+    return -1;
+  info->limit = zm__tag_limit(tag);
+  return 0;
+}

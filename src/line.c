@@ -1,6 +1,5 @@
 /* Lines for stderr without allocation; see line.h. */
 #include "line.h"
-#include "oom.h"
 #include "prim/prim.h"
 
 void zm__line_str(zm__line *l, const char *s) {
@@ -42,4 +41,16 @@ void zm__line_flush(zm__line *l) {
   l->s[l->n++] = '\n';
   zm__prim_write_stderr(l->s, l->n);
   l->n = 0;
+}
+
+size_t zm__utoa(unsigned long long v, char *buf) {
+  char tmp[21];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  return n;
 }

@@ -12,6 +12,10 @@ typedef struct zm__line {
   size_t n;
 } zm__line;
 
+/* Formats v in decimal into buf (at least 21 bytes); returns the length. No
+ * allocation, no locale: safe in the OOM path and in signal handlers. */
+size_t zm__utoa(unsigned long long v, char *buf);
+
 void zm__line_str(zm__line *l, const char *s);
 /* A user string: printable ASCII kept, other bytes shown as '?'; at most
  * 32 bytes. */

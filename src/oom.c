@@ -15,19 +15,6 @@ static pthread_mutex_t handler_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zm_oom_handler handler; /* NULL: the default */
 static void *handler_arg;
 
-
-size_t zm__utoa(unsigned long long v, char *buf) {
-  char tmp[21];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    buf[i] = tmp[n - 1 - i];
-  return n;
-}
-
 zm__cold static void default_handler(size_t size) {
   zm__report_oom_summary(); /* the figures first, the verdict last */
   zm__line l = {.n = 0};

@@ -4,7 +4,6 @@
  * docs/report-schema.md; keep the three in step. */
 #include "report.h"
 #include "line.h"
-#include "oom.h"
 #include "prim/prim.h"
 #include "zmem.h"
 

@@ -2,8 +2,6 @@
  * and the global figures (zm_used_memory, zm_get_stats). See stats.h. */
 #include "fork.h"
 #include "stats.h"
-#include "backend.h"
-#include "layout.h"
 #include "prim/prim.h"
 #include "tags.h"
 
@@ -11,7 +9,9 @@
 #include <pthread.h>
 #include <string.h>
 
-__thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
+zm__slot zm__shut_slot = {.lo = ZM__WINDOW_SHUT};
+__thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec"))) =
+    &zm__shut_slot;
 
 zm__cshared zm__total;
 _Atomic uint64_t zm__peak_epoch;
@@ -89,6 +89,7 @@ static zm__slot *slot_alloc_locked(void) {
   zm__slot *s = free_slots;
   free_slots = s->next;
   memset(s, 0, sizeof *s);
+  s->lo = ZM__WINDOW_SHUT; /* its first count sets the window */
   return s;
 }
 
@@ -118,6 +119,9 @@ static void unlink_slot(zm__slot *s) {
 /* Moves the slot's counts into the shared totals, atomically with respect
  * to readers, and returns it to the free list (registry lock held). */
 static void retire_locked(zm__slot *s) {
+  atomic_store(&s->lo, ZM__WINDOW_SHUT);
+  s->total.unpublished =
+      atomic_load_explicit(&s->total.bytes, memory_order_relaxed) - s->base;
   zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
     atomic_fetch_add(&folded_calls[i],
@@ -138,7 +142,7 @@ static void exit_hook(void *arg) {
   lock();
   retire_locked(arg);
   unlock();
-  zm__my_slot = NULL;
+  zm__my_slot = &zm__shut_slot;
   my_slot_gone = true;
 }
 
@@ -153,11 +157,68 @@ static void init(void) {
  * thread must not arm an exit hook that was never created. */
 void zm__stats_init(void) { pthread_once(&init_once, init); }
 
-/* A thread's first count, or a count after its exit hook. However late the
- * first one comes (even in the last round of key destructors, when the hook
- * armed here never runs), the slot stays valid: it is zmem's memory. */
-void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
-  zm__slot *s = NULL;
+/* ---------------------------------------------------------- the window */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Publishes the thread's bytes since its last publish once they pass a
+ * granule either way. */
+static void publish_if_due(zm__slot *s, int64_t b) {
+  int64_t u = b - s->base;
+  if ((uint64_t)(u + (int64_t)ZM_PEAK_GRANULE) <= 2 * (uint64_t)ZM_PEAK_GRANULE)
+    return;
+  s->total.unpublished = u;
+  zm__publish(&s->total, &zm__total);
+  s->base = b;
+}
+
+/* Records the candidate P + unpublished at a new high of the thread's own
+ * bytes (the first call after a reset starts a new high). */
+static void note_high(zm__slot *s, int64_t b, uint64_t e) {
+  if (s->top_epoch == e && b <= s->top)
+    return;
+  s->top = b;
+  s->top_epoch = e;
+  s->total.unpublished = b - s->base;
+  zm__note_peak(&s->total, &zm__total, b - s->base);
+}
+
+/* The window around b: down to a granule below the last publish, up to the
+ * thread's high or a granule above the last publish, whichever is lower.
+ * Installed with a compare-and-swap from lo0, the start read before the
+ * epoch: a reset that shut the window since then keeps it shut. */
+static void open_window(zm__slot *s, int64_t lo0) {
+  int64_t g = (int64_t)ZM_PEAK_GRANULE;
+  int64_t lo = s->base - g, hi = min64(s->base + g, s->top);
+  s->span = (uint64_t)(hi - lo);
+  atomic_compare_exchange_strong(&s->lo, &lo0, lo);
+}
+
+/* A count that left the thread's window. */
+static void count_outside(zm__slot *s, int64_t bytes, int64_t blocks,
+                          zm__call call) {
+  int64_t lo0 = atomic_load(&s->lo);
+  uint64_t e = atomic_load(&zm__peak_epoch);
+  int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
+              bytes;
+  atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
+  zm__relaxed_add(&s->total.blocks, blocks);
+  zm__relaxed_inc(&s->calls[call]);
+  publish_if_due(s, b);
+  note_high(s, b, e);
+  open_window(s, lo0);
+}
+
+/* A thread's first count, a count after its exit hook, or a count that
+ * left the window. However late the first one comes (even in the last
+ * round of key destructors, when the hook armed here never runs), the slot
+ * stays valid: it is zmem's memory. */
+static void count_slow(int64_t bytes, int64_t blocks, zm__call call) {
+  zm__slot *s = zm__own_slot();
+  if (s) {
+    count_outside(s, bytes, blocks, call);
+    return;
+  }
   if (!my_slot_gone) {
     zm__stats_init();
     s = slot_new();
@@ -171,6 +232,12 @@ void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
   zm__my_slot = s;
   zm__prim_thread_watch(s); /* may allocate: the slot is in place already */
   zm__count(bytes, blocks, call);
+}
+
+void *zm__count_slow_p(void *p, int64_t bytes, int64_t blocks,
+                       zm__call call) {
+  count_slow(bytes, blocks, call);
+  return p;
 }
 
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg) {
@@ -231,6 +298,8 @@ size_t zm_peak_memory(void) {
 void zm_reset_peak(void) {
   lock();
   atomic_store(&zm__peak_epoch, epoch() + 1);
+  for (zm__slot *s = registry; s; s = s->next)
+    atomic_store(&s->lo, ZM__WINDOW_SHUT); /* each takes its slow path */
   unlock();
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);
@@ -244,20 +313,13 @@ static void sum_calls(zm__slot *s, void *arg) {
     calls[i] += atomic_load_explicit(&s->calls[i], memory_order_relaxed);
 }
 
-int zm_get_stats(zm_stats *st) {
-  if (!st || st->size < sizeof(zm_stats)) {
-    errno = EINVAL;
-    return -1;
-  }
+void zm__stats_counts(zm_stats *st) {
   uint64_t calls[ZM__NCALLS];
   for (int i = 0; i < ZM__NCALLS; i++)
     calls[i] = atomic_load(&folded_calls[i]);
   zm__each_slot(sum_calls, calls);
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);
-  st->version = ZM_STATS_VERSION;
-  st->layout = zm__layout_report();
-  st->backend = zm__be.pub.name ? zm__be.pub.name : "user";
   st->used = clamp(t.bytes);
   st->peak = clamp(t.peak);
   st->live_blocks = clamp(t.blocks);
@@ -268,7 +330,6 @@ int zm_get_stats(zm_stats *st) {
   st->free_calls = calls[ZM__CALL_FREE];
   st->failures = calls[ZM__CALL_FAILURE];
   st->realloc_moved = calls[ZM__CALL_MOVED];
-  return 0;
 }
 
 /* In a fork child only the forking thread exists, and the other threads'
@@ -276,7 +337,7 @@ int zm_get_stats(zm_stats *st) {
  * exact and the registry holds only threads that exist. Runs before any
  * other code of the child, with every zmem lock held. */
 void zm__registry_fork_child(void) {
-  zm__slot *self = zm__my_slot;
+  zm__slot *self = zm__own_slot();
   for (zm__slot *s = registry, *next; s; s = next) {
     next = s->next;
     if (s != self)

@@ -11,15 +11,26 @@
  * The peak needs the global sum at every moment, which per-thread counters do
  * not give for free. Each set keeps the bytes it has not yet published; once
  * they pass ZM_PEAK_GRANULE either way they are added to the shared total P
- * (one atomic add per granule). So P is always within ZM_PEAK_GRANULE per live
- * thread of the exact sum. On each allocation the thread also records, in its
- * own set, the candidate P + its unpublished bytes (two relaxed loads of a
- * read-mostly line, no read-modify-write). That candidate differs from the
- * exact sum by at most the other threads' unpublished bytes: it is exact with
- * one thread, and off by at most ZM_PEAK_GRANULE per other live thread. The
- * peak is the largest candidate since the last reset. Each candidate carries
- * the epoch (a count of resets) it was recorded in, 64 bits wide so that an
- * old candidate can never become current again. */
+ * (one atomic add per granule), and the peak is raised to the new P. So P is
+ * always within ZM_PEAK_GRANULE per live thread of the exact sum. A thread
+ * also records in its own set the candidate P + its unpublished bytes
+ * whenever its own bytes reach a new high (since the last reset): with one
+ * thread that is the exact sum at each of its highs, so the peak is exact;
+ * with more, the candidates and publishes miss at most the unpublished bytes
+ * of each live thread, ZM_PEAK_GRANULE per thread. The peak is the largest
+ * candidate since the last reset. Each candidate carries the epoch (a count
+ * of resets) it was recorded in, 64 bits wide so that an old candidate can
+ * never become current again.
+ *
+ * The window. For the global total (the fast path), a thread does none of
+ * that per call. Its slot holds a window [lo, lo + span] of its own byte
+ * count: at or below its own high since the last reset and within a granule
+ * of its last publish. A call whose new count stays inside takes three plain
+ * updates and one compare; leaving the window (a new high, a granule
+ * crossed, a reset) takes zm__count_slow, which publishes, records the
+ * candidate and sets a new window. A thread without a slot of its own
+ * (before its first count, after its exit hook) points at zm__shut_slot,
+ * whose window admits no count, so the fast path needs no test for it. */
 #ifndef ZM_STATS_H
 #define ZM_STATS_H
 
@@ -57,28 +68,45 @@ typedef struct zm__tagset {
  * first zmem call came in the last round of key destructors) leaves its
  * slot registered, and readers keep summing it, exactly, instead of reading
  * TLS that the C library has handed to another thread. */
+/* No count is this low: a window starting here admits no call. */
+#define ZM__WINDOW_SHUT INT64_MIN
+
 typedef struct zm__slot {
-  _Alignas(64) zm__cset total; /* with calls[0..1]: one line */
+  /* The fast path touches lo, span, total.bytes, total.blocks, calls. */
+  _Alignas(64) _Atomic int64_t lo; /* window start; zm_reset_peak shuts it */
+  uint64_t span;                   /* owner only: window width */
+  zm__cset total; /* unpublished: bytes - base, brought up to date in the
+                   * slow path and before a fold */
   _Atomic uint64_t calls[ZM__NCALLS];
+  /* Owner only: the total's bytes at its last publish, and the thread's
+   * highest bytes for which it recorded a candidate (in epoch top_epoch). */
+  int64_t base, top;
+  uint64_t top_epoch;
   /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
    * with release because readers walk other threads' slots. */
   zm__tagset *_Atomic tags;
   struct zm__slot *next, *prev;
 } zm__slot;
 
-_Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 64,
-               "the hot counters share the slot's first cache line");
+/* lo, span, bytes, blocks and the malloc counter share the first line; the
+ * free counter starts the second (a wider zm__cset would not fit both). */
+_Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 128,
+               "the fast path touches only the slot's first two lines");
 
-extern zm__cshared zm__total;
-extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
+extern zm__hidden zm__cshared zm__total;
+extern zm__hidden _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
 
-/* The calling thread's slot; NULL before its first count, and again once
- * its exit hook has run (it then counts into the shared totals). */
-extern __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
+/* The calling thread's slot; zm__shut_slot before its first count, and
+ * again once its exit hook has run (it then counts into the shared totals).
+ * zm__shut_slot is never written: its window is shut, so every call of such
+ * a thread takes zm__count_slow. */
+extern zm__hidden __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
+extern zm__hidden zm__slot zm__shut_slot;
 
 
 void zm__stats_init(void);
-void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call);
+zm__hidden void *zm__count_slow_p(void *p, int64_t bytes, int64_t blocks,
+                                  zm__call call);
 void zm__publish(zm__cset *c, zm__cshared *sh);
 
 static inline void zm__relaxed_add(_Atomic int64_t *c, int64_t v) {
@@ -108,7 +136,7 @@ static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
   }
 }
 
-/* Adds to a set its owner holds. */
+/* Adds to a set its owner holds (the tags' sets: the general path). */
 static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
                                 int64_t blocks) {
   zm__relaxed_add(&c->bytes, bytes);
@@ -123,15 +151,33 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 }
 
 /* Counts one call that changed the live bytes and blocks by the given
- * amounts. The hot path: a handful of plain loads and stores. */
-static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
+ * amounts, and returns p (so that an allocation's slow path is a tail call
+ * and p need not be kept across it). The hot path: three plain updates and
+ * the window compare. */
+static inline void *zm__count_p(void *p, int64_t bytes, int64_t blocks,
+                                zm__call call) {
   zm__slot *s = zm__my_slot;
-  if (zm__unlikely(!s)) {
-    zm__count_slow(bytes, blocks, call);
-    return;
-  }
-  zm__cset_add(&s->total, &zm__total, bytes, blocks);
+  int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
+              bytes;
+  uint64_t off =
+      (uint64_t)b -
+      (uint64_t)atomic_load_explicit(&s->lo, memory_order_relaxed);
+  if (zm__unlikely(off > s->span))
+    return zm__count_slow_p(p, bytes, blocks, call);
+  atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
+  zm__relaxed_add(&s->total.blocks, blocks);
   zm__relaxed_inc(&s->calls[call]);
+  return p;
+}
+
+static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
+  (void)zm__count_p(NULL, bytes, blocks, call);
+}
+
+/* The calling thread's own slot, NULL if it has none (see zm__my_slot). */
+static inline zm__slot *zm__own_slot(void) {
+  zm__slot *s = zm__my_slot;
+  return s == &zm__shut_slot ? NULL : s;
 }
 
 /* Counts a call that changed nothing but its own counter (a failure). */
@@ -148,6 +194,9 @@ typedef struct zm__sum {
  * thread has none). Takes the registry lock. */
 void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
                   void *arg, zm__sum *out);
+
+/* Fills in zm_get_stats's counters: used, peak, live blocks, calls. */
+void zm__stats_counts(zm_stats *st);
 
 /* Blocks allocated and not yet freed (zm_get_stats's live_blocks). */
 size_t zm__live_blocks(void);

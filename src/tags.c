@@ -1,8 +1,6 @@
 /* Tags: registry, per-thread tag counters, and the per-tag figures. */
 #include "fork.h"
 #include "tags.h"
-#include "layout.h"
-#include "limits.h"
 #include "prim/prim.h"
 
 #include <errno.h>
@@ -127,11 +125,13 @@ static zm__tagset *my_sets(zm__slot *s) {
 static void count_shared(tagdef *d, int64_t bytes, int64_t blocks,
                          bool failure) {
   zm__shared_add(&d->shared, bytes, blocks);
-  atomic_fetch_add(failure ? &d->folded_failures : &d->folded_calls, 1);
+  atomic_fetch_add(&d->folded_calls, 1);
+  if (failure)
+    atomic_fetch_add(&d->folded_failures, 1);
 }
 
 void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
-  zm__slot *s = zm__my_slot;
+  zm__slot *s = zm__own_slot();
   zm__tagset *sets = s ? my_sets(s) : NULL;
   const tagdef *d = &defs[tag];
   for (unsigned i = 0; i < d->depth; i++) {
@@ -141,7 +141,9 @@ void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
       continue;
     }
     zm__cset_add(&sets[t].c, &defs[t].shared, bytes, blocks);
-    zm__relaxed_inc(failure ? &sets[t].failures : &sets[t].calls);
+    zm__relaxed_inc(&sets[t].calls); /* failed calls too, as in zm_stats */
+    if (failure)
+      zm__relaxed_inc(&sets[t].failures);
   }
 }
 
@@ -193,7 +195,7 @@ static void add_calls(zm__slot *s, void *arg) {
       atomic_load_explicit(&sets[c->tag].failures, memory_order_relaxed);
 }
 
-int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
+int zm__tag_stats_counts(zm_tag tag, zm_tag_info *info) {
   if (!info || info->size < sizeof(zm_tag_info) || tag >= count()) {
     errno = EINVAL;
     return -1;
@@ -214,7 +216,6 @@ int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
   info->peak = clamp(t.peak);
   info->calls = c.calls;
   info->failures = c.failures;
-  info->limit = zm__tag_limit(tag);
   return 0;
 }
 

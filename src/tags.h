@@ -25,6 +25,10 @@ void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure);
 void zm__tags_fold(zm__slot *s);
 void zm__tags_release(zm__slot *s);
 
+/* zm_tag_stats without the limit (limits.c adds it): 0, or -1 with errno
+ * EINVAL. */
+int zm__tag_stats_counts(zm_tag tag, zm_tag_info *info);
+
 /* Tags turned on after the first allocation (header layout): the live
  * blocks, all with tag 0 in their headers, are counted into tag 0. */
 void zm__tags_adopt_untagged(size_t bytes, size_t blocks);

@@ -399,7 +399,7 @@ static void *hold(void *arg) {
 }
 
 /* T threads hold their blocks at the same moment; zmem.h bounds the peak's
- * error by ZM_PEAK_GRANULE per other thread alive at the true peak. */
+ * error by ZM_PEAK_GRANULE per thread alive at the true peak. */
 static void check_peak_bound(unsigned T, size_t each, size_t chunk) {
   pthread_barrier_t ready, holding, release_b;
   pthread_barrier_init(&ready, NULL, T + 1);
@@ -426,7 +426,7 @@ static void check_peak_bound(unsigned T, size_t each, size_t chunk) {
     join(th[i]);
   cr_assert_eq(zm_used_memory(), base);
   size_t peak = zm_peak_memory() - base;
-  size_t slack = (T - 1) * ZM_PEAK_GRANULE;
+  size_t slack = T * ZM_PEAK_GRANULE;
   cr_assert_geq(peak + slack, true_peak,
                 "%u threads x %zu: peak %zu, true peak %zu, slack %zu", T,
                 each, peak, true_peak, slack);
