@@ -6,6 +6,13 @@ pkg_check_modules(ZM_UNWIND REQUIRED IMPORTED_TARGET libunwind)
 pkg_check_modules(ZM_DW REQUIRED IMPORTED_TARGET libdw)
 find_package(ZLIB REQUIRED)
 
+# The stack table: written by the preload, read by the command.
+add_library(zmem_sites_table STATIC preload/stacktab.c)
+target_include_directories(zmem_sites_table PUBLIC ${PROJECT_SOURCE_DIR}/preload)
+target_compile_options(zmem_sites_table PRIVATE ${ZMEM_WARNINGS})
+set_target_properties(zmem_sites_table PROPERTIES
+  POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)
+
 # Linked into a preloaded shared object: position-independent, and with
 # frame pointers, which the frame-pointer walk starts from.
 add_library(zmem_sites_preload STATIC
@@ -14,7 +21,7 @@ add_library(zmem_sites_preload STATIC
 target_include_directories(zmem_sites_preload PUBLIC ${PROJECT_SOURCE_DIR}/preload)
 target_compile_options(zmem_sites_preload PRIVATE ${ZMEM_WARNINGS})
 target_compile_options(zmem_sites_preload PUBLIC -fno-omit-frame-pointer)
-target_link_libraries(zmem_sites_preload PUBLIC PkgConfig::ZM_UNWIND Threads::Threads
+target_link_libraries(zmem_sites_preload PUBLIC zmem_sites_table PkgConfig::ZM_UNWIND Threads::Threads
   ${CMAKE_DL_LIBS})
 set_target_properties(zmem_sites_preload PROPERTIES
   POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)

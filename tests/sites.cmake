@@ -10,3 +10,6 @@ target_sources(test_unwind PRIVATE $<TARGET_OBJECTS:zmem_test_nofp>)
 target_include_directories(test_unwind PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(test_unwind PRIVATE zmem_sites_preload)
 set_target_properties(test_unwind PROPERTIES ENABLE_EXPORTS ON)
+
+zmem_test(test_stacktab)
+target_link_libraries(test_stacktab PRIVATE zmem_sites_table)
