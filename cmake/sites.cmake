@@ -17,11 +17,12 @@ set_target_properties(zmem_sites_table PROPERTIES
 # frame pointers, which the frame-pointer walk starts from.
 add_library(zmem_sites_preload STATIC
   preload/modules.c
+  preload/sample.c
   preload/unwind.c)
 target_include_directories(zmem_sites_preload PUBLIC ${PROJECT_SOURCE_DIR}/preload)
 target_compile_options(zmem_sites_preload PRIVATE ${ZMEM_WARNINGS})
 target_compile_options(zmem_sites_preload PUBLIC -fno-omit-frame-pointer)
 target_link_libraries(zmem_sites_preload PUBLIC zmem_sites_table PkgConfig::ZM_UNWIND Threads::Threads
-  ${CMAKE_DL_LIBS})
+  ${CMAKE_DL_LIBS} m)
 set_target_properties(zmem_sites_preload PROPERTIES
   POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)

@@ -13,3 +13,6 @@ set_target_properties(test_unwind PROPERTIES ENABLE_EXPORTS ON)
 
 zmem_test(test_stacktab)
 target_link_libraries(test_stacktab PRIVATE zmem_sites_table)
+
+zmem_test(test_sample)
+target_link_libraries(test_sample PRIVATE zmem_sites_preload)
