@@ -26,3 +26,10 @@ target_link_libraries(zmem_sites_preload PUBLIC zmem_sites_table PkgConfig::ZM_U
   ${CMAKE_DL_LIBS} m)
 set_target_properties(zmem_sites_preload PROPERTIES
   POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)
+
+# The command's side: symbols and the output formats.
+add_library(zmem_sites_cli STATIC
+  cli/symbolize.c)
+target_include_directories(zmem_sites_cli PUBLIC ${PROJECT_SOURCE_DIR}/cli)
+target_compile_options(zmem_sites_cli PRIVATE ${ZMEM_WARNINGS})
+target_link_libraries(zmem_sites_cli PUBLIC zmem_sites_table PkgConfig::ZM_DW ZLIB::ZLIB m)

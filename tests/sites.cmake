@@ -16,3 +16,19 @@ target_link_libraries(test_stacktab PRIVATE zmem_sites_table)
 
 zmem_test(test_sample)
 target_link_libraries(test_sample PRIVATE zmem_sites_preload)
+
+# A library with debug information and a stripped copy of it.
+add_library(zmem_test_site SHARED sites/libsite.c)
+target_compile_options(zmem_test_site PRIVATE -g ${ZMEM_WARNINGS})
+add_custom_command(TARGET zmem_test_site POST_BUILD
+  COMMAND ${CMAKE_OBJCOPY} --strip-all $<TARGET_FILE:zmem_test_site>
+          $<TARGET_FILE_DIR:zmem_test_site>/libzmem_test_site_stripped.so
+  VERBATIM)
+
+zmem_test(test_symbolize)
+add_dependencies(test_symbolize zmem_test_site)
+target_link_libraries(test_symbolize PRIVATE zmem_sites_cli zmem_sites_preload)
+target_compile_options(test_symbolize PRIVATE -g)
+target_compile_definitions(test_symbolize PRIVATE
+  ZT_SITE_LIB="$<TARGET_FILE:zmem_test_site>"
+  ZT_SITE_LIB_STRIPPED="$<TARGET_FILE_DIR:zmem_test_site>/libzmem_test_site_stripped.so")
