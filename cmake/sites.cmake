@@ -29,7 +29,12 @@ set_target_properties(zmem_sites_preload PROPERTIES
 
 # The command's side: symbols and the output formats.
 add_library(zmem_sites_cli STATIC
-  cli/symbolize.c)
+  cli/flame.c
+  cli/folded.c
+  cli/pprof.c
+  cli/profile.c
+  cli/symbolize.c
+  cli/topsites.c)
 target_include_directories(zmem_sites_cli PUBLIC ${PROJECT_SOURCE_DIR}/cli)
 target_compile_options(zmem_sites_cli PRIVATE ${ZMEM_WARNINGS})
 target_link_libraries(zmem_sites_cli PUBLIC zmem_sites_table PkgConfig::ZM_DW ZLIB::ZLIB m)

@@ -32,3 +32,19 @@ target_compile_options(test_symbolize PRIVATE -g)
 target_compile_definitions(test_symbolize PRIVATE
   ZT_SITE_LIB="$<TARGET_FILE:zmem_test_site>"
   ZT_SITE_LIB_STRIPPED="$<TARGET_FILE_DIR:zmem_test_site>/libzmem_test_site_stripped.so")
+
+# The pieces end to end in one process, checked by check_sites.py with the
+# real `go tool pprof` and headless Chromium.
+add_library(zmem_test_dlsite SHARED sites/libdlsite.c)
+target_compile_options(zmem_test_dlsite PRIVATE -g -fno-omit-frame-pointer ${ZMEM_WARNINGS})
+add_executable(sites_demo sites/sites_demo.c)
+add_dependencies(sites_demo zmem_test_dlsite)
+target_link_libraries(sites_demo PRIVATE zmem_sites_cli zmem_sites_preload)
+target_compile_options(sites_demo PRIVATE -g ${ZMEM_WARNINGS})
+target_compile_definitions(sites_demo PRIVATE ZT_DLSITE_LIB="$<TARGET_FILE:zmem_test_dlsite>")
+set_target_properties(sites_demo PROPERTIES ENABLE_EXPORTS ON)
+add_test(NAME sites_outputs
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/sites/check_sites.py
+          $<TARGET_FILE:sites_demo> ${CMAKE_CURRENT_BINARY_DIR}/sites-out)
+set_tests_properties(sites_outputs PROPERTIES TIMEOUT 400 SKIP_RETURN_CODE 77
+  ENVIRONMENT_MODIFICATION "${_zm_test_env}")
