@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "symbolize.h"
 
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -130,10 +131,32 @@ static bool function_name(mod *d, uint64_t a, zm__sym_frame *out) {
   return true;
 }
 
+/* The line table of the compile unit that holds a, by a walk over the
+ * units: for modules without .debug_aranges (clang does not write them),
+ * where dwfl_module_getsrc finds nothing. */
+static void source_line_by_units(mod *d, uint64_t a, zm__sym_frame *out) {
+  Dwarf_Die *cu = NULL;
+  Dwarf_Addr bias;
+  while ((cu = dwfl_module_nextcu(d->dm, cu, &bias)) != NULL) {
+    if (dwarf_haspc(cu, a - bias) != 1)
+      continue;
+    Dwarf_Line *l = dwarf_getsrc_die(cu, a - bias);
+    int line = 0;
+    const char *file = l ? dwarf_linesrc(l, NULL, NULL) : NULL;
+    if (file && dwarf_lineno(l, &line) == 0 && line > 0) {
+      copy(out->file, sizeof out->file, file);
+      out->line = line;
+    }
+    return;
+  }
+}
+
 static void source_line(mod *d, uint64_t a, zm__sym_frame *out) {
   Dwfl_Line *l = dwfl_module_getsrc(d->dm, a);
-  if (!l)
+  if (!l) {
+    source_line_by_units(d, a, out);
     return;
+  }
   int line = 0;
   const char *file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
   if (file && line > 0) {

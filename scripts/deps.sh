@@ -5,12 +5,14 @@
 # exact command to run and exits 1.
 set -euo pipefail
 
-common=(gcc make cmake pkgconf)
+# libunwind, libdw and zlib: allocation sites (stack capture, symbols, pprof).
+common=(gcc make cmake pkgconf libunwind-dev libdw-dev zlib1g-dev)
 case "${1:-}" in
   demo)  want=("${common[@]}") ;;
   test)  want=("${common[@]}" clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
-               libgoogle-perftools-dev binutils python3-prometheus-client) ;;
+               libgoogle-perftools-dev binutils python3-prometheus-client
+               golang-go chromium) ;;
   bench) want=("${common[@]}" valgrind python3 libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;

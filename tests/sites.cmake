@@ -48,3 +48,9 @@ add_test(NAME sites_outputs
           $<TARGET_FILE:sites_demo> ${CMAKE_CURRENT_BINARY_DIR}/sites-out)
 set_tests_properties(sites_outputs PROPERTIES TIMEOUT 400 SKIP_RETURN_CODE 77
   ENVIRONMENT_MODIFICATION "${_zm_test_env}")
+
+# Not a test: the program that tests/sites/unwind_cost.c describes, for
+# callgrind counts of the capture (docs/sites.md).
+add_executable(unwind_cost sites/unwind_cost.c)
+target_link_libraries(unwind_cost PRIVATE zmem_sites_preload)
+target_compile_options(unwind_cost PRIVATE ${ZMEM_WARNINGS})

@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -227,10 +228,18 @@ Test(unwind, modules_know_the_program_and_libc) {
   const zm__module *self = zm__modules_find((uintptr_t)zt_level1);
   cr_assert_not_null(self);
   cr_assert(zm__modules_func_has_fp(self, (uintptr_t)zt_level1 + 8));
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__has_feature)
+#  define __has_feature(x) 0
+#endif
+#if !defined(__SANITIZE_ADDRESS__) && !__has_feature(address_sanitizer)
+  /* (AddressSanitizer realigns frames with locals through a frame pointer
+   * even under -fomit-frame-pointer.) */
   cr_assert(!zm__modules_func_has_fp(self, (uintptr_t)nofp_outer + 8));
+#endif
+  cr_assert(!zm__modules_func_has_fp(self, (uintptr_t)nofp_inner + 8));
   cr_assert_not_null(self->eh_table);
   cr_assert_gt(self->build_id_len, 0);
-  const zm__module *libc = zm__modules_find((uintptr_t)&memcpy);
+  const zm__module *libc = zm__modules_find((uintptr_t)&gnu_get_libc_version);
   cr_assert_not_null(libc);
   cr_assert(strstr(libc->path, "libc.so") != NULL, "%s", libc->path);
   cr_assert_null(zm__modules_find(0x10));
