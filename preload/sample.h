@@ -17,7 +17,7 @@
  * adds s^2 (1-p)/p <= s * R to the variance; the rounding adds at most 1/4
  * per sample). So an estimate is within 4 * sqrt(R * B) of B with
  * probability above 99.99% (in the normal approximation), e.g. R = 512 KiB
- * and B = 100 MiB: within 29%; B = 1 GiB: within 9%. Allocations of R bytes
+ * and B = 100 MiB: within 28%; B = 1 GiB: within 9%. Allocations of R bytes
  * or more are sampled with probability 63% and more and weigh at most 1.6
  * times their size; an allocation of 20 R bytes or more is always sampled
  * in practice (p > 1 - 2e-9). */
