@@ -20,6 +20,23 @@
  *  - Requests above PTRDIFF_MAX, and count * size products that overflow, fail
  *    with ENOMEM; a backend never sees them.
  *
+ * Threads and processes:
+ *  - A thread's counters are folded into shared totals when it exits (a
+ *    pthread key destructor), so figures stay exact after threads come and
+ *    go. A thread may make its first zmem call at any point of its life,
+ *    even in the last round of another library's key destructors (its exit
+ *    hook cannot run then; its few hundred bytes of counters then stay
+ *    registered after it ends, and are still summed exactly).
+ *  - fork(): the child holds no zmem lock and keeps only the forking
+ *    thread's counters; the other threads' counts are folded into the shared
+ *    totals, so the child's figures are the parent's at the moment of the
+ *    fork. The child may start threads and allocate freely.
+ *  - dlclose(): the shared library is linked with -z nodelete, so dlclose
+ *    leaves it loaded (threads that used it still run its exit hook). A
+ *    program that links the static library into a shared object of its own
+ *    must not unload that object while threads that allocated through it
+ *    are still running.
+ *
  * ABI policy: within one major version, functions are only added and structs
  * that carry a size field only grow at their end. The shared library's SONAME
  * is the major version (libzmem.so.MAJOR).

@@ -28,6 +28,12 @@ static void unlock_all(void) {
   zm__setup_fork_unlock();
 }
 
+/* The child has one thread: the one that forked. */
+static void child(void) {
+  zm__registry_fork_child();
+  unlock_all();
+}
+
 zm__at_load static void watch_fork(void) {
-  zm__prim_atfork(lock_all, unlock_all, unlock_all);
+  zm__prim_atfork(lock_all, unlock_all, child);
 }

@@ -9,8 +9,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
-__thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
+__thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
 
 zm__cshared zm__total;
 _Atomic uint64_t zm__peak_epoch;
@@ -30,9 +31,10 @@ static uint64_t epoch(void) {
   return atomic_load_explicit(&zm__peak_epoch, memory_order_relaxed);
 }
 
-int64_t zm__current_candidate(uint64_t v) {
-  return (v >> ZM__EPOCH_SHIFT) == epoch() ? (int64_t)(v & ZM__CANDIDATE_MASK)
-                                           : 0;
+int64_t zm__current_candidate(zm__cset *c) {
+  if (atomic_load_explicit(&c->cand_epoch, memory_order_acquire) != epoch())
+    return 0;
+  return atomic_load_explicit(&c->candidate, memory_order_relaxed);
 }
 
 void zm__raise_peak(zm__cshared *sh, int64_t v) {
@@ -64,21 +66,44 @@ static int64_t take(_Atomic int64_t *c) {
 void zm__fold_set(zm__cset *c, zm__cshared *sh) {
   atomic_fetch_add(&sh->folded_bytes, take(&c->bytes));
   atomic_fetch_add(&sh->folded_blocks, take(&c->blocks));
-  zm__raise_peak(sh, zm__current_candidate(atomic_load(&c->candidate)));
+  zm__raise_peak(sh, zm__current_candidate(c));
   zm__publish(c, sh);
 }
 
 /* ------------------------------------------------------------ registry */
 
-static void link_slot(zm__slot *s) {
+/* Slots come from pages zmem maps itself, SLOTS_PER_MAP at a time, and go
+ * back to a free list (never to the OS) when their thread exits. */
+#define SLOTS_PER_MAP 256
+static zm__slot *free_slots; /* linked by next; registry lock */
+
+static zm__slot *slot_alloc_locked(void) {
+  if (!free_slots) {
+    zm__slot *m = zm__prim_map(SLOTS_PER_MAP * sizeof(zm__slot));
+    if (!m)
+      return NULL;
+    for (size_t i = 0; i < SLOTS_PER_MAP; i++)
+      m[i].next = i + 1 < SLOTS_PER_MAP ? &m[i + 1] : NULL;
+    free_slots = m;
+  }
+  zm__slot *s = free_slots;
+  free_slots = s->next;
+  memset(s, 0, sizeof *s);
+  return s;
+}
+
+/* A new slot, linked into the registry; NULL without memory for one. */
+static zm__slot *slot_new(void) {
   lock();
-  s->prev = NULL;
-  s->next = registry;
-  if (registry)
-    registry->prev = s;
-  registry = s;
-  s->state = ZM__SLOT_LINKED;
+  zm__slot *s = slot_alloc_locked();
+  if (s) {
+    s->next = registry;
+    if (registry)
+      registry->prev = s;
+    registry = s;
+  }
   unlock();
+  return s;
 }
 
 static void unlink_slot(zm__slot *s) {
@@ -90,27 +115,37 @@ static void unlink_slot(zm__slot *s) {
     s->next->prev = s->prev;
 }
 
-/* Thread exit: move the slot's counts into the shared totals, atomically with
- * respect to readers (both happen under the registry lock). */
-static void fold_slot(void *arg) {
-  zm__slot *s = arg;
-  lock();
+/* Moves the slot's counts into the shared totals, atomically with respect
+ * to readers, and returns it to the free list (registry lock held). */
+static void retire_locked(zm__slot *s) {
   zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
     atomic_fetch_add(&folded_calls[i],
                      atomic_exchange_explicit(&s->calls[i], 0,
                                               memory_order_relaxed));
   zm__tags_fold(s);
-  unlink_slot(s);
-  s->state = ZM__SLOT_DEAD;
-  unlock();
   zm__tags_release(s);
+  unlink_slot(s);
+  s->next = free_slots;
+  free_slots = s;
+}
+
+/* A thread that has passed its exit hook counts into the shared totals. */
+static __thread bool my_slot_gone __attribute__((tls_model("initial-exec")));
+
+/* Thread exit. */
+static void exit_hook(void *arg) {
+  lock();
+  retire_locked(arg);
+  unlock();
+  zm__my_slot = NULL;
+  my_slot_gone = true;
 }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init(void) {
-  zm__prim_thread_exit_init(fold_slot);
+  zm__prim_thread_exit_init(exit_hook);
 }
 
 /* Runs at the first allocation and at a thread's first count, whichever
@@ -118,16 +153,23 @@ static void init(void) {
  * thread must not arm an exit hook that was never created. */
 void zm__stats_init(void) { pthread_once(&init_once, init); }
 
+/* A thread's first count, or a count after its exit hook. However late the
+ * first one comes (even in the last round of key destructors, when the hook
+ * armed here never runs), the slot stays valid: it is zmem's memory. */
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call) {
-  zm__slot *s = &zm__my_slot;
-  if (s->state == ZM__SLOT_DEAD) {
+  zm__slot *s = NULL;
+  if (!my_slot_gone) {
+    zm__stats_init();
+    s = slot_new();
+    my_slot_gone = s == NULL; /* no memory for a slot: count as shared */
+  }
+  if (!s) {
     zm__shared_add(&zm__total, bytes, blocks);
     atomic_fetch_add(&folded_calls[call], 1);
     return;
   }
-  zm__stats_init();
-  link_slot(s);
-  zm__prim_thread_watch(s); /* may allocate: the slot is linked already */
+  zm__my_slot = s;
+  zm__prim_thread_watch(s); /* may allocate: the slot is in place already */
   zm__count(bytes, blocks, call);
 }
 
@@ -150,7 +192,7 @@ void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
       continue;
     out->bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
     out->blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
-    int64_t cand = zm__current_candidate(atomic_load(&c->candidate));
+    int64_t cand = zm__current_candidate(c);
     out->peak = cand > out->peak ? cand : out->peak;
   }
   unlock();
@@ -182,7 +224,7 @@ size_t zm_peak_memory(void) {
  * its current total. Under the registry lock so exits cannot interleave. */
 void zm_reset_peak(void) {
   lock();
-  atomic_store(&zm__peak_epoch, (epoch() + 1) & 0xffff);
+  atomic_store(&zm__peak_epoch, epoch() + 1);
   unlock();
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);
@@ -221,6 +263,19 @@ int zm_get_stats(zm_stats *st) {
   st->failures = calls[ZM__CALL_FAILURE];
   st->realloc_moved = calls[ZM__CALL_MOVED];
   return 0;
+}
+
+/* In a fork child only the forking thread exists, and the other threads'
+ * exit hooks never run: retire their slots now, so that the figures stay
+ * exact and the registry holds only threads that exist. Runs before any
+ * other code of the child, with every zmem lock held. */
+void zm__registry_fork_child(void) {
+  zm__slot *self = zm__my_slot;
+  for (zm__slot *s = registry, *next; s; s = next) {
+    next = s->next;
+    if (s != self)
+      retire_locked(s);
+  }
 }
 
 void zm__registry_fork_lock(void) { lock(); }

@@ -17,8 +17,9 @@
  * read-mostly line, no read-modify-write). That candidate differs from the
  * exact sum by at most the other threads' unpublished bytes: it is exact with
  * one thread, and off by at most ZM_PEAK_GRANULE per other live thread. The
- * peak is the largest candidate since the last reset, whose epoch is kept in
- * the candidate's top bits. */
+ * peak is the largest candidate since the last reset. Each candidate carries
+ * the epoch (a count of resets) it was recorded in, 64 bits wide so that an
+ * old candidate can never become current again. */
 #ifndef ZM_STATS_H
 #define ZM_STATS_H
 
@@ -31,7 +32,8 @@
 typedef struct zm__cset {
   _Atomic int64_t bytes;       /* net bytes */
   _Atomic int64_t blocks;      /* net blocks */
-  _Atomic uint64_t candidate;  /* epoch << 48 | peak candidate */
+  _Atomic int64_t candidate;   /* peak candidate, of epoch cand_epoch */
+  _Atomic uint64_t cand_epoch; /* stored after candidate, with release */
   int64_t unpublished;         /* owner only: bytes not yet in P */
 } zm__cset;
 
@@ -50,11 +52,13 @@ typedef struct zm__tagset {
   _Atomic uint64_t calls, failures;
 } zm__tagset;
 
-enum { ZM__SLOT_NEW, ZM__SLOT_LINKED, ZM__SLOT_DEAD };
-
+/* One thread's counters. Slots live in memory zmem maps itself, never in
+ * the thread's TLS: a thread that exits without its exit hook running (its
+ * first zmem call came in the last round of key destructors) leaves its
+ * slot registered, and readers keep summing it, exactly, instead of reading
+ * TLS that the C library has handed to another thread. */
 typedef struct zm__slot {
-  _Alignas(64) zm__cset total; /* with state, calls[0..2]: one line */
-  int state; /* owner only, but for the exit fold */
+  _Alignas(64) zm__cset total; /* with calls[0..1]: one line */
   _Atomic uint64_t calls[ZM__NCALLS];
   /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
    * with release because readers walk other threads' slots. */
@@ -68,10 +72,10 @@ _Static_assert(offsetof(zm__slot, calls) + 2 * sizeof(uint64_t) <= 64,
 extern zm__cshared zm__total;
 extern _Atomic uint64_t zm__peak_epoch; /* bumped by zm_reset_peak */
 
-extern __thread zm__slot zm__my_slot __attribute__((tls_model("initial-exec")));
+/* The calling thread's slot; NULL before its first count, and again once
+ * its exit hook has run (it then counts into the shared totals). */
+extern __thread zm__slot *zm__my_slot __attribute__((tls_model("initial-exec")));
 
-#define ZM__EPOCH_SHIFT 48
-#define ZM__CANDIDATE_MASK (((uint64_t)1 << ZM__EPOCH_SHIFT) - 1)
 
 void zm__stats_init(void);
 void zm__count_slow(int64_t bytes, int64_t blocks, zm__call call);
@@ -87,16 +91,21 @@ static inline void zm__relaxed_inc(_Atomic uint64_t *c) {
                         memory_order_relaxed);
 }
 
+/* The owner writes the candidate before its epoch (release); a reader that
+ * sees the current epoch (acquire) then sees that candidate or a later one
+ * of the same epoch. An owner's epochs only grow, so a reader never pairs a
+ * current epoch with an older epoch's candidate. */
 static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
                                  int64_t unpublished) {
   int64_t v = atomic_load_explicit(&sh->published, memory_order_relaxed) +
               unpublished;
   uint64_t e = atomic_load_explicit(&zm__peak_epoch, memory_order_relaxed);
-  uint64_t mine = atomic_load_explicit(&c->candidate, memory_order_relaxed);
-  uint64_t cand = (uint64_t)(v > 0 ? v : 0) & ZM__CANDIDATE_MASK;
-  if ((mine >> ZM__EPOCH_SHIFT) != e || cand > (mine & ZM__CANDIDATE_MASK))
-    atomic_store_explicit(&c->candidate, e << ZM__EPOCH_SHIFT | cand,
-                          memory_order_relaxed);
+  if (atomic_load_explicit(&c->cand_epoch, memory_order_relaxed) != e) {
+    atomic_store_explicit(&c->candidate, v, memory_order_relaxed);
+    atomic_store_explicit(&c->cand_epoch, e, memory_order_release);
+  } else if (v > atomic_load_explicit(&c->candidate, memory_order_relaxed)) {
+    atomic_store_explicit(&c->candidate, v, memory_order_relaxed);
+  }
 }
 
 /* Adds to a set its owner holds. */
@@ -116,8 +125,8 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 /* Counts one call that changed the live bytes and blocks by the given
  * amounts. The hot path: a handful of plain loads and stores. */
 static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
-  zm__slot *s = &zm__my_slot;
-  if (zm__unlikely(s->state != ZM__SLOT_LINKED)) {
+  zm__slot *s = zm__my_slot;
+  if (zm__unlikely(!s)) {
     zm__count_slow(bytes, blocks, call);
     return;
   }
@@ -143,8 +152,8 @@ void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
 /* Runs fn(slot, arg) for each live thread under the registry lock. */
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg);
 
-/* The candidate in v if it belongs to the current epoch, else 0. */
-int64_t zm__current_candidate(uint64_t v);
+/* c's candidate if it belongs to the current epoch, else 0. */
+int64_t zm__current_candidate(zm__cset *c);
 void zm__raise_peak(zm__cshared *sh, int64_t v);
 /* Adds to a shared total directly: for threads past their exit hook. */
 void zm__shared_add(zm__cshared *sh, int64_t bytes, int64_t blocks);

@@ -131,8 +131,8 @@ static void count_shared(tagdef *d, int64_t bytes, int64_t blocks,
 }
 
 void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
-  zm__slot *s = &zm__my_slot;
-  zm__tagset *sets = s->state == ZM__SLOT_LINKED ? my_sets(s) : NULL;
+  zm__slot *s = zm__my_slot;
+  zm__tagset *sets = s ? my_sets(s) : NULL;
   const tagdef *d = &defs[tag];
   for (unsigned i = 0; i < d->depth; i++) {
     zm_tag t = d->chain[i];
@@ -156,7 +156,7 @@ void zm__tags_fold(zm__slot *s) {
   }
 }
 
-/* After the slot is unlinked: no reader can reach the sets any more. */
+/* Registry lock held: no reader can reach the sets while they go. */
 void zm__tags_release(zm__slot *s) {
   zm__prim_unmap(atomic_exchange(&s->tags, NULL), sets_bytes);
 }

@@ -21,7 +21,7 @@ zm_tag zm__tag_valid(zm_tag tag);
 void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure);
 
 /* Thread exit (registry lock held): moves s's tag counters to the shared
- * totals. zm__tags_release then unmaps them, outside the lock. */
+ * totals. zm__tags_release then unmaps them. */
 void zm__tags_fold(zm__slot *s);
 void zm__tags_release(zm__slot *s);
 
