@@ -128,20 +128,9 @@ static uint32_t stack_slot(const zm__prof *p, const uint32_t *loc, uint32_t n,
   return h;
 }
 
-int zm__prof_add(zm__prof *p, const uintptr_t *pcs, uint32_t depth,
-                 const int64_t v[ZM__PV_N]) {
-  uint32_t n = depth ? depth : 1;
-  uint32_t *loc = malloc(n * sizeof *loc);
-  if (!loc)
-    return -1;
-  for (uint32_t i = 0; i < n; i++) {
-    int64_t ix = loc_of(p, depth ? pcs[i] : 0);
-    if (ix < 0) {
-      free(loc);
-      return -1;
-    }
-    loc[i] = (uint32_t)ix;
-  }
+/* Adds a stack given as location indices (loc is taken over). */
+static int add_locs(zm__prof *p, uint32_t *loc, uint32_t n, uint32_t depth,
+                    const int64_t v[ZM__PV_N]) {
   if ((p->nstacks + 1) * 2 > p->smap_cap && rehash_stacks(p) != 0) {
     free(loc);
     return -1;
@@ -164,6 +153,76 @@ int zm__prof_add(zm__prof *p, const uintptr_t *pcs, uint32_t depth,
   memcpy(s->v, v, sizeof s->v);
   p->smap[h] = p->nstacks;
   return 0;
+}
+
+int zm__prof_add(zm__prof *p, const uintptr_t *pcs, uint32_t depth,
+                 const int64_t v[ZM__PV_N]) {
+  uint32_t n = depth ? depth : 1;
+  uint32_t *loc = malloc(n * sizeof *loc);
+  if (!loc)
+    return -1;
+  for (uint32_t i = 0; i < n; i++) {
+    int64_t ix = loc_of(p, depth ? pcs[i] : 0);
+    if (ix < 0) {
+      free(loc);
+      return -1;
+    }
+    loc[i] = (uint32_t)ix;
+  }
+  return add_locs(p, loc, n, depth, v);
+}
+
+/* A new location of dst with a copy of a name, file and line. */
+static int64_t synthetic_loc(zm__prof *dst, const char *name, const char *file, int line) {
+  int64_t ix = loc_of(dst, (UINT64_C(1) << 62) + ++dst->synthetic);
+  if (ix < 0)
+    return -1;
+  zm__prof_loc *l = &dst->locs[ix];
+  l->name = strdup(name ? name : "?");
+  l->file = strdup(file ? file : "");
+  l->line = line;
+  l->status = ZM__SYM_OK;
+  return l->name && l->file ? ix : -1;
+}
+
+int zm__prof_merge(zm__prof *dst, const zm__prof *src, const char *root) {
+  int64_t *map = malloc((src->nlocs ? src->nlocs : 1) * sizeof *map);
+  int64_t rootix = root ? synthetic_loc(dst, root, "", 0) : 0;
+  if (!map || rootix < 0) {
+    free(map);
+    errno = ENOMEM;
+    return -1;
+  }
+  for (uint32_t i = 0; i < src->nlocs; i++)
+    map[i] = -1;
+  int rc = 0;
+  for (uint32_t i = 0; i < src->nstacks && rc == 0; i++) {
+    const zm__prof_stack *s = &src->stacks[i];
+    uint32_t n = s->depth ? s->depth : 1, m = n + (root ? 1 : 0);
+    uint32_t *loc = malloc(m * sizeof *loc);
+    rc = loc ? 0 : -1;
+    for (uint32_t d = 0; rc == 0 && d < n; d++) {
+      const zm__prof_loc *l = &src->locs[s->loc[d]];
+      if (map[s->loc[d]] < 0)
+        map[s->loc[d]] = synthetic_loc(dst, l->name, l->file, l->line);
+      rc = map[s->loc[d]] < 0 ? -1 : 0;
+      if (rc == 0)
+        loc[d] = (uint32_t)map[s->loc[d]];
+    }
+    if (rc == 0 && root)
+      loc[n] = (uint32_t)rootix;
+    if (rc == 0)
+      rc = add_locs(dst, loc, m, m, s->v);
+    else
+      free(loc);
+  }
+  free(map);
+  if (rc == 0) {
+    dst->peak += src->peak;
+    dst->weighted |= src->weighted;
+    dst->turned_away += src->turned_away;
+  }
+  return rc;
 }
 
 typedef struct reading {
@@ -192,6 +251,8 @@ int zm__prof_read_table(zm__prof *p, const void *region, size_t len, char *err,
   p->peak = sum.peak;
   p->weighted = sum.weighted;
   p->turned_away = sum.turned_away;
+  p->table_entries = sum.entries;
+  p->table_frames = sum.frames_used < sum.frames_cap ? sum.frames_used : sum.frames_cap;
   return 0;
 }
 

@@ -44,6 +44,8 @@ typedef struct zm__prof {
   int64_t peak;     /* the table's peak of live bytes */
   int weighted;     /* figures are sampled estimates */
   uint64_t turned_away;
+  uint32_t table_entries; /* entries the table used */
+  uint64_t table_frames;  /* frames its pool used */
   /* pc -> location index, open addressing */
   uint64_t *map_pc;
   uint32_t *map_ix;
@@ -51,6 +53,7 @@ typedef struct zm__prof {
   /* stack hash -> stack index + 1, open addressing */
   uint32_t *smap;
   uint32_t smap_cap;
+  uint64_t synthetic; /* location keys handed out by zm__prof_merge */
 } zm__prof;
 
 /* Name of the overflow stack's one frame. */
@@ -72,6 +75,12 @@ int zm__prof_read_table(zm__prof *p, const void *region, size_t len, char *err,
 /* Names every location through sym (NULL: addresses only). 0, or -1 with
  * errno ENOMEM. */
 int zm__prof_symbolize(zm__prof *p, zm__symtab *sym);
+
+/* Adds every stack of src to dst, below an outermost frame named root
+ * (NULL: none), copying the names of src's locations (src and dst may come
+ * from different address spaces, so dst gets locations of its own). 0, or
+ * -1 with errno ENOMEM. */
+int zm__prof_merge(zm__prof *dst, const zm__prof *src, const char *root);
 
 /* The sum of figure k over every stack. */
 int64_t zm__prof_total(const zm__prof *p, int k);

@@ -23,8 +23,9 @@ static void list(const zm__prof *p, FILE *out, int kb, int kc, const char *what,
   int64_t total = zm__prof_total(p, kb);
   uint32_t got = zm__prof_top(p, kb, top, n);
   char size[32];
-  fprintf(out, "top sites %s: %s%s\n", what, zm__flame_size(total, size, sizeof size),
-          p->weighted ? " (estimated from samples)" : "");
+  fprintf(out, "top sites %s: %s (%" PRId64 " B)%s\n", what,
+          zm__flame_size(total, size, sizeof size), total,
+          p->weighted ? ", estimated from samples" : "");
   if (got == 0) {
     fputs("  (none)\n", out);
     return;

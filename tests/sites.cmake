@@ -54,3 +54,6 @@ set_tests_properties(sites_outputs PROPERTIES TIMEOUT 400 SKIP_RETURN_CODE 77
 add_executable(unwind_cost sites/unwind_cost.c)
 target_link_libraries(unwind_cost PRIVATE zmem_sites_preload)
 target_compile_options(unwind_cost PRIVATE ${ZMEM_WARNINGS})
+
+# `zmem run --sites` on programs with known sites (tests/sites/).
+add_subdirectory(sites)
