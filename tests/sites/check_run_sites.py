@@ -190,7 +190,19 @@ def case_real():
         real(["gcc", "-c", "small.c", "-o", "small.o"], name="gcc -c")
 
 
-CASES = {"exact": lambda: case_exact(PROG, "exact"), "nofp": lambda: case_exact(PROG_NOFP, "nofp"),
+def case_bad():
+    for args, pat in ((["--depth", "0"], "--depth wants"), (["--depth", "200"], "--depth wants"),
+                      (["--sample", "0"], "--sample wants"), (["--sample", "lots"], "--sample wants"),
+                      (["--unwind", "frames"], "--unwind wants"),
+                      (["--pprof", "/nonexistent/dir/p.pb.gz"], "cannot write"),
+                      (["--flame", "/nonexistent/dir/f.svg"], "cannot write")):
+        r = subprocess.run([ZMEM, "run"] + args + ["--", "/bin/true"], capture_output=True,
+                           text=True)
+        check(r.returncode == 2 and pat in r.stderr and len(r.stderr.splitlines()) <= 5,
+              "zmem run %s: status %d, %r" % (" ".join(args), r.returncode, r.stderr))
+
+
+CASES = {"bad": case_bad, "exact": lambda: case_exact(PROG, "exact"), "nofp": lambda: case_exact(PROG_NOFP, "nofp"),
          "sample": case_sample, "sigkill": case_sigkill, "gate": case_gate, "real": case_real}
 CASES[CASE]()
 sys.exit(1 if failures else 0)
