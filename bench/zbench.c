@@ -3,7 +3,7 @@
  *   zbench CONTENDER WORKLOAD THREADS [--scale X] [--pin]
  *
  * CONTENDER  raw raw-sized mutex atomic slots16 floor
- *            zm-lean zm-lean-sized zm-header zm-header-sized
+ *            zm-lean zm-lean-sized zm-header zm-header-sized zm-debug
  * WORKLOAD   churn mixed realloc prodcons memory
  * THREADS    worker threads (prodcons: producer/consumer pairs, so twice as
  *            many threads; memory: always 1)
@@ -264,6 +264,10 @@ static const contender contenders[] = {
      ZM_LAYOUT_HEADER},
     {"zm-header-sized", &wl_zm_sized_impl, zm_used_memory, zm_usable_size,
      ZM_LAYOUT_HEADER},
+    /* the debug layout's cost (bench/debug_cost.sh), not in the driver's
+     * matrix */
+    {"zm-debug", &wl_zm_impl, zm_used_memory, zm_usable_size,
+     ZM_LAYOUT_DEBUG},
 };
 #define NCONTENDERS (sizeof contenders / sizeof contenders[0])
 
@@ -510,7 +514,9 @@ static const char *layout_name(void) {
   zm_stats st = {.size = sizeof st};
   if (zm_get_stats(&st) != 0)
     return "?";
-  return st.layout == ZM_LAYOUT_LEAN ? "lean" : "header";
+  return st.layout == ZM_LAYOUT_LEAN     ? "lean"
+         : st.layout == ZM_LAYOUT_HEADER ? "header"
+                                         : "debug";
 }
 
 int main(int argc, char **argv) {

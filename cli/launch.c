@@ -180,6 +180,16 @@ static char *env_entry(const char *key, const char *value) {
   return e;
 }
 
+/* Frees what child_env allocated: the array and its last three entries. */
+static void free_env(char **env) {
+  size_t n = 0;
+  while (env[n])
+    n++;
+  for (size_t i = n >= 3 ? n - 3 : 0; i < n; i++)
+    free(env[i]);
+  free(env);
+}
+
 /* The environment with LD_PRELOAD (ours first) and the record's fd/token. */
 static char **child_env(const char *preload, int fd, uint64_t token) {
   extern char **environ;
@@ -202,11 +212,16 @@ static char **child_env(const char *preload, int fd, uint64_t token) {
     return NULL;
   snprintf(pl, plen, "%s%s%s", preload, old && *old ? " " : "", old ? old : "");
   env[k++] = env_entry("LD_PRELOAD", pl);
+  free(pl);
   snprintf(buf, sizeof buf, "%d", fd);
   env[k++] = env_entry(ZMR_ENV_FD, buf);
   snprintf(buf, sizeof buf, "%llx", (unsigned long long)token);
   env[k++] = env_entry(ZMR_ENV_TOKEN, buf);
   env[k] = NULL;
+  if (!env[k - 1] || !env[k - 2] || !env[k - 3]) {
+    free_env(env);
+    return NULL;
+  }
   return env;
 }
 
@@ -356,6 +371,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   pid_t pid = fork();
   if (pid < 0) {
     fprintf(stderr, "zmem: fork: %s\n", strerror(errno));
+    free_env(env);
     return 125;
   }
   if (pid == 0) {
@@ -365,6 +381,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
     fprintf(stderr, "zmem: %s: %s\n", path, strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
+  free_env(env);
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   int status = watch(pid, base, &sp, run, start, o->interval_ms, &ru);

@@ -346,18 +346,22 @@ static int cmd_run(int argc, char **argv) {
   run.argc = argc - first;
   run.interval_ms = op.launch.interval_ms;
   run.children = op.launch.children;
-  if ((r = zmc_launch(path, argv + first, preload, &op.launch, &run)) != 0) {
+  r = zmc_launch(path, argv + first, preload, &op.launch, &run);
+  if (r != 0) {
     drop_outputs(&op);
-    return r;
+  } else {
+    zmc_summarize(&run);
+    if (report(&op, &run) != 0)
+      r = EXIT_ZMEM;
+    else
+      r = gates(&op, &run, base_peak);
+    if (!r)
+      r = run.exit_status;
   }
-  zmc_summarize(&run);
-  if (report(&op, &run) != 0) {
-    zmc_sites_free(&run);
-    return EXIT_ZMEM;
-  }
-  int g = gates(&op, &run, base_peak);
   zmc_sites_free(&run);
-  return g ? g : run.exit_status;
+  free(run.procs);
+  free(run.samples);
+  return r;
 }
 
 int main(int argc, char **argv) {

@@ -88,19 +88,29 @@ static void line(FILE *f, const zmc_run *run, const scale *s, uint32_t p, const 
   fprintf(f, "'/>\n");
 }
 
-static void legend(FILE *f, const zmc_run *run, uint32_t n) {
+/* The command without its directory, so the legend shows what ran. */
+static const char *short_command(const char *c) {
+  const char *end = strchr(c, ' '), *slash = NULL;
+  for (const char *q = c; *q && (!end || q < end); q++)
+    if (*q == '/')
+      slash = q;
+  return slash ? slash + 1 : c;
+}
+
+static void legend(FILE *f, const zmc_run *run, const uint32_t *pick, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
-    const zmc_proc *p = &run->procs[i];
+    const zmc_proc *p = &run->procs[pick[i]];
     char peak[32];
     int y = T + 10 + (int)i * 20;
     fprintf(f, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='3'/>\n",
             W - R + 15, W - R + 35, y, y, colors[i % MAX_LINES]);
-    fprintf(f, "<text x='%d' y='%d'>%d ", W - R + 40, y + 4, p->pid);
-    escape(f, p->command, 18);
-    fprintf(f, " (%s)</text>\n", zmc_human(peak, sizeof peak, (double)p->peak_requested));
+    fprintf(f, "<text x='%d' y='%d'>%s  %d ", W - R + 40, y + 4,
+            zmc_human(peak, sizeof peak, (double)p->peak_requested), p->pid);
+    escape(f, short_command(p->command), 16);
+    fprintf(f, "</text>\n");
   }
   if (run->nprocs > n)
-    fprintf(f, "<text x='%d' y='%d'>+%u more processes</text>\n", W - R + 15,
+    fprintf(f, "<text x='%d' y='%d'>+%u smaller processes</text>\n", W - R + 15,
             T + 10 + (int)n * 20 + 4, run->nprocs - n);
 }
 
@@ -112,14 +122,17 @@ static void mark_peak(FILE *f, const zmc_run *run, const scale *s) {
       best = &run->samples[k];
   if (!best || best->requested <= 0)
     return;
-  char v[32];
+  char v[32], exact[32];
   double x = X(s, best->t), y = Y(s, (double)best->requested);
   fprintf(f, "<circle cx='%.1f' cy='%.1f' r='5' fill='none' stroke='#000' stroke-width='2'/>\n",
           x, y);
-  fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='%s' font-weight='bold'>peak %s at %.3g s"
-             "</text>\n", x + (x > L + PW / 2 ? -8 : 8), y - 8 < T + 12 ? T + 12.0 : y - 8,
-          x > L + PW / 2 ? "end" : "start", zmc_human(v, sizeof v, (double)best->requested),
-          best->t);
+  /* The exact peak comes from the record; the timeline only samples. */
+  fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='%s' font-weight='bold'>peak %s "
+             "(highest sample %s at %.3g s)</text>\n",
+          x + (x > L + PW / 2 ? -8 : 8), y - 8 < T + 12 ? T + 12.0 : y - 8,
+          x > L + PW / 2 ? "end" : "start",
+          zmc_human(exact, sizeof exact, (double)run->sum_peak_requested),
+          zmc_human(v, sizeof v, (double)best->requested), best->t);
 }
 
 static scale make_scale(const zmc_run *run) {
@@ -152,11 +165,11 @@ int zmc_write_svg(FILE *f, const zmc_run *run) {
   }
   fprintf(f, "</text>\n");
   axes(f, &s);
-  uint32_t n = run->nprocs < MAX_LINES ? run->nprocs : MAX_LINES;
+  uint32_t pick[MAX_LINES], n = zmc_top(run, pick, MAX_LINES);
   for (uint32_t i = 0; i < n; i++)
-    line(f, run, &s, i, colors[i % MAX_LINES]);
+    line(f, run, &s, pick[i], colors[i % MAX_LINES]);
   mark_peak(f, run, &s);
-  legend(f, run, n);
+  legend(f, run, pick, n);
   fprintf(f, "</svg>\n");
   return ferror(f) ? -1 : 0;
 }

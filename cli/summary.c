@@ -127,3 +127,27 @@ bool zmc_parse_pct(const char *s, double *out) {
   *out = v;
   return true;
 }
+
+/* Indexes of the n processes with the largest peaks, in record order. */
+uint32_t zmc_top(const zmc_run *run, uint32_t *pick, uint32_t n) {
+  if (run->nprocs <= n) {
+    for (uint32_t i = 0; i < run->nprocs; i++)
+      pick[i] = i;
+    return run->nprocs;
+  }
+  bool taken[ZMR_MAX_PROCS] = {false};
+  for (uint32_t k = 0; k < n; k++) {
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < run->nprocs; i++)
+      if (!taken[i] && (best == UINT32_MAX ||
+                        run->procs[i].peak_requested > run->procs[best].peak_requested))
+        best = i;
+    taken[best] = true;
+  }
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < run->nprocs; i++)
+    if (taken[i])
+      pick[m++] = i;
+  return m;
+}
+

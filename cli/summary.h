@@ -23,4 +23,8 @@ bool zmc_parse_pct(const char *s, double *out);
 int64_t zmc_own_live(const zmc_proc *p);
 int64_t zmc_own_blocks(const zmc_proc *p);
 
+/* Indexes of the (at most) n processes with the largest requested peaks,
+ * in record order, into pick; returns how many. */
+uint32_t zmc_top(const zmc_run *run, uint32_t *pick, uint32_t n);
+
 #endif

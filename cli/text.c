@@ -84,19 +84,22 @@ static void calls(FILE *f, const zmc_proc *s) {
           (unsigned long long)s->realloc_shrunk);
 }
 
+/* 2^e bytes in the largest binary unit that keeps it whole: "64 KiB". */
+static void pow2_label(char *buf, size_t cap, int e) {
+  static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  snprintf(buf, cap, "%llu %s", 1ULL << (e % 10), units[e / 10]);
+}
+
+/* Bucket k holds requested sizes in [2^(k-1), 2^k); bucket 0 size 0. */
 static void bucket_label(char *buf, size_t cap, int k) {
+  char lo[32], hi[32];
   if (k == 0) {
     snprintf(buf, cap, "0");
     return;
   }
-  char lo[32], hi[32];
-  zmc_human(lo, sizeof lo, (double)((uint64_t)1 << (k - 1)));
-  if (k == 1)
-    snprintf(buf, cap, "1 B");
-  else {
-    zmc_human(hi, sizeof hi, (double)((uint64_t)1 << k) - 1);
-    snprintf(buf, cap, "%s - %s", lo, hi);
-  }
+  pow2_label(lo, sizeof lo, k - 1);
+  pow2_label(hi, sizeof hi, k);
+  snprintf(buf, cap, "[%s, %s)", lo, hi);
 }
 
 static void histogram(FILE *f, const zmc_proc *s) {
@@ -124,19 +127,27 @@ static void histogram(FILE *f, const zmc_proc *s) {
   }
 }
 
+#define MAX_ROWS 12
+
+static void row(FILE *f, const zmc_proc *p) {
+  char st[32];
+  fprintf(f, "  %7d %7d %10s %10s %10s %10s %9s  %s%.60s\n", p->pid, p->ppid,
+          H(p->peak_requested), H(p->peak_held), H(p->total_requested),
+          p->rss_peak ? H(p->rss_peak) : "?", zmc_status_words(p, st, sizeof st),
+          p->origin == ZMR_ORIGIN_FORK ? "(fork) " : "", p->command);
+}
+
 static void processes(FILE *f, const zmc_run *run) {
   fprintf(f, "processes (%u%s)\n", run->nprocs,
           run->lost_procs ? ", more not recorded: the run's table is full" : "");
   fprintf(f, "  %7s %7s %10s %10s %10s %10s %9s  %s\n", "pid", "parent", "peak req",
           "peak held", "total", "RSS peak", "status", "command");
-  for (uint32_t i = 0; i < run->nprocs; i++) {
-    const zmc_proc *p = &run->procs[i];
-    char st[32];
-    fprintf(f, "  %7d %7d %10s %10s %10s %10s %9s  %s%.60s\n", p->pid, p->ppid,
-            H(p->peak_requested), H(p->peak_held), H(p->total_requested),
-            p->rss_peak ? H(p->rss_peak) : "?", zmc_status_words(p, st, sizeof st),
-            p->origin == ZMR_ORIGIN_FORK ? "(fork) " : "", p->command);
-  }
+  uint32_t pick[MAX_ROWS], n = zmc_top(run, pick, MAX_ROWS);
+  for (uint32_t i = 0; i < n; i++)
+    row(f, &run->procs[pick[i]]);
+  if (run->nprocs > n)
+    fprintf(f, "  ... %u more with smaller peaks (all of them in --json)\n",
+            run->nprocs - n);
   if (run->nprocs > 1)
     fprintf(f, "  peak of the sum over processes: %s requested, %s held "
                "(sampled every %u ms)\n",

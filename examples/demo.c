@@ -2,12 +2,34 @@
 #include <zmem.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+/* n bytes for people: "4.0 EiB". */
+static const char *quantity(size_t n, char *buf, size_t cap) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB",
+                                      "EiB"};
+  double v = (double)n;
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    u++;
+  }
+  snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+  return buf;
+}
+
+/* The handler gets the request's size; SIZE_MAX when count * size
+ * overflowed, so that no real size is reported for it. */
 static void on_oom(size_t size, void *arg) {
+  char q[32];
   ++*(int *)arg;
-  fprintf(stderr, "demo: OOM handler called for %zu bytes\n", size);
+  if (size == SIZE_MAX)
+    fputs("demo: OOM handler called: count * size overflows size_t\n", stderr);
+  else
+    fprintf(stderr, "demo: OOM handler called for %s\n",
+            quantity(size, q, sizeof q));
 }
 
 int main(void) {
@@ -24,8 +46,10 @@ int main(void) {
 
   volatile size_t big = (size_t)1 << 62; /* run-time values: the compiler */
   void *huge = zm_try_malloc(big);      /* would reject constants */
-  printf("try_malloc(4 EiB): %p (%s)\n", huge, strerror(errno));
-  void *overflow = zm_calloc(big, 4); /* overflow: handler runs */
+  char q[32];
+  printf("try_malloc(%s): %p (%s)\n", quantity(big, q, sizeof q), huge,
+         strerror(errno));
+  void *overflow = zm_calloc(big, 4); /* 16 EiB overflows: handler runs */
   printf("calloc overflow: %p, handler calls: %d\n", overflow, ooms);
 
   zm_free(v);

@@ -20,6 +20,16 @@
  *  - Requests above PTRDIFF_MAX, and count * size products that overflow, fail
  *    with ENOMEM; a backend never sees them.
  *
+ * Signal handlers: zmem makes no promise in async-signal context. Each
+ * thread updates its own counters with a plain load and store, so a handler
+ * that allocates or frees while the same thread is inside zmem may lose
+ * that update (the figures drift by the handler's bytes), and a handler
+ * that runs during a thread's first allocation, or one that takes a zmem
+ * lock (zm_used_memory, zm_get_stats, set-up calls, a limit's callback),
+ * can deadlock. Nothing in zmem is async-signal-safe; as with malloc, do
+ * not call it from handlers. The zmem run profiler shares this: a program
+ * that allocates in signal handlers can show small drifts in its figures.
+ *
  * Threads and processes:
  *  - A thread's counters are folded into shared totals when it exits (a
  *    pthread key destructor), so figures stay exact after threads come and
@@ -199,7 +209,12 @@ ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
 
 /* The allocator underneath zmem. `ud` is passed back to every call.
  *  - malloc must return blocks aligned to alignof(max_align_t), or NULL.
- *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX.
+ *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX. zmem
+ *    checks every block a user backend returns: a misaligned one from
+ *    malloc or aligned_alloc is given back to free and the call fails
+ *    (ENOMEM); one from realloc is moved to a block from malloc (zmem aborts
+ *    if that one is misaligned too). The first such block is reported in
+ *    one line on stderr.
  *  - realloc has C semantics for non-NULL pointers and non-zero sizes (zmem
  *    never calls it with NULL or 0).
  *  - usable_size may be NULL: zmem then uses the header layout (16 bytes in
@@ -244,6 +259,7 @@ ZM_API const zm_backend *zm_get_backend(void);
 typedef enum zm_layout {
   ZM_LAYOUT_LEAN = 1,   /* no header: the backend reports block sizes */
   ZM_LAYOUT_HEADER = 2, /* 16-byte header in front of every block */
+  ZM_LAYOUT_DEBUG = 3,  /* checked blocks: see "debug layout" below */
 } zm_layout;
 
 /* Bytes of the header layout's per-block header. */
@@ -251,7 +267,8 @@ typedef enum zm_layout {
 
 /* Asks for a layout. The layout is fixed at the first allocation: afterwards
  * this fails with EBUSY. ZM_LAYOUT_LEAN is refused with ENOTSUP when the
- * backend has no usable_size. EINVAL for other values. */
+ * backend has no usable_size. ZM_LAYOUT_DEBUG works with every backend and
+ * with tags. EINVAL for other values. */
 ZM_API int zm_set_layout(zm_layout layout);
 
 /* ------------------------------------------------------------- accounting */
@@ -260,7 +277,15 @@ ZM_API int zm_set_layout(zm_layout layout);
  * headers. Exact whenever no allocation is in flight; after every block
  * allocated since some moment is freed, it returns to its value at that
  * moment, whichever threads allocated and freed them. Lock-free for the
- * allocating threads; a reader sums every live thread's counters. */
+ * allocating threads; a reader sums every live thread's counters.
+ * While other threads allocate and free, the reader adds their counters one
+ * after another, so it may see a sum that the memory never had at any one
+ * instant: a free counted by a thread read early and the matching
+ * allocation by a thread read late both miss, or both count. Such a
+ * reading can even be above a hard limit that the allocations themselves
+ * never crossed (zm_set_limit holds at every instant; readings of a moving
+ * total do not). zmem offers no consistent snapshot: one would need a
+ * shared write on every allocation. */
 ZM_API size_t zm_used_memory(void);
 
 /* Highest used memory seen since start or the last zm_reset_peak. Exact when
@@ -290,8 +315,10 @@ typedef struct zm_stats {
   /* Calls per function, failed ones included. Each public call counts once,
    * under its own function. */
   uint64_t malloc_calls;    /* zm_malloc, zm_try_malloc, zm_malloc_tag,
-                               zm_strdup, zm_strndup, zm_memdup, zm_strdup_tag */
-  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag */
+                               zm_try_malloc_tag, zm_strdup, zm_strndup,
+                               zm_memdup, zm_strdup_tag */
+  uint64_t calloc_calls;    /* zm_calloc, zm_try_calloc, zm_calloc_tag,
+                               zm_try_calloc_tag */
   uint64_t realloc_calls;   /* zm_realloc, zm_try_realloc, zm_reallocarray,
                                including (NULL, n) and (p, 0) */
   uint64_t aligned_calls;   /* zm_aligned_alloc */
@@ -312,9 +339,11 @@ ZM_API int zm_get_stats(zm_stats *st);
 /* Tags account memory per subsystem. Tag 0 (ZM_TAG_DEFAULT, "untagged")
  * always exists. Tags need the header layout (the tag is stored in each
  * block's header): the first zm_tag_new or zm_tags_enable before the first
- * allocation turns them on; afterwards, with the lean layout already fixed,
- * both fail with EBUSY. With tags off, the lean layout and its speed are
- * unchanged.
+ * allocation turns them on and asks for that layout. After the first
+ * allocation they can still be turned on if the header layout is in force
+ * (the blocks already live count as tag 0; do it while no allocation is in
+ * flight, as with limits); with the lean layout fixed, both fail with
+ * EBUSY. With tags off, the lean layout and its speed are unchanged.
  *
  * Tags may nest: a tag made with zm_tag_new_child counts into its parent, so
  * every figure of a tag (zm_tag_used, zm_tag_stats, its limit) includes its
@@ -329,7 +358,7 @@ typedef uint32_t zm_tag;
 #define ZM_TAG_DEPTH_MAX 8
 
 /* Turns tags on (header layout). 0, or -1 with EBUSY once the lean layout is
- * fixed. Idempotent. Also the option tags=1. */
+ * fixed (zm_last_error says so). Idempotent. Also the option tags=1. */
 ZM_API int zm_tags_enable(void);
 
 /* 1 when tags are on, else 0. */
@@ -359,13 +388,22 @@ ZM_API zm_tag zm_tag_set_current(zm_tag tag);
 /* The calling thread's current tag. */
 ZM_API zm_tag zm_tag_current(void);
 
-/* Allocate into a given tag (an unknown tag counts as ZM_TAG_DEFAULT). */
+/* Allocate into a given tag. An unknown tag, ZM_TAG_INVALID included,
+ * counts as ZM_TAG_DEFAULT (not as the current tag). */
 ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_malloc_tag(zm_tag tag,
                                                           size_t size);
 ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_calloc_tag(zm_tag tag,
                                                               size_t count,
                                                               size_t size);
 ZM_API ZM_ALLOC char *zm_strdup_tag(zm_tag tag, const char *s);
+/* Try variants of the above: NULL with errno ENOMEM on failure (a limit, the
+ * backend, overflow of count * size), never the OOM handler. What adapters
+ * for other libraries use (include/zmem/). */
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE(2) void *zm_try_malloc_tag(zm_tag tag,
+                                                              size_t size);
+ZM_API ZM_ALLOC ZM_ATTR_ALLOC_SIZE2(2, 3) void *zm_try_calloc_tag(zm_tag tag,
+                                                                  size_t count,
+                                                                  size_t size);
 
 /* The tag of a live block (ZM_TAG_DEFAULT with tags off, or for NULL). */
 ZM_API zm_tag zm_tag_of(const void *ptr);
@@ -403,8 +441,12 @@ ZM_API int zm_tag_stats(zm_tag tag, zm_tag_info *info);
  * With a limit (hard or soft) set, every allocation and free also updates one
  * shared atomic counter; with none set the fast path is unchanged. The
  * counter starts from the memory live at the call, so set limits while no
- * allocation is in flight (at start-up, say). Also the option limit=SIZE. */
+ * allocation is in flight (at start-up, say). A limit below the memory in
+ * use now would fail every allocation until enough is freed: it is refused
+ * (-1, EINVAL; nothing changes). Also the option limit=SIZE. */
 ZM_API int zm_set_limit(size_t bytes);
+/* The hard limit in force: the tighter of the program's and ZMEM_OPTIONS's
+ * (see zm_configure); 0 for none. */
 ZM_API size_t zm_get_limit(void);
 
 typedef void (*zm_soft_limit_fn)(size_t used, size_t limit, void *arg);
@@ -418,17 +460,180 @@ ZM_API int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg);
 ZM_API size_t zm_get_soft_limit(void);
 
 /* Hard limit for one tag and its descendants; 0 removes it. EINVAL for an
- * unknown tag or with tags off. Same rules as zm_set_limit. */
+ * unknown tag, with tags off, or below the tag's memory in use. Same rules
+ * as zm_set_limit. */
 ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
+
+/* ----------------------------------------------------------- debug layout */
+
+/* The debug layout (zm_debug_enable, zm_set_layout(ZM_LAYOUT_DEBUG), or the
+ * options debug=1 / layout=debug, before the first allocation) checks every
+ * block:
+ *  - each block has a header with a magic word, its size, tag and allocation
+ *    site, and 16 or more guard bytes (ZM_DEBUG_FILL_GUARD) on each side;
+ *  - new blocks are filled with ZM_DEBUG_FILL_ALLOC (calloc's with zeros),
+ *    freed ones with ZM_DEBUG_FILL_FREE;
+ *  - realloc always moves the block;
+ *  - freed blocks wait in a quarantine of a bounded size (zm_set_quarantine)
+ *    before the backend gets them back.
+ * zm_free, zm_realloc and zm_debug_check_all find: a write past the end of a
+ * block (overflow) or before its start (underflow), a double free (while the
+ * first-freed block is still in the quarantine), a pointer zmem did not
+ * return (its 96 bytes in front must be readable), and a write into a freed
+ * block (when the block leaves the quarantine or is checked). Each is
+ * reported in one line on stderr, naming the problem, the block's address,
+ * size and allocation site (and where it was freed), and the process aborts.
+ * Sites are file:line for code compiled with ZMEM_TRACK_SITES defined before
+ * including zmem.h, otherwise the caller's return address, shown with the
+ * nearest exported symbol and its object when the report is written.
+ * zm_usable_size is the size requested. Each block costs 96 bytes in front
+ * and 16 to 31 bytes behind; see docs/debug.md. */
+#define ZM_DEBUG_FILL_ALLOC 0xAA /* a new block's bytes, before use */
+#define ZM_DEBUG_FILL_FREE 0xDD  /* a freed block's bytes */
+#define ZM_DEBUG_FILL_GUARD 0xFD /* guard bytes around each block */
+/* Default quarantine size, bytes (the backend's block sizes summed). */
+#define ZM_DEBUG_QUARANTINE_DEFAULT ((size_t)4 << 20)
+
+/* zm_set_layout(ZM_LAYOUT_DEBUG): 0, or -1 with EBUSY after the first
+ * allocation. Also the option debug=1. */
+ZM_API int zm_debug_enable(void);
+
+/* Checks every live block and every quarantined one; reports and aborts at
+ * the first problem. Returns how many blocks it checked (0 outside the
+ * debug layout). Thread-safe; blocks allocation and free while it runs. */
+ZM_API size_t zm_debug_check_all(void);
+
+/* Most bytes the quarantine holds; 0 gives freed blocks back at once (after
+ * their check). Any time; a smaller size releases the oldest blocks at once.
+ * Default ZM_DEBUG_QUARANTINE_DEFAULT. Always 0. Also the option
+ * quarantine=SIZE. */
+ZM_API int zm_set_quarantine(size_t bytes);
+ZM_API size_t zm_get_quarantine(void);
+
+/* Sets the site the calling thread's next allocation or free records. The
+ * ZMEM_TRACK_SITES macros below call it; file must stay valid for the life
+ * of the process (a string literal). */
+ZM_API void zm_debug_site(const char *file, int line);
+
+/* Writes the blocks still live to out, grouped by allocation site, the
+ * largest total first: bytes requested, block count and site per line,
+ * after a summary line. Outside the debug layout there are no sites: only
+ * the summary line. 0, or -1 with errno EINVAL (NULL out) or the stdio
+ * error. May allocate (stdio); the grouping itself uses memory mapped for
+ * the call. */
+ZM_API int zm_leak_report(FILE *out);
+
+/* Exit status of a process whose leak check (zm_set_leak_check, option
+ * leaks=1) found blocks still live at exit. */
+#define ZM_LEAK_EXIT_STATUS 23
+
+/* on 1: when the process exits (exit or a return from main; not _exit or
+ * abort), after the program's atexit handlers and the destructors of the
+ * objects loaded after zmem, zmem writes zm_leak_report(stderr) if any
+ * block is still live, reachable or not, and the process then exits with
+ * ZM_LEAK_EXIT_STATUS instead of the status it asked for. 0 turns it off.
+ * Always 0. Also the option leaks=1. */
+ZM_API int zm_set_leak_check(int on);
+
+/* -------------------------------------------------------- fault injection */
+
+/* Injected failures take the path of real ones: try variants return NULL
+ * with errno = ENOMEM, checked ones call the OOM handler. An allocation
+ * request is any call that would ask the backend for a block: malloc, calloc,
+ * aligned_alloc, the strdup family, and realloc except (p, 0). Requests
+ * refused by argument checks before that (overflow, a bad alignment) are not
+ * numbered. While a setting is active every call takes zmem's general path
+ * (as with a limit); with none the fast path is unchanged. Requests are
+ * numbered by one shared counter, so with several threads allocating, which
+ * thread's request gets number n depends on timing. */
+
+/* From now on, the nth allocation request fails (nth counts from 1), and so
+ * do the `repeat` that follow it: repeat 0 fails one request only,
+ * UINT64_MAX fails every one from the nth on. nth 0 turns the countdown off.
+ * Numbers requests and counts hits afresh. Always 0. Also the option
+ * fault=NTH[:REPEAT]. */
+ZM_API int zm_fault_set(uint64_t nth, uint64_t repeat);
+
+/* From now on, each allocation request fails with probability p (0 to 1),
+ * decided by a hash of `seed` and the request's number: the same seed gives
+ * the same failures for the same sequence of requests. p 0 turns random
+ * failures off. Numbers requests and counts hits afresh; combines with
+ * zm_fault_set (a request fails if either says so). -1 with EINVAL when p is
+ * outside [0, 1] or NaN. Also the options fault_p=P and fault_seed=S. */
+ZM_API int zm_fault_set_probability(double p, uint64_t seed);
+
+/* Stops injecting failures (both kinds). The counts stay readable. */
+ZM_API void zm_fault_clear(void);
+
+/* Failures injected since the last zm_fault_set / zm_fault_set_probability. */
+ZM_API uint64_t zm_fault_hits(void);
+
+/* Allocation requests numbered since the last zm_fault_set /
+ * zm_fault_set_probability, while a setting was active. */
+ZM_API uint64_t zm_fault_requests(void);
+
+/* The out-of-memory sweep: runs fn(arg) once per step, in a forked child
+ * process, with allocation request number `step` failing (step 1, 2, 3, ...),
+ * until a step completes without an injected failure or max_steps ran. After
+ * fn returns, the child compares zm_used_memory() and the live blocks with
+ * their values before the call: a difference is a leak on the error path
+ * that step took. A child that dies of a signal is a crash (with the default
+ * OOM handler, a checked allocation that fails aborts: use try variants or
+ * install a handler that returns). A child that exits by itself (exit, _exit)
+ * before fn returns counts as a crash with signal 0.
+ *
+ * The parent allocates nothing through zmem while it sweeps. Call it with no
+ * other threads allocating: the child has only the calling thread. */
+#define ZM_SWEEP_RECORDS 64
+
+typedef enum zm_sweep_kind {
+  ZM_SWEEP_LEAK = 1,  /* fn returned with more memory live than before */
+  ZM_SWEEP_CRASH = 2, /* the child died of a signal or exited early */
+} zm_sweep_kind;
+
+typedef struct zm_sweep_step {
+  uint64_t step;       /* the allocation request that failed */
+  zm_sweep_kind kind;
+  int signal;          /* ZM_SWEEP_CRASH: the signal, 0 for an early exit */
+  int64_t leaked_bytes;  /* ZM_SWEEP_LEAK: used memory above the start */
+  int64_t leaked_blocks; /* ZM_SWEEP_LEAK: live blocks above the start */
+} zm_sweep_step;
+
+typedef struct zm_sweep_result {
+  size_t size;        /* in: sizeof(zm_sweep_result) */
+  uint64_t max_steps; /* in: most steps to run; 0 for 100000 */
+  uint64_t steps;     /* steps run, the clean last one included */
+  int complete;       /* 1 when the last step ran without an injected failure */
+  uint64_t leaks;     /* steps that leaked */
+  uint64_t crashes;   /* steps that crashed */
+  size_t nrecords;    /* the first ZM_SWEEP_RECORDS leaks and crashes */
+  zm_sweep_step records[ZM_SWEEP_RECORDS];
+} zm_sweep_result;
+
+/* 0 when the sweep ran (whatever it found: read *result), -1 with errno
+ * EINVAL (fn or result NULL, result->size too small) or the error of fork or
+ * pipe. */
+ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
+                        zm_sweep_result *result);
 
 /* ---------------------------------------------------------------- options */
 
-/* Applies "key=value,key=value,...". Keys are the CMake option names without
- * the ZMEM_ prefix, lowercase (matched without regard to case). Keys:
- *   layout=lean|header   as zm_set_layout
+/* Applies "key=value,key=value,...". Keys are matched without regard to
+ * case. The run-time keys:
+ *   layout=lean|header|debug  as zm_set_layout
+ *   debug=0|1            1 as zm_debug_enable; 0 changes nothing
+ *   quarantine=SIZE      as zm_set_quarantine
+ *   leaks=0|1            as zm_set_leak_check
  *   tags=0|1             1 as zm_tags_enable; 0 changes nothing
  *   limit=SIZE           as zm_set_limit
  *   soft_limit=SIZE      as zm_set_soft_limit(SIZE, NULL, NULL)
+ *   fault=NTH[:REPEAT]   as zm_fault_set(NTH, REPEAT); REPEAT 0 if omitted
+ *   fault_seed=N         the seed fault_p uses (default 0)
+ *   fault_p=P            as zm_fault_set_probability(P, fault_seed); P is
+ *                        "0" to "1" in decimal ("0.01", ".5"), no exponent
+ * A build option's key is its CMake name without ZMEM_, lowercase: backend,
+ * replacement and debug_assert are fixed at build time, and zm_configure
+ * refuses them (EINVAL) with a message that says so.
  * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
  * optional i after it and an optional B, in any case ("64M", "512KiB",
  * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.
@@ -437,14 +642,22 @@ ZM_API int zm_tag_set_limit(zm_tag tag, size_t bytes);
  * the last one wins.
  * The whole string is checked before anything is applied: on any error
  * nothing changes and -1 is returned with errno EINVAL (bad syntax, key or
- * value; layout=lean together with tags=1), EBUSY (layout or tags, whatever
- * the value, after the first allocation; layout=lean with tags already on)
+ * value; layout=lean together with tags=1; debug=1 with another layout; a
+ * limit below the memory in use), EBUSY (layout or debug, whatever the
+ * value, after the first allocation; tags=1 once the lean layout is fixed;
+ * layout=lean with tags already on)
  * or ENOTSUP (layout=lean on a backend without usable_size); zm_last_error()
  * then names the bad key or value. Never allocates.
  * The same syntax is read from the environment variable ZMEM_OPTIONS at the
- * first allocation, after any zm_configure calls made before it (so the
- * environment wins over them); a bad ZMEM_OPTIONS is reported in one line on
- * stderr and ignored whole. Thread-safe. */
+ * first allocation; a bad ZMEM_OPTIONS is reported in one line on stderr
+ * and ignored whole. Precedence, in one place: layout and tags from the
+ * environment are applied after the program's own set-up calls made before
+ * the first allocation (so the environment wins over them); limit and
+ * soft_limit from the environment are an operator's ceilings: the limit in
+ * force is always the tighter of the environment's and the program's
+ * (zm_set_limit, zm_set_soft_limit, zm_configure), whichever was set first
+ * and whenever the program sets its own, and zm_get_limit /
+ * zm_get_soft_limit return that limit in force. Thread-safe. */
 ZM_API int zm_configure(const char *options);
 
 /* The calling thread's last error message from zm_configure, naming what was
@@ -508,6 +721,32 @@ typedef struct zm_sys_stats {
 /* Fills *st. 0, or -1 with EINVAL (NULL or size too small). Fields that
  * cannot be read are 0. */
 ZM_API int zm_get_sys_stats(zm_sys_stats *st);
+
+/* ZMEM_TRACK_SITES: defined before including this header, it makes the
+ * allocation functions record __FILE__ and __LINE__ as their site in the
+ * debug layout (elsewhere the site is ignored). Function names stay usable
+ * as pointers (&zm_malloc). */
+#ifdef ZMEM_TRACK_SITES
+#define ZM__AT(call) (zm_debug_site(__FILE__, __LINE__), call)
+#define zm_malloc(n) ZM__AT(zm_malloc(n))
+#define zm_calloc(c, n) ZM__AT(zm_calloc(c, n))
+#define zm_realloc(p, n) ZM__AT(zm_realloc(p, n))
+#define zm_reallocarray(p, c, n) ZM__AT(zm_reallocarray(p, c, n))
+#define zm_aligned_alloc(a, n) ZM__AT(zm_aligned_alloc(a, n))
+#define zm_strdup(s) ZM__AT(zm_strdup(s))
+#define zm_strndup(s, n) ZM__AT(zm_strndup(s, n))
+#define zm_memdup(p, n) ZM__AT(zm_memdup(p, n))
+#define zm_try_malloc(n) ZM__AT(zm_try_malloc(n))
+#define zm_try_calloc(c, n) ZM__AT(zm_try_calloc(c, n))
+#define zm_try_realloc(p, n) ZM__AT(zm_try_realloc(p, n))
+#define zm_malloc_tag(t, n) ZM__AT(zm_malloc_tag(t, n))
+#define zm_calloc_tag(t, c, n) ZM__AT(zm_calloc_tag(t, c, n))
+#define zm_strdup_tag(t, s) ZM__AT(zm_strdup_tag(t, s))
+#define zm_try_malloc_tag(t, n) ZM__AT(zm_try_malloc_tag(t, n))
+#define zm_try_calloc_tag(t, c, n) ZM__AT(zm_try_calloc_tag(t, c, n))
+#define zm_free(p) ZM__AT(zm_free(p))
+#define zm_free_sized(p, n) ZM__AT(zm_free_sized(p, n))
+#endif
 
 #ifdef __cplusplus
 }

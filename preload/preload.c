@@ -126,7 +126,7 @@ static inline void count_call(zmr_slot *s, int fn, size_t bytes, bool failed) {
 /* A new block p of n requested bytes. */
 static inline void count_new(zmr_slot *s, void *p, size_t n) {
   size_t held = zm_usable_size(p);
-  zmp_sizes_put(p, n);
+  zmp_sizes_put(p, n, held);
   zmp_sites_new(p, n);
   unsigned b = zmr_bucket(n);
   bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
@@ -136,10 +136,7 @@ static inline void count_new(zmr_slot *s, void *p, size_t n) {
 }
 
 /* The requested size of a live block (its usable size if unknown). */
-static inline size_t forget(void *p, size_t held) {
-  size_t n;
-  return zmp_sizes_take(p, &n) ? n : held;
-}
+static inline size_t forget(void *p, size_t held) { return zmp_sizes_take(p, held); }
 
 /* ---------------------------------------------------------- entry points */
 
@@ -258,11 +255,11 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
       zmp_slot_move(s, slot_shared, -(int64_t)old_req, -(int64_t)old_held, -1);
       zmp_sites_gone(p);
     } else
-      zmp_sizes_put(p, old_req); /* p is intact */
+      zmp_sizes_put(p, old_req, old_held); /* p is intact */
     return;
   }
   size_t held = zm_usable_size(q);
-  zmp_sizes_put(q, n);
+  zmp_sizes_put(q, n, held);
   zmp_sites_gone(p); /* the block's site is the realloc's from now on */
   zmp_sites_new(q, n);
   unsigned b = zmr_bucket(n);

@@ -5,7 +5,14 @@
  * hash table split into shards by address, each an open-addressing table
  * with linear probing and backward-shift deletion, guarded by its own spin
  * lock and grown by doubling into fresh pages from mmap (never malloc).
- * Threads that touch different shards share no cache line. */
+ * Threads that touch different shards share no cache line.
+ *
+ * An entry is one 64-bit word: the address divided by 16 (43 bits cover
+ * the 47-bit user address space of x86-64 and AArch64) and the block's
+ * slack, usable minus requested bytes, in 21 bits. A slack that does not
+ * fit is stored as SLACK_UNKNOWN and the block counts as requested = usable.
+ * So the table costs 8 bytes per live block at a load of at most 2/3:
+ * 12 bytes per live block on average, 16 at most. */
 #include "sizes.h"
 
 #include <stdatomic.h>
@@ -17,10 +24,10 @@
 #define NSHARDS 256
 #define MIN_CAP 512 /* entries */
 
-typedef struct entry {
-  uintptr_t key; /* 0: empty */
-  size_t size;
-} entry;
+#define KEY_SHIFT 21
+#define SLACK_UNKNOWN ((1u << KEY_SHIFT) - 1)
+
+typedef uint64_t entry; /* key << KEY_SHIFT | slack; 0: empty */
 
 typedef struct shard {
   _Alignas(64) atomic_flag lock;
@@ -30,11 +37,18 @@ typedef struct shard {
 
 static shard shards[NSHARDS];
 
-static inline uint64_t mix(uintptr_t p) {
-  return ((uint64_t)p >> 4) * 0x9e3779b97f4a7c15ULL;
+/* The home slot keeps neighbouring blocks in neighbouring slots (the
+ * allocator hands out nearby addresses one after another, so the table is
+ * walked like the heap, not at random); 16 MiB regions of one shard are
+ * spread apart by the multiplication. k is the address / 16. */
+static inline size_t home(uint64_t k, size_t cap) {
+  return (size_t)(k + (k >> 20) * 0x9e3779b97f4a7c15ULL) & (cap - 1);
 }
 
-static inline shard *shard_of(uint64_t h) { return &shards[h >> 56]; }
+/* A shard is a 64 KiB region of addresses, modulo 256 of them. */
+static inline shard *shard_of(uint64_t k) { return &shards[(k >> 12) & (NSHARDS - 1)]; }
+
+static inline uint64_t key_of(entry e) { return e >> KEY_SHIFT; }
 
 static inline void spin_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -64,45 +78,45 @@ static entry *map_table(size_t cap) {
   return p == MAP_FAILED ? NULL : p;
 }
 
-static void put(entry *tab, size_t cap, uintptr_t key, size_t size) {
-  size_t i = (size_t)mix(key) & (cap - 1);
-  while (tab[i].key && tab[i].key != key)
-    i = (i + 1) & (cap - 1);
-  tab[i].key = key;
-  tab[i].size = size;
+/* The slot of key k in s: its entry, or the empty slot where it belongs. */
+static inline size_t find(const shard *s, uint64_t k) {
+  size_t i = home(k, s->cap);
+  while (s->tab[i] && key_of(s->tab[i]) != k)
+    i = (i + 1) & (s->cap - 1);
+  return i;
 }
 
 /* Doubles s's table; false when no memory is left (the entry is dropped). */
 static int grow(shard *s) {
-  size_t cap = s->cap ? s->cap * 2 : MIN_CAP;
-  entry *t = map_table(cap);
-  if (!t)
+  shard n = {.cap = s->cap ? s->cap * 2 : MIN_CAP};
+  n.tab = map_table(n.cap);
+  if (!n.tab)
     return 0;
   for (size_t i = 0; i < s->cap; i++)
-    if (s->tab[i].key)
-      put(t, cap, s->tab[i].key, s->tab[i].size);
+    if (s->tab[i])
+      n.tab[find(&n, key_of(s->tab[i]))] = s->tab[i];
   if (s->tab)
     munmap(s->tab, s->cap * sizeof(entry));
-  s->tab = t;
-  s->cap = cap;
+  s->tab = n.tab;
+  s->cap = n.cap;
   return 1;
 }
 
-void zmp_sizes_put(const void *p, size_t size) {
-  uintptr_t key = (uintptr_t)p;
-  shard *s = shard_of(mix(key));
+void zmp_sizes_put(const void *p, size_t requested, size_t held) {
+  uint64_t k = (uintptr_t)p >> 4;
+  if (!k || k >> (64 - KEY_SHIFT))
+    return; /* outside the 47-bit address space: counted as usable */
+  size_t slack = held - requested;
+  entry e = k << KEY_SHIFT | (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
+  shard *s = shard_of(k);
   lock(s);
-  if ((s->count + 1) * 2 > s->cap && !grow(s)) {
+  if ((s->count + 1) * 3 > s->cap * 2 && !grow(s)) {
     unlock(s);
     return;
   }
-  size_t i = (size_t)mix(key) & (s->cap - 1);
-  while (s->tab[i].key && s->tab[i].key != key)
-    i = (i + 1) & (s->cap - 1);
-  if (!s->tab[i].key)
-    s->count++;
-  s->tab[i].key = key;
-  s->tab[i].size = size;
+  size_t i = find(s, k);
+  s->count += !s->tab[i];
+  s->tab[i] = e;
   unlock(s);
 }
 
@@ -111,36 +125,35 @@ static void erase(shard *s, size_t i) {
   size_t mask = s->cap - 1, j = i;
   for (;;) {
     j = (j + 1) & mask;
-    if (!s->tab[j].key)
+    if (!s->tab[j])
       break;
-    size_t home = (size_t)mix(s->tab[j].key) & mask;
+    size_t h = home(key_of(s->tab[j]), s->cap);
     /* Move j into the hole at i unless its home lies in (i, j]. */
-    if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+    if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
       s->tab[i] = s->tab[j];
       i = j;
     }
   }
-  s->tab[i].key = 0;
+  s->tab[i] = 0;
   s->count--;
 }
 
-int zmp_sizes_take(const void *p, size_t *size) {
-  uintptr_t key = (uintptr_t)p;
-  shard *s = shard_of(mix(key));
-  int found = 0;
+size_t zmp_sizes_take(const void *p, size_t held) {
+  uint64_t k = (uintptr_t)p >> 4;
+  shard *s = shard_of(k);
+  size_t requested = held;
   lock(s);
   if (s->cap) {
-    size_t i = (size_t)mix(key) & (s->cap - 1);
-    while (s->tab[i].key && s->tab[i].key != key)
-      i = (i + 1) & (s->cap - 1);
-    if (s->tab[i].key) {
-      *size = s->tab[i].size;
+    size_t i = find(s, k);
+    if (s->tab[i]) {
+      size_t slack = (size_t)(s->tab[i] & SLACK_UNKNOWN);
+      if (slack != SLACK_UNKNOWN && slack <= held)
+        requested = held - slack;
       erase(s, i);
-      found = 1;
     }
   }
   unlock(s);
-  return found;
+  return requested;
 }
 
 void zmp_sizes_prepare_fork(void) {

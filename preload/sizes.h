@@ -5,13 +5,14 @@
 
 #include <stddef.h>
 
-/* Remembers that p was requested with size bytes (replaces an old entry).
- * When no memory is left for the table the entry is dropped, and the free
- * counts the usable size instead. */
-void zmp_sizes_put(const void *p, size_t size);
+/* Remembers that p, whose usable size is held, was requested with
+ * `requested` bytes (replaces an old entry). When no memory is left for the
+ * table the entry is dropped, and the free counts the usable size. */
+void zmp_sizes_put(const void *p, size_t requested, size_t held);
 
-/* Removes p's entry: 1 and *size when found, 0 otherwise. */
-int zmp_sizes_take(const void *p, size_t *size);
+/* Removes p's entry and returns its requested size, given its usable size
+ * (held itself when p has no entry). */
+size_t zmp_sizes_take(const void *p, size_t held);
 
 /* Around fork: take every lock, release them in both processes. */
 void zmp_sizes_prepare_fork(void);

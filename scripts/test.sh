@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds zmem in every configuration and runs the whole test suite in each:
 # the four built-in backends, a user backend without size query, the build
-# without run-time replacement, ASan+UBSan, TSan, and valgrind memcheck.
+# without run-time replacement, ASan+UBSan, libFuzzer runs (about 60 s of
+# fuzzing in all, under ASan+UBSan), TSan, and valgrind memcheck.
 #   scripts/test.sh            all configurations
 #   scripts/test.sh libc tsan  only those named
+#   scripts/test.sh --help     usage and the configuration names
+# The exit status is 0 only when every named configuration built and ran at
+# least one test, and no test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh test || exit 1
 
 jobs=$(nproc)
 root=build/test
@@ -24,11 +27,41 @@ configs=(
   "user-nosize|clang|-DZMEM_BACKEND=libc|ZMEM_TEST_BACKEND=user-nosize"
   "debug-assert|clang|-DZMEM_DEBUG_ASSERT=ON -DZMEM_BACKEND=jemalloc|"
   "asan-ubsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all|$san_env"
+  "fuzz|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all -DZMEM_BUILD_TESTS=OFF -DZMEM_BUILD_FUZZ=ON|ASAN_OPTIONS=detect_leaks=1"
   "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env"
   "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON|"
 )
 
-passed=0 failed=0 bad_configs=()
+names=()
+for c in "${configs[@]}"; do names+=("${c%%|*}"); done
+
+usage() {
+  echo "usage: scripts/test.sh [CONFIGURATION...]"
+  echo "Builds zmem in each configuration (all when none is named) and runs the"
+  echo "test suite in each; ends with 'tests: N passed, M failed, K skipped'."
+  echo "configurations: ${names[*]}"
+}
+
+selected=()
+for arg in "$@"; do
+  case $arg in
+  -h | --help) usage; exit 0 ;;
+  -*) echo "scripts/test.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+  if [[ " ${names[*]} " != *" $arg "* ]]; then
+    echo "scripts/test.sh: unknown configuration '$arg'" >&2
+    near=()
+    for n in "${names[@]}"; do [[ $n == *"$arg"* ]] && near+=("$n"); done
+    [ ${#near[@]} -gt 0 ] && echo "did you mean: ${near[*]}" >&2
+    echo "configurations: ${names[*]}" >&2
+    exit 2
+  fi
+  selected+=("$arg")
+done
+
+scripts/deps.sh test || exit 1
+
+passed=0 failed=0 skipped=0 bad_configs=()
 run_config() {
   local name=$1 cc=$2 args=$3 env=$4 dir=$root/$1
   echo "=== $name"
@@ -37,7 +70,7 @@ run_config() {
   # -DCMAKE_C_FLAGS values use ';' for spaces, so the split above keeps them whole.
   cmake_args=("${cmake_args[@]//;/ }")
   if ! cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DZMEM_BUILD_BENCH=OFF \
-        "${cmake_args[@]}" >"$dir.log" 2>&1 ||
+        -DZMEM_BUILD_TESTS=ON -DZMEM_WERROR=ON "${cmake_args[@]}" >"$dir.log" 2>&1 ||
      ! cmake --build "$dir" -j"$jobs" >>"$dir.log" 2>&1; then
     tail -n 40 "$dir.log"; echo "=== $name: BUILD FAILED"
     failed=$((failed + 1)); bad_configs+=("$name"); return
@@ -50,15 +83,23 @@ run_config() {
   total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' | tail -n 1)
   fail=$(echo "$out" | sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' | tail -n 1)
   total=${total:-0} fail=${fail:-0}
+  # Skipped tests (a missing package): each with the line it printed that
+  # starts with "skip" (any case).
+  local skip t
+  skip=$(echo "$out" | grep -c '\*\*\*Skipped')
+  for t in $(echo "$out" | sed -n 's/.*Test *#[0-9]*: \([^ ]*\) .*\*\*\*Skipped.*/\1/p'); do
+    echo "skipped: $t: $(cd "$dir" && ctest -V -R "^$t\$" 2>&1 |
+      sed -n 's/^[0-9]*: \([Ss][Kk][Ii][Pp].*\)/\1/p' | head -n 1)"
+  done
   if [ "$rc" -ne 0 ] || [ "$total" -eq 0 ]; then
     echo "$out" | tail -n 60
     [ "$fail" -eq 0 ] && fail=1
     bad_configs+=("$name")
   fi
-  passed=$((passed + total - fail)); failed=$((failed + fail))
+  passed=$((passed + total - fail - skip)); failed=$((failed + fail))
+  skipped=$((skipped + skip))
 }
 
-selected=("$@")
 mkdir -p "$root"
 for c in "${configs[@]}"; do
   IFS='|' read -r name cc args env <<<"$c"
@@ -72,5 +113,9 @@ echo
 if [ ${#bad_configs[@]} -gt 0 ]; then
   echo "zmem: FAILED in: ${bad_configs[*]}"
 fi
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ $((passed + failed)) -eq 0 ]; then
+  echo "zmem: FAILED: no test ran" >&2
+  exit 1
+fi
 [ ${#bad_configs[@]} -eq 0 ]

@@ -9,12 +9,15 @@
  * without counting and report the bytes the backend holds; each public call
  * counts exactly once. */
 #include "backend.h"
+#include "debug.h"
+#include "fault.h"
 #include "layout.h"
 #include "limits.h"
 #include "oom.h"
 #include "prim/prim.h"
 #include "stats.h"
 #include "tags.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -27,13 +30,30 @@
 /* Over-aligned header blocks store their offset in 16-byte units, 32 bits. */
 #define MAX_HEADER_ALIGN ((size_t)1 << 35)
 #define MIN_ALIGN alignof(max_align_t)
-/* zm_malloc and friends allocate into the calling thread's current tag. */
+/* zm_malloc and friends allocate into the calling thread's current tag.
+ * An internal marker: the *_tag functions turn every tag they are given
+ * into a registered one (explicit_tag) first, so no caller can pass it. */
 #define CURRENT_TAG ZM_TAG_INVALID
+
+/* Inlined even without optimisation: the debug layout's allocation site is
+ * the return address of the public function these are inlined into. */
+#define zm__inline static inline __attribute__((always_inline))
 
 static inline size_t nonzero(size_t n) { return n ? n : 1; }
 static inline bool is_lean(int mode) {
   return (mode & ZM__MODE_LAYOUT) == ZM_LAYOUT_LEAN;
 }
+static inline bool is_debug(int mode) {
+  return (mode & ZM__MODE_LAYOUT) == ZM_LAYOUT_DEBUG;
+}
+
+/* In the debug layout, the caller of the public function in progress is the
+ * site of what it allocates or frees. */
+#define note_caller(mode)                                                      \
+  do {                                                                         \
+    if (is_debug(mode))                                                        \
+      zm__dbg_note_caller(__builtin_return_address(0));                        \
+  } while (0)
 
 /* ---------------------------------------------------- lean layout blocks */
 
@@ -84,6 +104,7 @@ static void *hdr_new(size_t n, bool zero, zm_tag tag, size_t *bytes) {
     return NULL;
   void *user = hdr_init(base, base, total, tag);
   *bytes = zm__hdr_bytes(zm__hdr(user));
+  zm__vg_alloc(user, zm__hdr(user)->size, zero);
   return user;
 }
 
@@ -101,6 +122,7 @@ static void *hdr_new_aligned(size_t alignment, size_t n, zm_tag tag,
                    ~(uintptr_t)(alignment - 1);
   void *p = hdr_init(base, zm__hdr((void *)user), total, tag);
   *bytes = zm__hdr_bytes(zm__hdr(p));
+  zm__vg_alloc(p, zm__hdr(p)->size, false);
   return p;
 }
 
@@ -120,24 +142,44 @@ static void *hdr_resize(void *p, size_t n, int64_t *delta) {
 
 static void *block_new(int mode, size_t n, bool zero, zm_tag tag,
                        size_t *bytes) {
+  if (is_debug(mode))
+    return zm__dbg_new(n, 0, zero, tag, bytes);
   return is_lean(mode) ? lean_new(n, zero, bytes)
                        : hdr_new(n, zero, tag, bytes);
 }
 
 static size_t block_bytes(int mode, const void *p) {
+  if (is_debug(mode))
+    return zm__dbg_bytes(p);
   return is_lean(mode) ? zm__be_usable(p) : zm__hdr_bytes(zm__hdr(p));
 }
 
 static void block_release(int mode, void *p) {
+  if (is_debug(mode)) {
+    zm__dbg_release(p);
+    return;
+  }
+  if (!is_lean(mode))
+    zm__vg_free(p);
   zm__be_free(is_lean(mode) ? p : zm__hdr_base(zm__hdr(p)));
 }
 
 static zm_tag block_tag(int mode, const void *p) {
-  return (mode & ZM__MODE_TAGS) ? zm__hdr(p)->tag : ZM_TAG_DEFAULT;
+  if (!(mode & ZM__MODE_TAGS))
+    return ZM_TAG_DEFAULT;
+  return is_debug(mode) ? zm__dbg_tag(p) : zm__hdr(p)->tag;
 }
 
 static size_t block_usable(int mode, const void *p) {
+  if (is_debug(mode))
+    return zm__dbg_size(p);
   return is_lean(mode) ? zm__be_usable(p) : zm__hdr(p)->size;
+}
+
+/* The debug layout checks every block passed in before using it. */
+static void block_check(int mode, const void *p, const char *op) {
+  if (is_debug(mode))
+    zm__dbg_check(p, op);
 }
 
 /* ------------------------------------------------------------ counting */
@@ -170,6 +212,17 @@ zm__cold static void *failed(zm__call call, zm_tag tag, size_t size,
   return NULL;
 }
 
+/* Fault injection refuses a request before the backend sees it. */
+static bool fault_refused(int mode) {
+  return (mode & ZM__MODE_FAULT) && zm__fault_refuse();
+}
+
+/* The policies that may refuse a new block of about n bytes. */
+static bool refused(int mode, size_t n, zm_tag tag) {
+  return fault_refused(mode) ||
+         ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag));
+}
+
 /* Charges a new block to the limits; on refusal releases it. */
 static bool admit_block(int mode, void *p, size_t bytes, zm_tag tag) {
   if (!(mode & ZM__MODE_LIMITS) || zm__limit_charge(bytes, tag))
@@ -184,7 +237,7 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
                                         zm__call call, zm_tag tag) {
   size_t n = nonzero(size), bytes;
   tag = resolve_tag(mode, tag);
-  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
+  if (refused(mode, n, tag))
     return NULL;
   void *p = block_new(mode, n, zero, tag, &bytes);
   if (!p || !admit_block(mode, p, bytes, tag))
@@ -193,7 +246,7 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
   return p;
 }
 
-static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
+zm__inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
   if (zm__unlikely(size > MAX_REQUEST))
     return NULL; /* before the mode: a refused call fixes no layout */
   int mode = zm__mode_get();
@@ -204,10 +257,11 @@ static inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
       zm__count((int64_t)bytes, 1, call);
     return p;
   }
+  note_caller(mode);
   return alloc_general(mode, size, zero, call, tag);
 }
 
-static inline void *alloc_or_fail(size_t size, bool zero, zm__call call,
+zm__inline void *alloc_or_fail(size_t size, bool zero, zm__call call,
                                   zm_tag tag, bool checked) {
   void *p = alloc(size, zero, call, tag);
   return zm__likely(p) ? p : failed(call, tag, size, checked, ENOMEM);
@@ -221,11 +275,18 @@ void *zm_try_malloc(size_t size) {
   return alloc_or_fail(size, false, ZM__CALL_MALLOC, CURRENT_TAG, false);
 }
 
+/* A tag a caller named: unknown ones (ZM_TAG_INVALID too) are the default. */
+static zm_tag explicit_tag(zm_tag tag) { return zm__tag_valid(tag); }
+
 void *zm_malloc_tag(zm_tag tag, size_t size) {
-  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, true);
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, explicit_tag(tag), true);
 }
 
-static void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
+void *zm_try_malloc_tag(zm_tag tag, size_t size) {
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, false);
+}
+
+zm__inline void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n))
     return failed(ZM__CALL_CALLOC, tag, SIZE_MAX, checked, ENOMEM);
@@ -241,7 +302,11 @@ void *zm_try_calloc(size_t count, size_t size) {
 }
 
 void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
-  return calloc_impl(count, size, tag, true);
+  return calloc_impl(count, size, explicit_tag(tag), true);
+}
+
+void *zm_try_calloc_tag(zm_tag tag, size_t count, size_t size) {
+  return calloc_impl(count, size, tag, false);
 }
 
 /* ----------------------------------------------------------------- free */
@@ -250,6 +315,7 @@ void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
 /* Limits are given back only after the count went down (and charged before
  * it goes up), so used memory never exceeds what the limits hold. */
 static void release_general(int mode, void *p, zm__call call) {
+  block_check(mode, p, call == ZM__CALL_FREE ? "free" : "realloc");
   size_t bytes = block_bytes(mode, p);
   zm_tag tag = block_tag(mode, p);
   block_release(mode, p);
@@ -269,6 +335,7 @@ void zm_free(void *ptr) {
     return;
   int mode = zm__mode_get();
   if (zm__unlikely(mode != ZM_LAYOUT_LEAN)) {
+    note_caller(mode);
     free_general(mode, ptr);
     return;
   }
@@ -327,14 +394,20 @@ static void *resize_by_moving(int mode, void *p, size_t n, zm_tag tag,
   return q;
 }
 
+/* Debug blocks always move. Under valgrind header blocks do too, so that
+ * memcheck follows the contents from block to block. */
 static bool must_move(int mode, void *p, size_t n) {
-  if (!is_lean(mode) && zm__hdr(p)->offset16)
+  if (is_debug(mode))
+    return true;
+  if (!is_lean(mode) && (zm__hdr(p)->offset16 || zm__vg_running()))
     return true;
   return (mode & ZM__MODE_LIMITS) && n > block_usable(mode, p);
 }
 
 static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta,
                     size_t *unpaid) {
+  if (fault_refused(mode))
+    return NULL;
   if (must_move(mode, p, n))
     return resize_by_moving(mode, p, n, tag, delta, unpaid);
   void *q = is_lean(mode) ? lean_resize(p, n, delta) : hdr_resize(p, n, delta);
@@ -347,12 +420,16 @@ static void *resize(int mode, void *p, size_t n, zm_tag tag, int64_t *delta,
   return q;
 }
 
-static void *realloc_impl(void *ptr, size_t size, bool checked) {
+zm__inline void *realloc_impl(void *ptr, size_t size, bool checked) {
   if (!ptr)
     return alloc_or_fail(size, false, ZM__CALL_REALLOC, CURRENT_TAG, checked);
   int mode = zm__mode_get();
-  if (size == 0) {
+  note_caller(mode);
+  block_check(mode, ptr, "realloc");
+  if (size == 0) { /* a free: errno kept, like zm_free */
+    int saved = errno;
     release_general(mode, ptr, ZM__CALL_REALLOC);
+    errno = saved;
     return NULL;
   }
   zm_tag tag = block_tag(mode, ptr);
@@ -390,10 +467,11 @@ void *zm_reallocarray(void *ptr, size_t count, size_t size) {
 static void *aligned_general(int mode, size_t alignment, size_t n, int *err) {
   zm_tag tag = resolve_tag(mode, CURRENT_TAG);
   size_t bytes;
-  if ((mode & ZM__MODE_LIMITS) && !zm__limit_admit(n, tag))
+  if (refused(mode, n, tag))
     return NULL;
-  void *p = is_lean(mode) ? lean_new_aligned(alignment, n, &bytes, err)
-                          : hdr_new_aligned(alignment, n, tag, &bytes);
+  void *p = is_debug(mode) ? zm__dbg_new(n, alignment, false, tag, &bytes)
+            : is_lean(mode) ? lean_new_aligned(alignment, n, &bytes, err)
+                            : hdr_new_aligned(alignment, n, tag, &bytes);
   if (!p || !admit_block(mode, p, bytes, tag))
     return NULL;
   count_general(mode, tag, (int64_t)bytes, 1, ZM__CALL_ALIGNED);
@@ -407,22 +485,27 @@ void *zm_aligned_alloc(size_t alignment, size_t size) {
     return alloc_or_fail(size, false, ZM__CALL_ALIGNED, CURRENT_TAG, true);
   if (alignment > MAX_REQUEST || size > MAX_REQUEST - alignment)
     return failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, ENOMEM);
-  int err = ENOMEM;
-  void *p = aligned_general(zm__mode_get(), alignment, nonzero(size), &err);
+  int err = ENOMEM, mode = zm__mode_get();
+  note_caller(mode);
+  void *p = aligned_general(mode, alignment, nonzero(size), &err);
   return p ? p : failed(ZM__CALL_ALIGNED, CURRENT_TAG, size, true, err);
 }
 
 /* ---------------------------------------------------------- the rest */
 
 size_t zm_usable_size(const void *ptr) {
-  return ptr ? block_usable(zm__mode_get(), ptr) : 0;
+  if (!ptr)
+    return 0;
+  int mode = zm__mode_get();
+  block_check(mode, ptr, "zm_usable_size");
+  return block_usable(mode, ptr);
 }
 
 zm_tag zm_tag_of(const void *ptr) {
   return ptr ? block_tag(zm__mode_get(), ptr) : ZM_TAG_DEFAULT;
 }
 
-static void *memdup_tag(zm_tag tag, const void *p, size_t n) {
+zm__inline void *memdup_tag(zm_tag tag, const void *p, size_t n) {
   void *q = alloc_or_fail(n, false, ZM__CALL_MALLOC, tag, true);
   if (q && n)
     memcpy(q, p, n);
@@ -438,7 +521,7 @@ char *zm_strdup(const char *s) {
 }
 
 char *zm_strdup_tag(zm_tag tag, const char *s) {
-  return memdup_tag(tag, s, strlen(s) + 1);
+  return memdup_tag(explicit_tag(tag), s, strlen(s) + 1);
 }
 
 char *zm_strndup(const char *s, size_t n) {

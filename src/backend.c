@@ -3,8 +3,12 @@
 #include "backend.h"
 #include "layout.h"
 
-#include <errno.h>
+#include "line.h"
 #include "prim/prim.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 
 static void *builtin_malloc(void *ud, size_t n) {
   (void)ud;
@@ -136,3 +140,46 @@ zm__at_load static void check_malloc_owner(void) {
   zm__je_owns_malloc = zm__prim_same_object((void *)malloc, (void *)mallocx);
 }
 #endif
+
+/* ------------------------------------------ user backends' alignment */
+
+static _Atomic bool misaligned_reported;
+
+static void report_misaligned(const void *p, size_t align) {
+  if (atomic_exchange(&misaligned_reported, true))
+    return;
+  zm__line l = {.n = 0};
+  zm__line_str(&l, "zmem: backend '");
+  zm__line_name(&l, zm__be.pub.name ? zm__be.pub.name : "user");
+  zm__line_str(&l, "' returned a block at offset ");
+  zm__line_num(&l, (unsigned long long)((uintptr_t)p & (align - 1)));
+  zm__line_str(&l, " from a multiple of ");
+  zm__line_num(&l, align);
+  zm__line_str(&l, " (its contract); zmem refuses such blocks");
+  zm__line_flush(&l);
+}
+
+void *zm__be_misaligned(void *p, size_t align) {
+  if (p) {
+    report_misaligned(p, align);
+    zm__be.pub.free(zm__be.pub.ud, p);
+  }
+  return NULL;
+}
+
+void *zm__be_misaligned_realloc(void *p, size_t n) {
+  if (!p)
+    return NULL; /* failed: the old block is intact */
+  report_misaligned(p, ZM__MIN_ALIGN);
+  void *q = zm__be.pub.malloc(zm__be.pub.ud, n);
+  if (!zm__be_aligned_ok(q, ZM__MIN_ALIGN) || !q) {
+    static const char msg[] = "zmem: the backend's realloc moved a block to "
+                              "misaligned memory and no aligned block could "
+                              "take it; aborting\n";
+    zm__prim_write_stderr(msg, sizeof msg - 1);
+    abort();
+  }
+  memcpy(q, p, n);
+  zm__be.pub.free(zm__be.pub.ud, p);
+  return q;
+}

@@ -9,7 +9,11 @@
 #include "internal.h"
 #include "zmem.h"
 
+#include <stdalign.h>
 #include <string.h>
+
+/* What every block a backend returns must be aligned to. */
+#define ZM__MIN_ALIGN alignof(max_align_t)
 
 typedef struct zm__backend {
   zm_backend pub; /* what zm_get_backend returns */
@@ -27,23 +31,42 @@ static inline bool zm__be_direct(void) {
   return zm__likely(!zm__replacement || zm__be.builtin);
 }
 
+/* A user backend's block that is not aligned to `align` (its contract):
+ * reported on stderr (the first time) and refused. For malloc and
+ * aligned_alloc the block goes back to the backend and the call fails;
+ * for realloc the contents move to a block from malloc, and if that is
+ * misaligned too, zmem reports and aborts rather than hand out memory that
+ * breaks its alignment promise. */
+void *zm__be_misaligned(void *p, size_t align);
+void *zm__be_misaligned_realloc(void *p, size_t n);
+
+/* Checks a user backend's block: one test on its path, none on the
+ * built-in one. */
+static inline bool zm__be_aligned_ok(const void *p, size_t align) {
+  return zm__likely(((uintptr_t)p & (align - 1)) == 0);
+}
+
 static inline void *zm__be_malloc(size_t n) {
   if (zm__be_direct())
     return bi_malloc(n);
-  return zm__be.pub.malloc(zm__be.pub.ud, n);
+  void *p = zm__be.pub.malloc(zm__be.pub.ud, n);
+  return zm__be_aligned_ok(p, ZM__MIN_ALIGN) ? p
+                                              : zm__be_misaligned(p, ZM__MIN_ALIGN);
 }
 
 static inline void *zm__be_calloc(size_t n) {
   if (zm__be_direct())
     return bi_calloc(n);
-  void *p = zm__be.pub.malloc(zm__be.pub.ud, n);
+  void *p = zm__be_malloc(n);
   return p ? memset(p, 0, n) : NULL;
 }
 
 static inline void *zm__be_realloc(void *p, size_t n) {
   if (zm__be_direct())
     return bi_realloc(p, n);
-  return zm__be.pub.realloc(zm__be.pub.ud, p, n);
+  void *q = zm__be.pub.realloc(zm__be.pub.ud, p, n);
+  return zm__be_aligned_ok(q, ZM__MIN_ALIGN) ? q
+                                              : zm__be_misaligned_realloc(q, n);
 }
 
 static inline void zm__be_free(void *p) {
@@ -80,7 +103,8 @@ static inline bool zm__be_has_aligned(void) {
 static inline void *zm__be_aligned(size_t alignment, size_t n) {
   if (zm__be_direct())
     return bi_aligned(alignment, n);
-  return zm__be.pub.aligned_alloc(zm__be.pub.ud, alignment, n);
+  void *p = zm__be.pub.aligned_alloc(zm__be.pub.ud, alignment, n);
+  return zm__be_aligned_ok(p, alignment) ? p : zm__be_misaligned(p, alignment);
 }
 
 /* True when zm__be_good_size(n) is the exact usable size of a block last

@@ -1,7 +1,7 @@
 /* One fork handler for all of zmem's locks, taken in THE lock order:
  *
  *   set-up (layout.c) -> limits -> tag registration -> OOM handler ->
- *   thread registry (stats.c)
+ *   thread registry (stats.c) -> debug blocks (debug.c)
  *
  * Code that holds one of these locks only ever takes locks to its right
  * (the set-up lock applies ZMEM_OPTIONS, which sets limits; nothing else
@@ -18,9 +18,11 @@ static void lock_all(void) {
   zm__tags_fork_lock();
   zm__oom_fork_lock();
   zm__registry_fork_lock();
+  zm__debug_fork_lock();
 }
 
 static void unlock_all(void) {
+  zm__debug_fork_unlock();
   zm__registry_fork_unlock();
   zm__oom_fork_unlock();
   zm__tags_fork_unlock();

@@ -14,6 +14,8 @@ void zm__oom_fork_lock(void);
 void zm__oom_fork_unlock(void);
 void zm__registry_fork_lock(void);
 void zm__registry_fork_unlock(void);
+void zm__debug_fork_lock(void);
+void zm__debug_fork_unlock(void);
 /* The child's part of fork, before the locks are released: drops the other
  * threads' per-thread state (stats.c). */
 void zm__registry_fork_child(void);

@@ -6,6 +6,7 @@
 #include "options.h"
 #include "prim/prim.h"
 #include "stats.h"
+#include "tags.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,15 +26,19 @@ bool zm__setup_frozen(void) {
           ZM__MODE_LAYOUT) != 0;
 }
 
-void zm__mode_set_limits(bool on) {
+void zm__mode_set_flag(int flag, bool on) {
   if (on)
-    atomic_fetch_or(&zm__mode, ZM__MODE_LIMITS);
+    atomic_fetch_or(&zm__mode, flag);
   else
-    atomic_fetch_and(&zm__mode, ~ZM__MODE_LIMITS);
+    atomic_fetch_and(&zm__mode, ~flag);
 }
+
+void zm__mode_set_limits(bool on) { zm__mode_set_flag(ZM__MODE_LIMITS, on); }
 
 /* The lean layout needs the backend's size query, whatever was asked. */
 static zm_layout choose(void) {
+  if (wanted == ZM_LAYOUT_DEBUG)
+    return ZM_LAYOUT_DEBUG;
   if (wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
     return ZM_LAYOUT_HEADER;
   return ZM_LAYOUT_LEAN;
@@ -79,7 +84,8 @@ int zm__request_layout_locked(zm_layout layout) {
 }
 
 int zm_set_layout(zm_layout layout) {
-  if (layout != ZM_LAYOUT_LEAN && layout != ZM_LAYOUT_HEADER) {
+  if (layout != ZM_LAYOUT_LEAN && layout != ZM_LAYOUT_HEADER &&
+      layout != ZM_LAYOUT_DEBUG) {
     errno = EINVAL;
     return -1;
   }
@@ -89,19 +95,38 @@ int zm_set_layout(zm_layout layout) {
   return rc;
 }
 
+bool zm__tags_possible_locked(void) {
+  return tags_on || !zm__setup_frozen() ||
+         (atomic_load(&zm__mode) & ZM__MODE_LAYOUT) == ZM_LAYOUT_HEADER;
+}
+
+/* In a header layout already in force, the blocks allocated so far carry
+ * tag 0 in their headers: they are counted into it as tags start, so the
+ * root tags keep adding up to the total. */
+static void tags_start_late(void) {
+  zm__tags_adopt_untagged(zm_used_memory(), zm__live_blocks());
+  atomic_fetch_or(&zm__mode, ZM__MODE_TAGS);
+}
+
 int zm__tags_enable_locked(void) {
   if (tags_on)
     return 0;
-  if (zm__setup_frozen()) {
+  if (!zm__tags_possible_locked()) {
     zm__set_last_error("tags need the header layout, and the first allocation "
-                       "fixed another: enable them before allocating");
+                       "fixed the lean layout: enable tags, or ask for "
+                       "layout=header, before allocating");
     errno = EBUSY;
     return -1;
   }
-  wanted = ZM_LAYOUT_HEADER;
+  if (zm__setup_frozen())
+    tags_start_late();
+  if (wanted != ZM_LAYOUT_DEBUG) /* it has room for the tag too */
+    wanted = ZM_LAYOUT_HEADER;
   tags_on = true;
   return 0;
 }
+
+int zm_debug_enable(void) { return zm_set_layout(ZM_LAYOUT_DEBUG); }
 
 int zm_tags_enable(void) {
   zm__setup_lock();

@@ -43,8 +43,10 @@ static inline size_t zm__hdr_bytes(const zm__header *h) {
  * ZM_LAYOUT_LEAN: one load and one compare. */
 enum {
   ZM__MODE_LAYOUT = 3, /* mask: 0 or a zm_layout */
+  /* the flags below send every call through the general path */
   ZM__MODE_TAGS = 4,   /* tags on (header layout) */
   ZM__MODE_LIMITS = 8, /* some limit is set */
+  ZM__MODE_FAULT = 16, /* fault injection is armed (fault.c) */
 };
 extern _Atomic int zm__mode;
 
@@ -60,6 +62,8 @@ static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }
 
 /* Sets or clears ZM__MODE_LIMITS; any time, from any thread. */
 void zm__mode_set_limits(bool on);
+/* Sets or clears one flag of the mode word; any time, from any thread. */
+void zm__mode_set_flag(int flag, bool on);
 
 /* The layout zm_get_stats reports: in force, or the one the next allocation
  * would fix. */
@@ -74,6 +78,9 @@ bool zm__setup_frozen(void);
 /* zm_set_layout and zm_tags_enable, for callers that hold the set-up lock. */
 int zm__request_layout_locked(zm_layout layout);
 int zm__tags_enable_locked(void);
+/* Whether zm_tags_enable would succeed now: tags on already, the layout not
+ * fixed yet, or fixed as header. Set-up lock held. */
+bool zm__tags_possible_locked(void);
 
 /* Applies ZMEM_OPTIONS (options.c). Called once, by the first allocation,
  * with the set-up lock held and before the layout is chosen; must not

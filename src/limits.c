@@ -163,34 +163,75 @@ static void track(counter *c, bool was_on, bool on, size_t live) {
 
 static void update_mode(void) { zm__mode_set_limits(zm__limits_active()); }
 
-/* The live figure is read before the lock: the limits lock never nests
- * another (see fork.c for the lock order). */
-int zm_set_limit(size_t bytes) {
-  size_t live = zm_used_memory();
-  pthread_mutex_lock(&limits_mutex);
+/* Limits from ZMEM_OPTIONS are an operator's ceilings: the program's own
+ * (zm_set_limit, zm_configure) may be tighter, never looser. In force is the
+ * tighter of the two, 0 meaning none. limits_mutex. */
+static size_t code_hard, env_hard, code_soft, env_soft;
+
+static size_t tighter(size_t a, size_t b) {
+  if (!a || !b)
+    return a ? a : b;
+  return a < b ? a : b;
+}
+
+static void apply_hard_locked(size_t live) {
   bool was = global_on();
-  atomic_store(&global.limit, bytes);
+  atomic_store(&global.limit, tighter(code_hard, env_hard));
   track(&global, was, global_on(), live);
   update_mode();
+}
+
+static void apply_soft_locked(size_t live) {
+  bool was = global_on();
+  size_t bytes = tighter(code_soft, env_soft);
+  atomic_store(&soft, bytes);
+  track(&global, was, global_on(), live);
+  atomic_store(&soft_armed, atomic_load(&global.charged) <= (int64_t)bytes);
+  update_mode();
+}
+
+/* The live figure is read before the lock: the limits lock never nests
+ * another (see fork.c for the lock order). */
+static void set_hard(size_t *which, size_t bytes) {
+  size_t live = zm_used_memory();
+  pthread_mutex_lock(&limits_mutex);
+  *which = bytes;
+  apply_hard_locked(live);
   pthread_mutex_unlock(&limits_mutex);
+}
+
+/* A limit below the memory in use would fail every allocation until enough
+ * is freed: refused instead. */
+int zm_set_limit(size_t bytes) {
+  if (bytes && bytes < zm_used_memory()) {
+    errno = EINVAL;
+    return -1;
+  }
+  set_hard(&code_hard, bytes);
   return 0;
 }
+
+void zm__set_limit_env(size_t bytes) { set_hard(&env_hard, bytes); }
 
 size_t zm_get_limit(void) { return atomic_load(&global.limit); }
 
 int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg) {
   size_t live = zm_used_memory();
   pthread_mutex_lock(&limits_mutex);
-  bool was = global_on();
   soft_fn = fn;
   soft_arg = arg;
-  atomic_store(&soft, bytes);
-  track(&global, was, global_on(), live);
-  atomic_store(&soft_armed,
-               atomic_load(&global.charged) <= (int64_t)bytes);
-  update_mode();
+  code_soft = bytes;
+  apply_soft_locked(live);
   pthread_mutex_unlock(&limits_mutex);
   return 0;
+}
+
+void zm__set_soft_limit_env(size_t bytes) {
+  size_t live = zm_used_memory();
+  pthread_mutex_lock(&limits_mutex);
+  env_soft = bytes;
+  apply_soft_locked(live);
+  pthread_mutex_unlock(&limits_mutex);
 }
 
 size_t zm_get_soft_limit(void) { return atomic_load(&soft); }
@@ -201,6 +242,10 @@ int zm_tag_set_limit(zm_tag tag, size_t bytes) {
     return -1;
   }
   size_t live = zm_tag_used(tag);
+  if (bytes && bytes < live) {
+    errno = EINVAL;
+    return -1;
+  }
   pthread_mutex_lock(&limits_mutex);
   counter *c = &tags[tag];
   bool was = atomic_load(&c->limit) != 0;

@@ -20,6 +20,10 @@ bool zm__limit_charge(size_t bytes, zm_tag tag);
 /* Gives back bytes (a free), or charges a realloc's change without a check. */
 void zm__limit_adjust(int64_t delta, zm_tag tag);
 
+/* Limits from ZMEM_OPTIONS: ceilings over the program's own (see zmem.h). */
+void zm__set_limit_env(size_t bytes);
+void zm__set_soft_limit_env(size_t bytes);
+
 /* A tag's hard limit, 0 for none. */
 size_t zm__tag_limit(zm_tag tag);
 

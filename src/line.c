@@ -20,6 +20,18 @@ void zm__line_num(zm__line *l, unsigned long long v) {
     l->s[l->n++] = num[i];
 }
 
+void zm__line_hex(zm__line *l, unsigned long long v) {
+  char tmp[16];
+  size_t n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  zm__line_str(l, "0x");
+  while (n && l->n < sizeof l->s - 1)
+    l->s[l->n++] = tmp[--n];
+}
+
 void zm__line_bytes(zm__line *l, const char *label, unsigned long long v) {
   zm__line_str(l, label);
   zm__line_num(l, v);

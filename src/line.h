@@ -17,6 +17,8 @@ void zm__line_str(zm__line *l, const char *s);
  * 32 bytes. */
 void zm__line_name(zm__line *l, const char *s);
 void zm__line_num(zm__line *l, unsigned long long v);
+/* v in hexadecimal, with 0x. */
+void zm__line_hex(zm__line *l, unsigned long long v);
 /* label, then v, then " bytes". */
 void zm__line_bytes(zm__line *l, const char *label, unsigned long long v);
 /* Appends a newline, writes the line, and empties it. */

@@ -57,7 +57,10 @@ static void take(snapshot *s) {
 }
 
 static const char *layout_name(zm_layout l) {
-  return l == ZM_LAYOUT_LEAN ? "lean" : l == ZM_LAYOUT_HEADER ? "header" : "?";
+  return l == ZM_LAYOUT_LEAN     ? "lean"
+         : l == ZM_LAYOUT_HEADER ? "header"
+         : l == ZM_LAYOUT_DEBUG  ? "debug"
+                                 : "?";
 }
 
 static const char *version_string(void) {

@@ -214,6 +214,12 @@ size_t zm_used_memory(void) {
   return clamp(t.bytes);
 }
 
+size_t zm__live_blocks(void) {
+  zm__sum t;
+  zm__sum_sets(&zm__total, pick_total, NULL, &t);
+  return clamp(t.blocks);
+}
+
 size_t zm_peak_memory(void) {
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);

@@ -149,6 +149,9 @@ typedef struct zm__sum {
 void zm__sum_sets(const zm__cshared *sh, zm__cset *(*pick)(zm__slot *, void *),
                   void *arg, zm__sum *out);
 
+/* Blocks allocated and not yet freed (zm_get_stats's live_blocks). */
+size_t zm__live_blocks(void);
+
 /* Runs fn(slot, arg) for each live thread under the registry lock. */
 void zm__each_slot(void (*fn)(zm__slot *, void *), void *arg);
 

@@ -218,6 +218,10 @@ int zm_tag_stats(zm_tag tag, zm_tag_info *info) {
   return 0;
 }
 
+void zm__tags_adopt_untagged(size_t bytes, size_t blocks) {
+  zm__shared_add(&defs[0].shared, (int64_t)bytes, (int64_t)blocks);
+}
+
 void zm__tags_reset_peaks(void) {
   for (zm_tag t = 0; t < count(); t++) {
     zm__sum s;

@@ -25,6 +25,10 @@ void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure);
 void zm__tags_fold(zm__slot *s);
 void zm__tags_release(zm__slot *s);
 
+/* Tags turned on after the first allocation (header layout): the live
+ * blocks, all with tag 0 in their headers, are counted into tag 0. */
+void zm__tags_adopt_untagged(size_t bytes, size_t blocks);
+
 /* Every tag's peak restarts from its current figure. */
 void zm__tags_reset_peaks(void);
 

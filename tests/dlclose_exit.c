@@ -19,18 +19,18 @@ static size_t (*p_used)(void);
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int phase; /* 1: worker allocated; 2: main closed the library */
+static void *kept;  /* the worker's block, live when it exits */
 
 static void *worker(void *arg) {
   (void)arg;
   p_free(p_malloc(100));
-  void *keep = p_malloc(200);
+  kept = p_malloc(200);
   pthread_mutex_lock(&mu);
   phase = 1;
   pthread_cond_broadcast(&cv);
   while (phase != 2)
     pthread_cond_wait(&cv, &mu);
   pthread_mutex_unlock(&mu);
-  (void)keep; /* still live: freed by nobody, the library stays loaded */
   return NULL; /* the exit hook runs now */
 }
 
@@ -73,9 +73,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   size_t used = p_used();
+  p_free(kept);
+  size_t after = p_used();
   dlclose(again);
-  if (used == 0) {
-    fprintf(stderr, "dlclose_exit: the worker's live block is not counted\n");
+  if (used == 0 || after != 0) {
+    fprintf(stderr,
+            "dlclose_exit: used %zu with the worker's block, %zu without\n",
+            used, after);
     return 1;
   }
   printf("dlclose_exit: ok (used %zu after the worker exited)\n", used);

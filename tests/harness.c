@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -29,6 +31,19 @@
 #ifndef UNDER_SANITIZER
 #define UNDER_SANITIZER 0
 #endif
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+bool harness_tsan(void) { return UNDER_TSAN; }
 
 /* ------------------------------------------------- sanitizer defaults */
 
@@ -174,4 +189,39 @@ void oom_record(size_t size, void *arg) {
   r->calls++;
   r->last_size = size;
   r->last_arg = arg;
+}
+
+/* ------------------------------------------------------- death tests */
+
+death run_death(void (*fn)(size_t), size_t arg) {
+  int fds[2];
+  cr_assert_eq(pipe(fds), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+  if (pid == 0) {
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    alarm(30); /* never hang the parent */
+    close(fds[0]);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    fn(arg);
+    _exit(0); /* fn returned: the parent sees exit status 0, not SIGABRT */
+  }
+  close(fds[1]);
+  death d = {0};
+  for (;;) {
+    ssize_t n = read(fds[0], d.err + d.err_len, sizeof d.err - 1 - d.err_len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    d.err_len += (size_t)n;
+  }
+  close(fds[0]);
+  d.err[d.err_len] = '\0';
+  while (waitpid(pid, &d.status, 0) < 0)
+    cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
+  return d;
 }

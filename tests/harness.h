@@ -16,11 +16,33 @@
 
 #ifndef ZMEM_REPLACEMENT
 #define ZMEM_REPLACEMENT 1
+/* A death test's child: how it ended and what it wrote to stderr. */
+typedef struct death {
+  int status;    /* from waitpid */
+  char err[512]; /* what the child wrote to stderr */
+  size_t err_len;
+} death;
+
+/* Runs fn(arg) in a forked child with stderr on a pipe, no core file and a
+ * 30 s alarm; returns how it ended (exit status 0 if fn returned). */
+death run_death(void (*fn)(size_t), size_t arg);
+
 #endif
 
 /* Name of the compiled-in backend (the CMake option ZMEM_BACKEND). */
 #ifndef ZMEM_TEST_BUILTIN_NAME
 #define ZMEM_TEST_BUILTIN_NAME "libc"
+/* A death test's child: how it ended and what it wrote to stderr. */
+typedef struct death {
+  int status;    /* from waitpid */
+  char err[512]; /* what the child wrote to stderr */
+  size_t err_len;
+} death;
+
+/* Runs fn(arg) in a forked child with stderr on a pipe, no core file and a
+ * 30 s alarm; returns how it ended (exit status 0 if fn returned). */
+death run_death(void (*fn)(size_t), size_t arg);
+
 #endif
 
 /* Name of the backend the harness installs for ZMEM_TEST_BACKEND=user-nosize. */
@@ -44,6 +66,11 @@ zm_layout harness_default_layout(void);
  * was built with ZMEM_REPLACEMENT=ON). */
 static inline bool harness_replacement(void) { return ZMEM_REPLACEMENT; }
 
+/* True when the backend in force can report block sizes (lean possible). */
+static inline bool harness_backend_has_size(void) {
+  return zm_get_backend()->usable_size != NULL;
+}
+
 /* Skips the current test when the library cannot take a user backend. */
 #define SKIP_UNLESS_REPLACEMENT()                                              \
   do {                                                                         \
@@ -65,8 +92,15 @@ size_t block_cost(const void *p);
  * confidence are shortened there. */
 bool harness_slow(void);
 
+/* True when malloc is not the C library's own (sanitizers, valgrind): the C
+ * library's statistics then describe an unused heap. */
+static inline bool harness_libc_malloc_replaced(void) { return harness_slow(); }
+
 /* True under valgrind. */
 bool harness_valgrind(void);
+
+/* True in a ThreadSanitizer build. */
+bool harness_tsan(void);
 
 /* n, or n / 8 (at least 1) when harness_slow(). */
 unsigned scaled(unsigned n);
@@ -91,5 +125,16 @@ typedef struct oom_rec {
   void *last_arg;
 } oom_rec;
 void oom_record(size_t size, void *arg);
+
+/* A death test's child: how it ended and what it wrote to stderr. */
+typedef struct death {
+  int status;    /* from waitpid */
+  char err[512]; /* what the child wrote to stderr */
+  size_t err_len;
+} death;
+
+/* Runs fn(arg) in a forked child with stderr on a pipe, no core file and a
+ * 30 s alarm; returns how it ended (exit status 0 if fn returned). */
+death run_death(void (*fn)(size_t), size_t arg);
 
 #endif

@@ -167,6 +167,11 @@ static void fork_child(figures at_fork, figures base) {
 }
 
 static void fork_with_parked_threads(bool tags) {
+  /* TSan kills a child of a multi-threaded process that starts a thread
+   * (its die_after_fork), which is what this test is about. */
+  if (harness_tsan())
+    cr_skip_test("ThreadSanitizer forbids threads in a multi-threaded "
+                 "process's fork child");
   if (tags) {
     park.tag = zm_tag_new("parked");
     cr_assert_neq(park.tag, ZM_TAG_INVALID);
@@ -246,6 +251,11 @@ static void *plain_worker(void *arg) {
  * a slot left registered by a thread whose exit hook never ran made the
  * registry a cycle, and readers hung. */
 Test(lifecycle, first_call_in_last_destructor_round) {
+  /* TSan's own per-thread state is gone by the last destructor round: its
+   * malloc interceptor crashes there, with or without zmem. */
+  if (harness_tsan())
+    cr_skip_test("ThreadSanitizer cannot allocate in the last round of key "
+                 "destructors");
   signal(SIGALRM, hung);
   alarm(20);
   /* zmem's key first: in each round it comes before late_key, so late

@@ -163,46 +163,6 @@ Test(oom, null_arg_is_passed_as_null) {
 
 /* ------------------------------------------------------- death tests */
 
-typedef struct death {
-  int status;      /* from waitpid */
-  char err[512];   /* what the child wrote to stderr */
-  size_t err_len;
-} death;
-
-/* Runs fn in a forked child with stderr on a pipe; returns how it ended. */
-static death run_child(void (*fn)(size_t), size_t arg) {
-  int fds[2];
-  cr_assert_eq(pipe(fds), 0);
-  fflush(NULL);
-  pid_t pid = fork();
-  cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-  if (pid == 0) {
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    alarm(30); /* never hang the parent */
-    close(fds[0]);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[1]);
-    fn(arg);
-    _exit(0); /* fn returned: the parent sees exit status 0, not SIGABRT */
-  }
-  close(fds[1]);
-  death d = {0};
-  for (;;) {
-    ssize_t n = read(fds[0], d.err + d.err_len, sizeof d.err - 1 - d.err_len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    d.err_len += (size_t)n;
-  }
-  close(fds[0]);
-  d.err[d.err_len] = '\0';
-  while (waitpid(pid, &d.status, 0) < 0)
-    cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
-  return d;
-}
-
 static void die_malloc(size_t n) { (void)!zm_malloc(n); }
 static void die_calloc_overflow(size_t n) { (void)!zm_calloc(n, 2); }
 static void die_realloc_null(size_t n) { (void)!zm_realloc(NULL, n); }
@@ -243,7 +203,7 @@ static const struct {
 
 Test(oom, default_handler_reports_and_aborts) {
   for (size_t i = 0; i < ARRAY_LEN(deaths); i++) {
-    death d = run_child(deaths[i].fn, opaque(deaths[i].n));
+    death d = run_death(deaths[i].fn, opaque(deaths[i].n));
     cr_assert(WIFSIGNALED(d.status),
               "%s: the child did not die of a signal (status %#x), "
               "stderr: \"%s\"",

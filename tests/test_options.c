@@ -1,12 +1,15 @@
 /* zm_configure, zm_last_error and ZMEM_OPTIONS. Each Criterion test runs in
  * its own process, so "before the first allocation" is the start of a test. */
-#include "issue4.h"
+#include "harness.h"
 
+#include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 TestSuite(options, .timeout = 60);
@@ -92,7 +95,7 @@ ParameterizedTestParameters(options, good) {
 
 ParameterizedTest(good_case *c, options, good) {
   settings before = current();
-  bool lean_impossible = c->layout == ZM_LAYOUT_LEAN && !zm4_backend_has_size();
+  bool lean_impossible = c->layout == ZM_LAYOUT_LEAN && !harness_backend_has_size();
   errno = 0;
   int rc = zm_configure(c->s);
   if (lean_impossible) { /* the user-nosize configuration */
@@ -152,7 +155,7 @@ static const bad_case bad_before_first_allocation[] = {
     {"tags=2", EINVAL, "bad boolean '2' for 'tags'"},
     {"tags=maybe", EINVAL, "bad boolean 'maybe' for 'tags'"},
     {"tags=", EINVAL, "bad boolean '' for 'tags'"},
-    {"layout=debug", EINVAL, "bad layout 'debug' for 'layout'"},
+    {"layout=debugx", EINVAL, "bad layout 'debugx' for 'layout'"},
     {"layout=leanx", EINVAL, "bad layout 'leanx' for 'layout'"},
     {"limit=1M,bogus=1", EINVAL, "unknown option 'bogus'"},
     {"limit=1M,tags=7", EINVAL, "bad boolean '7' for 'tags'"},
@@ -193,12 +196,15 @@ Test(options, null_string) {
 }
 
 static const bad_case bad_after_first_allocation[] = {
-    {"tags=1", EBUSY, "option 'tags' cannot change after the first allocation"},
-    {"tags=0", EBUSY, "option 'tags' cannot change"},
     {"layout=header", EBUSY, "option 'layout' cannot change"},
-    {"limit=1M,tags=0", EBUSY, "option 'tags' cannot change"},
     {"layout=lean,soft_limit=1M", EBUSY, "option 'layout' cannot change"},
     {"limit=1M,tags=x", EINVAL, "bad boolean 'x' for 'tags'"},
+};
+
+/* tags=1 needs the header layout: refused once the lean one is fixed. */
+static const bad_case bad_after_lean_is_fixed[] = {
+    {"tags=1", EBUSY, "option 'tags=1' needs the header layout"},
+    {"limit=1M,tags=1", EBUSY, "option 'tags=1' needs the header layout"},
 };
 
 Test(options, layout_options_refused_after_first_allocation) {
@@ -207,6 +213,12 @@ Test(options, layout_options_refused_after_first_allocation) {
                               sizeof *bad_after_first_allocation;
        i++)
     check_bad(&bad_after_first_allocation[i]);
+  if (layout_now() == ZM_LAYOUT_LEAN)
+    for (size_t i = 0; i < sizeof bad_after_lean_is_fixed /
+                                sizeof *bad_after_lean_is_fixed;
+         i++)
+      check_bad(&bad_after_lean_is_fixed[i]);
+  cr_assert_eq(zm_configure("tags=0"), 0, "%s", zm_last_error());
   cr_assert_eq(zm_configure("limit=1M, soft_limit=512K"), 0); /* limits: yes */
   cr_assert_eq(zm_get_limit(), M);
   cr_assert_eq(zm_get_soft_limit(), 512 * K);
@@ -220,7 +232,7 @@ Test(options, failed_apply_leaves_the_rest) {
   settings before = current();
   errno = 0;
   cr_assert_eq(zm_configure("limit=1M,layout=lean,soft_limit=1M"), -1);
-  cr_assert_eq(errno, zm4_backend_has_size() ? EBUSY : ENOTSUP);
+  cr_assert_eq(errno, harness_backend_has_size() ? EBUSY : ENOTSUP);
   cr_assert(strstr(zm_last_error(), "layout"), "%s", zm_last_error());
   assert_same(before, current(), "layout=lean with tags on");
 }
@@ -321,7 +333,7 @@ Test(options, env_layout) {
   cr_assert_eq(zm_tags_enabled(), 0);
 }
 
-/* The environment comes after the program's own set-up calls. */
+/* The environment's limit is a ceiling over the program's own. */
 Test(options, env_wins_over_earlier_configure) {
   char err[512];
   cr_assert_eq(zm_configure("limit=2M,soft_limit=1M"), 0);

@@ -1,11 +1,14 @@
 /* zm_stats_print in its three formats, and the summary the default OOM
  * handler writes. The JSON and Prometheus outputs are also checked by real
  * parsers: see check_report.py and report_dump.c. */
-#include "issue4.h"
+#include "harness.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -1,11 +1,14 @@
 /* System figures: RSS, physical memory, smaps fields, fragmentation and the
- * backend's own figures. ZM4_BACKEND is the CMake ZMEM_BACKEND value. */
-#include "issue4.h"
+ * backend's own figures. ZMEM_TEST_BUILTIN_NAME is the CMake ZMEM_BACKEND value. */
+#include "harness.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,7 +105,7 @@ Test(sysinfo, sys_stats_fields) {
   cr_assert_eq(st.used, zm_used_memory());
   cr_assert_float_eq(st.fragmentation, (double)st.rss / (double)st.used,
                      1e-9);
-  cr_assert_str_eq(st.backend, ZM4_BACKEND);
+  cr_assert_str_eq(st.backend, ZMEM_TEST_BUILTIN_NAME);
   zm_free(p);
 }
 
@@ -112,7 +115,7 @@ Test(sysinfo, backend_figures) {
   char *p = touched_block();
   zm_sys_stats st = {.size = sizeof st};
   cr_assert_eq(zm_get_sys_stats(&st), 0);
-  const char *be = ZM4_BACKEND;
+  const char *be = ZMEM_TEST_BUILTIN_NAME;
   if (strcmp(be, "jemalloc") == 0 || strcmp(be, "tcmalloc") == 0) {
     cr_assert_geq(st.backend_allocated, BIG);
     cr_assert_geq(st.backend_active, st.backend_allocated);
@@ -121,7 +124,7 @@ Test(sysinfo, backend_figures) {
   } else if (strcmp(be, "mimalloc") == 0) {
     cr_assert_geq(st.backend_mapped, BIG);
     cr_assert_gt(st.backend_resident, 0);
-  } else if (!zm4_libc_malloc_replaced()) { /* glibc */
+  } else if (!harness_libc_malloc_replaced()) { /* glibc */
     cr_assert_geq(st.backend_allocated, BIG);
     cr_assert_geq(st.backend_mapped, st.backend_allocated);
   }
@@ -132,7 +135,7 @@ Test(sysinfo, backend_figures) {
  * the smaps header line of a file mapped from there is longer than the
  * reader's 4 KiB buffer. */
 static void long_path(char *path, size_t cap) {
-  snprintf(path, cap, "%s/zm4-XXXXXX", "/tmp");
+  snprintf(path, cap, "%s/zmem-sysinfo-XXXXXX", "/tmp");
   cr_assert_not_null(mkdtemp(path));
   char part[201];
   memset(part, 'd', 200);
@@ -147,9 +150,9 @@ static void long_path(char *path, size_t cap) {
 
 static void remove_long_path(char *path) {
   cr_assert_eq(unlink(path), 0);
-  for (char *slash; (slash = strrchr(path, '/')) && strstr(path, "/zm4-");) {
+  for (char *slash; (slash = strrchr(path, '/')) && strstr(path, "/zmem-sysinfo-");) {
     *slash = '\0';
-    if (rmdir(path) != 0 || !strstr(path, "/zm4-"))
+    if (rmdir(path) != 0 || !strstr(path, "/zmem-sysinfo-"))
       break;
   }
 }

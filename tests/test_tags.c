@@ -200,6 +200,39 @@ Test(tags, failures_are_counted_per_tag) {
   cr_assert_eq(info(ZM_TAG_DEFAULT).failures, 0);
 }
 
+static int oom_calls;
+static void count_oom(size_t size, void *arg) {
+  (void)size;
+  (void)arg;
+  oom_calls++;
+}
+
+Test(tags, try_tag_variants_fail_without_the_handler) {
+  zm_tag db = zm_tag_new("db");
+  zm_set_oom_handler(count_oom, NULL);
+  cr_assert_eq(zm_tag_set_limit(db, 64 << 10), 0);
+  errno = 0;
+  cr_assert_null(zm_try_malloc_tag(db, 1 << 20));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  volatile size_t big = SIZE_MAX / 2 + 2;
+  cr_assert_null(zm_try_calloc_tag(db, 2, big)); /* count * size overflows */
+  cr_assert_eq(errno, ENOMEM);
+  cr_assert_eq(oom_calls, 0);
+  cr_assert_eq(info(db).failures, 2);
+  char *p = zm_try_calloc_tag(db, 10, 100);
+  void *q = zm_try_malloc_tag(db, 100);
+  cr_assert(p && q);
+  for (int i = 0; i < 1000; i++)
+    cr_assert_eq(p[i], 0);
+  cr_assert_eq(zm_tag_of(p), db);
+  cr_assert_eq(zm_tag_of(q), db);
+  cr_assert_eq(info(db).live_blocks, 2);
+  zm_free(p);
+  zm_free(q);
+  cr_assert_eq(info(db).used, 0);
+}
+
 #define THREADS 8
 #define ROUNDS 3000
 static zm_tag thread_tags[THREADS];

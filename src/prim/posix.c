@@ -45,6 +45,17 @@ void zm__prim_unmap(void *p, size_t size) {
     (void)munmap(p, size);
 }
 
+bool zm__prim_symbolize(const void *pc, zm__prim_symbol *out) {
+  Dl_info info;
+  if (!dladdr(pc, &info) || !info.dli_fname)
+    return false;
+  out->object = info.dli_fname;
+  out->name = info.dli_sname;
+  out->offset = (uintptr_t)pc - (uintptr_t)(info.dli_sname ? info.dli_saddr
+                                                            : info.dli_fbase);
+  return true;
+}
+
 bool zm__prim_same_object(void *f, void *g) {
   Dl_info a, b;
   return dladdr(f, &a) && dladdr(g, &b) && a.dli_fbase == b.dli_fbase;

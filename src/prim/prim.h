@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes all of buf to stderr with the raw system call: no allocation, no
  * stdio buffering. Errors are ignored (there is nobody left to tell). */
@@ -25,6 +26,17 @@ void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
 /* True when both functions are defined in the same loaded object (the
  * executable or one shared library); false when that cannot be told. */
 bool zm__prim_same_object(void *f, void *g);
+
+/* What the dynamic loader knows about a code address. */
+typedef struct zm__prim_symbol {
+  const char *object; /* path of the executable or library */
+  const char *name;   /* nearest exported symbol below, or NULL */
+  uintptr_t offset;   /* from that symbol, or from the object's base */
+} zm__prim_symbol;
+
+/* Looks pc up with the loader's tables (dladdr): no allocation, no debug
+ * information. False when no loaded object contains pc. */
+bool zm__prim_symbolize(const void *pc, zm__prim_symbol *out);
 
 /* Zeroed memory straight from the OS (never through malloc), rounded up to
  * pages; NULL on failure. For zmem's own bookkeeping. */

@@ -17,6 +17,7 @@ enum { MAX_TESTS = 512, TIMEOUT_S = 600, SKIPPED = 77 };
 static const struct shim_test *tests[MAX_TESTS];
 static int ntests;
 static const struct shim_test *current;
+static char current_id[256]; /* suite::name, or suite::name[i] */
 
 enum { MAX_SUITES = 64 };
 static const struct shim_suite *suites[MAX_SUITES];
@@ -66,7 +67,7 @@ void shim_fail(const char *file, int line, const char *expr, const char *fmt,
 
 void shim_skip(const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "[SKIP] %s::%s", current->suite, current->name);
+  fprintf(stderr, "[SKIP] %s", current_id);
   va_start(ap, fmt);
   vreport(fmt, ap);
   va_end(ap);
@@ -74,7 +75,9 @@ void shim_skip(const char *fmt, ...) {
   _exit(SKIPPED);
 }
 
-static int run(const struct shim_test *t) {
+/* Runs one test (one element of a parameterized test: param) in a forked
+ * child; returns 0 if it passed, SKIPPED, or 1. */
+static int run(const struct shim_test *t, void *param) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
@@ -87,7 +90,10 @@ static int run(const struct shim_test *t) {
     alarm(TIMEOUT_S);
     if (suite && suite->init)
       suite->init();
-    t->fn();
+    if (t->pfn)
+      t->pfn(param);
+    else
+      t->fn();
     if (suite && suite->fini)
       suite->fini();
     exit(0); /* exit, not _exit: sanitizers report at exit */
@@ -98,16 +104,48 @@ static int run(const struct shim_test *t) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == SKIPPED)
     return SKIPPED;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    fprintf(stderr, "[PASS] %s::%s\n", t->suite, t->name);
+    fprintf(stderr, "[PASS] %s\n", current_id);
     return 0;
   }
   if (WIFSIGNALED(status))
-    fprintf(stderr, "[FAIL] %s::%s: CRASH (signal %d)\n", t->suite, t->name,
+    fprintf(stderr, "[FAIL] %s: CRASH (signal %d)\n", current_id,
             WTERMSIG(status));
   else
-    fprintf(stderr, "[FAIL] %s::%s: exit status %d\n", t->suite, t->name,
+    fprintf(stderr, "[FAIL] %s: exit status %d\n", current_id,
             WEXITSTATUS(status));
   return 1;
+}
+
+struct tally {
+  int tested, failed, skipped;
+};
+
+static void count(struct tally *n, int rc) {
+  if (rc == SKIPPED) {
+    n->skipped++;
+    return;
+  }
+  n->tested++;
+  n->failed += rc != 0;
+}
+
+/* Runs t, or each of its parameters. */
+static void run_all(const struct shim_test *t, struct tally *n) {
+  if (!t->params) {
+    snprintf(current_id, sizeof current_id, "%s::%s", t->suite, t->name);
+    count(n, run(t, NULL));
+    return;
+  }
+  struct criterion_test_params p = t->params();
+  if (p.length == 0) { /* Criterion fails such a test too */
+    fprintf(stderr, "[FAIL] %s::%s: no parameters\n", t->suite, t->name);
+    count(n, 1);
+  }
+  for (size_t i = 0; i < p.length; i++) {
+    snprintf(current_id, sizeof current_id, "%s::%s[%zu]", t->suite, t->name,
+             i);
+    count(n, run(t, (char *)p.params + i * p.size));
+  }
 }
 
 int main(int argc, char **argv) {
@@ -119,21 +157,17 @@ int main(int argc, char **argv) {
       filter = argv[i] + 9;
     /* Other Criterion options (--jobs, --verbose, ...) do not apply. */
   }
-  int tested = 0, failed = 0;
+  struct tally n = {0, 0, 0};
   for (int i = 0; i < ntests; i++) {
     char id[256];
     snprintf(id, sizeof id, "%s/%s", tests[i]->suite, tests[i]->name);
     if (filter && fnmatch(filter, id, 0) != 0)
       continue;
-    int rc = run(tests[i]);
-    if (rc == SKIPPED)
-      continue;
-    tested++;
-    failed += rc != 0;
+    run_all(tests[i], &n);
   }
   fprintf(stderr,
-          "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d "
-          "(criterion shim)\n",
-          tested, tested - failed, failed);
-  return failed ? 1 : 0;
+          "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
+          "Skipped: %d (criterion shim)\n",
+          n.tested, n.tested - n.failed, n.failed, n.skipped);
+  return n.failed ? 1 : 0;
 }

@@ -5,7 +5,8 @@
  * that ThreadSanitizer reserves, and aborts ("Could not initialize inheritable
  * arena", Criterion issue #274, open since 2018). tests/CMakeLists.txt puts
  * this directory first on the include path in such builds. It provides the
- * subset of Criterion's API the suite uses, with the same meaning, and
+ * subset of Criterion's API the suite uses, with the same meaning (with
+ * parameterized tests in criterion/parameterized.h), and
  * criterion_shim.c runs every test in a forked child of a single-threaded
  * parent, so each test still has a process of its own. */
 #ifndef ZMEM_CRITERION_SHIM_H
@@ -14,9 +15,19 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* Criterion's parameter array, as cr_make_param_array builds it. */
+struct criterion_test_params {
+  size_t size;   /* of one parameter */
+  void *params;  /* the first one */
+  size_t length; /* how many */
+};
+
+/* A test: fn, or pfn once per element of the array that params returns. */
 struct shim_test {
   const char *suite, *name;
   void (*fn)(void);
+  struct criterion_test_params (*params)(void);
+  void (*pfn)(void *param);
 };
 
 /* TestSuite's options; the ones the suite uses. */
@@ -40,7 +51,8 @@ __attribute__((noreturn)) void shim_skip(const char *fmt, ...);
 #define Test(suite, name, ...)                                                 \
   static void suite##_##name##_impl(void);                                     \
   __attribute__((constructor)) static void suite##_##name##_reg(void) {        \
-    static const struct shim_test t = {#suite, #name, suite##_##name##_impl};  \
+    static const struct shim_test t = {#suite, #name, suite##_##name##_impl,   \
+                                       NULL, NULL};                            \
     shim_register(&t);                                                         \
   }                                                                            \
   static void suite##_##name##_impl(void)
@@ -78,5 +90,7 @@ __attribute__((noreturn)) void shim_skip(const char *fmt, ...);
   cr_assert((a) - (b) <= (eps) && (b) - (a) <= (eps), __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...)                                            \
   cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#define cr_assert_str_empty(s, ...) cr_assert(*(s) == '\0', __VA_ARGS__)
+#define cr_assert_str_not_empty(s, ...) cr_assert(*(s) != '\0', __VA_ARGS__)
 
 #endif
