@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* memfd_create, pidfd */
 #include "launch.h"
+#include "sites_run.h"
 #include "read.h"
 
 #include <elf.h>
@@ -342,9 +343,10 @@ static const char *collect(const void *base, const sampler *sp, zmc_run *run,
 
 int zmc_launch(const char *path, char *const argv[], const char *preload,
                const zmc_launch_opts *o, zmc_run *run) {
-  int fd = make_shm(ZMR_PROCS_END);
+  uint64_t size = ZMR_PROCS_END + zmc_sites_bytes(o->sites);
+  int fd = make_shm(size);
   void *base = fd < 0 ? MAP_FAILED
-                      : mmap(NULL, ZMR_PROCS_END, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                      : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   static sampler sp;
   if (base == MAP_FAILED) {
     fprintf(stderr, "zmem: cannot create the shared record: %s\n", strerror(errno));
@@ -352,6 +354,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   }
   zmr_header wrote;
   fill_header(&wrote, o);
+  if (o->sites && o->sites->on)
+    zmc_sites_layout(base, &wrote, ZMR_PROCS_END, o->sites);
   char **env = child_env(preload, fd, wrote.token);
   if (!env) {
     fprintf(stderr, "zmem: out of memory\n");
@@ -396,6 +400,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   const char *why = zmc_check_header(base, &wrote);
   if (!why)
     why = collect(base, &sp, run, start);
+  if (!why)
+    why = zmc_sites_collect(base, ZMR_PROCS_END, o->sites, run);
   if (why) {
     fprintf(stderr,
             "zmem: the program overwrote zmem's shared record (%s);\n"
@@ -415,7 +421,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
         p->state != ZMR_STATE_EXECED)
       p->rss_peak = (uint64_t)ru.ru_maxrss * 1024;
   }
-  munmap(base, ZMR_PROCS_END);
+  munmap(base, size);
   close(fd);
   return 0;
 }

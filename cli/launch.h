@@ -5,9 +5,12 @@
 
 #include "model.h"
 
+struct zmc_sites_opts;
+
 typedef struct zmc_launch_opts {
   unsigned interval_ms;
   bool children;
+  const struct zmc_sites_opts *sites; /* allocation sites; NULL: off */
 } zmc_launch_opts;
 
 /* Resolves argv[0] like the shell (PATH), checks that it can be profiled,

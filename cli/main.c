@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "baseline.h"
 #include "launch.h"
+#include "sites_run.h"
+#include "unwind.h"
 #include "render.h"
 #include "summary.h"
 
@@ -31,7 +33,7 @@ typedef struct output {
   int (*write)(FILE *, const zmc_run *);
 } output;
 
-enum { OUT_TEXT, OUT_JSON, OUT_PLOT, OUT_TRACE, NOUT };
+enum { OUT_TEXT, OUT_JSON, OUT_PLOT, OUT_TRACE, OUT_PPROF, OUT_COLLAPSED, OUT_FLAME, NOUT };
 
 typedef struct options {
   output out[NOUT];
@@ -41,6 +43,7 @@ typedef struct options {
   uint64_t max_peak, max_leaked;
   const char *baseline;
   double max_increase;
+  zmc_sites_opts sites;
 } options;
 
 static void usage(FILE *f) {
@@ -58,6 +61,9 @@ static void usage(FILE *f) {
           "  --max-leaked SIZE    exit 99 when more than SIZE is live at exit\n"
           "  --baseline OLD.json  compare with an earlier --json report ...\n"
           "  --max-increase PCT   ... and exit 99 when the peak grew by more than PCT\n"
+          "  --sites              call stacks: top sites in the report (docs/sites.md);\n"
+          "    --depth N (32), --sample BYTES (Poisson, e.g. 512K), --unwind auto|fp|dwarf,\n"
+          "    --pprof F.pb.gz, --collapsed F, --flame F.svg (each implies --sites)\n"
           "SIZE: bytes, or with K, M, G, T (powers of 1024), e.g. 64M, 1.5G.\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
@@ -138,6 +144,27 @@ static int parse_value(options *op, const char *a, const char *v) {
   else if (is(a, "--plot")) op->out[OUT_PLOT].path = v;
   else if (is(a, "--trace")) op->out[OUT_TRACE].path = v;
   else if (is(a, "--baseline")) op->baseline = v;
+  else if (is(a, "--pprof")) op->out[OUT_PPROF].path = v;
+  else if (is(a, "--collapsed")) op->out[OUT_COLLAPSED].path = v;
+  else if (is(a, "--flame")) op->out[OUT_FLAME].path = v;
+  else if (is(a, "--depth")) {
+    char *end;
+    errno = 0;
+    long d = strtol(v, &end, 10);
+    if (!*v || *end || errno || d < 1 || d > ZM__UNWIND_MAX_DEPTH)
+      return bad("--depth wants a number of frames from 1 to 128, not '%s'", v);
+    op->sites.depth = (int)d;
+  } else if (is(a, "--sample")) {
+    uint64_t b;
+    if (!zmc_parse_size(v, &b) || b == 0)
+      return bad("--sample wants a size above 0 such as 512K, not '%s'", v);
+    op->sites.sample = b;
+  } else if (is(a, "--unwind")) {
+    int m = zm__unwind_parse_mode(v);
+    if (m < 0)
+      return bad("--unwind wants auto, fp or dwarf, not '%s'", v);
+    op->sites.mode = m;
+  }
   else if (is(a, "--interval")) {
     uint64_t ms;
     char *end;
@@ -165,7 +192,12 @@ static int parse_value(options *op, const char *a, const char *v) {
 
 static const char *const valued[] = {"--output", "--json", "--plot", "--trace",
                                      "--baseline", "--interval", "--max-peak",
-                                     "--max-leaked", "--max-increase", NULL};
+                                     "--max-leaked", "--max-increase", "--depth",
+                                     "--sample", "--unwind", "--pprof", "--collapsed",
+                                     "--flame", NULL};
+/* Options that turn allocation sites on by themselves. */
+static const char *const want_sites[] = {"--depth", "--sample", "--unwind", "--pprof",
+                                         "--collapsed", "--flame", NULL};
 
 /* Parses options; *first is the program's index. 0, -1 (help shown) or an
  * exit status. */
@@ -185,6 +217,10 @@ static int parse(int argc, char **argv, options *op, int *first) {
     }
     if (!strcmp(a, "--no-children")) { op->launch.children = false; continue; }
     if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { op->quiet = true; continue; }
+    if (!strcmp(a, "--sites")) { op->sites.on = true; continue; }
+    for (int k = 0; want_sites[k]; k++)
+      if (is(a, want_sites[k]))
+        op->sites.on = true;
     bool known = false;
     for (int k = 0; valued[k]; k++)
       known = known || is(a, valued[k]);
@@ -215,6 +251,7 @@ static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
     fprintf(stderr, "zmem: gate --max-peak: heap peak %s is %s over the budget of %s\n",
             zmc_human(a, 32, (double)peak), zmc_human(b, 32, (double)(peak - op->max_peak)),
             zmc_human(c, 32, (double)op->max_peak));
+    zmc_sites_gate(stderr, run, 0);
     tripped++;
   }
   uint64_t leaked = (uint64_t)run->leaked_requested;
@@ -223,6 +260,7 @@ static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
             zmc_human(a, 32, (double)leaked), (long long)run->leaked_blocks,
             zmc_human(b, 32, (double)(leaked - op->max_leaked)),
             zmc_human(c, 32, (double)op->max_leaked));
+    zmc_sites_gate(stderr, run, 1);
     tripped++;
   }
   if (op->baseline) {
@@ -236,9 +274,11 @@ static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
       tripped++;
     }
   }
-  if (tripped)
+  if (tripped && run->sites)
+    fprintf(stderr, "zmem: full stacks under \"top sites\" in the report (or --pprof)\n");
+  else if (tripped)
     fprintf(stderr, "zmem: see the report's \"calls\" and \"allocation sizes\" (or --json) "
-                    "for where the bytes go\n");
+                    "for where the bytes go; --sites names the code\n");
   return tripped ? EXIT_GATE : 0;
 }
 
@@ -255,10 +295,16 @@ static int prepare(options *op, uint64_t *base_peak) {
   return 0;
 }
 
+/* The text report, with its top sites when sites are on. */
+static int write_text(FILE *f, const zmc_run *run) {
+  int r = zmc_write_text(f, run);
+  return r | zmc_sites_write_text(f, run);
+}
+
 static int report(options *op, zmc_run *run) {
   int failed = 0;
   if (!op->out[OUT_TEXT].path && !op->quiet)
-    failed |= zmc_write_text(stderr, run);
+    failed |= write_text(stderr, run);
   for (int k = 0; k < NOUT; k++)
     if (op->out[k].f)
       failed |= finish_output(&op->out[k], run);
@@ -269,7 +315,13 @@ static int cmd_run(int argc, char **argv) {
   static options op;
   op.launch.interval_ms = 10;
   op.launch.children = true;
-  op.out[OUT_TEXT].write = zmc_write_text;
+  op.out[OUT_TEXT].write = write_text;
+  op.out[OUT_PPROF].write = zmc_sites_write_pprof;
+  op.out[OUT_COLLAPSED].write = zmc_sites_write_collapsed;
+  op.out[OUT_FLAME].write = zmc_sites_write_flame;
+  op.sites.depth = ZM__UNWIND_DEFAULT_DEPTH;
+  op.sites.mode = ZM__UNWIND_AUTO;
+  op.launch.sites = &op.sites;
   op.out[OUT_JSON].write = zmc_write_json;
   op.out[OUT_PLOT].write = zmc_write_svg;
   op.out[OUT_TRACE].write = zmc_write_trace;
@@ -306,6 +358,7 @@ static int cmd_run(int argc, char **argv) {
     if (!r)
       r = run.exit_status;
   }
+  zmc_sites_free(&run);
   free(run.procs);
   free(run.samples);
   return r;

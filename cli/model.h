@@ -54,6 +54,7 @@ typedef struct zmc_run {
   uint64_t total_requested, allocations, frees;
   int64_t leaked_requested, leaked_blocks;
   uint64_t rss_peak;
+  struct zmc_sites *sites; /* allocation sites (sites_run.h); NULL without --sites */
 } zmc_run;
 
 #endif

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "proc.h"
 #include "real.h"
+#include "sites.h"
 #include "sizes.h"
 
 #include <zmem.h>
@@ -86,6 +87,7 @@ static void init(void) {
   if (ok) {
     zmp_proc_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    zmp_sites_init(); /* after: its fork handlers run after those above */
     on_exit(on_exit_hook, NULL);
   }
   guard--;
@@ -125,6 +127,7 @@ static inline void count_call(zmr_slot *s, int fn, size_t bytes, bool failed) {
 static inline void count_new(zmr_slot *s, void *p, size_t n) {
   size_t held = zm_usable_size(p);
   zmp_sizes_put(p, n, held);
+  zmp_sites_new(p, n);
   unsigned b = zmr_bucket(n);
   bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
   bump(&s->total_requested, n);
@@ -205,6 +208,7 @@ static void free_counted(int fn, void *p) {
   if (s) {
     size_t held = zm_usable_size(p);
     size_t req = forget(p, held);
+    zmp_sites_gone(p);
     count_call(s, fn, req, false);
     zmp_slot_move(s, slot_shared, -(int64_t)req, -(int64_t)held, -1);
   }
@@ -247,14 +251,17 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
                           size_t old_req, size_t old_held) {
   count_call(s, fn, n, !q && n);
   if (!q) {
-    if (!n) /* realloc(p, 0) freed p */
+    if (!n) { /* realloc(p, 0) freed p */
       zmp_slot_move(s, slot_shared, -(int64_t)old_req, -(int64_t)old_held, -1);
-    else
+      zmp_sites_gone(p);
+    } else
       zmp_sizes_put(p, old_req, old_held); /* p is intact */
     return;
   }
   size_t held = zm_usable_size(q);
   zmp_sizes_put(q, n, held);
+  zmp_sites_gone(p); /* the block's site is the realloc's from now on */
+  zmp_sites_new(q, n);
   unsigned b = zmr_bucket(n);
   bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
   /* The total counts what a realloc added, as memusage does. */

@@ -57,6 +57,8 @@ static zmr_header *attach(void) {
   return h == MAP_FAILED ? NULL : h;
 }
 
+zmr_header *zmp_record(void) { return hdr; }
+
 static uint32_t index_of(const zmr_proc *p) {
   if (!p)
     return UINT32_MAX;

@@ -15,6 +15,9 @@ extern zmr_proc *zmp_proc;
 /* Bumped in a fork child, so that threads claim slots in the new record. */
 extern unsigned zmp_generation;
 
+/* The whole shared record (header first), or NULL when not profiling. */
+zmr_header *zmp_record(void);
+
 /* Attaches and claims this process's record. Called once, early. */
 void zmp_proc_init(void);
 

@@ -5,7 +5,8 @@
 # exact command to run and exits 1.
 set -euo pipefail
 
-common=(gcc libc6-dev make cmake)
+# libunwind, libdw and zlib: allocation sites (stack capture, symbols, pprof).
+common=(gcc libc6-dev make cmake pkgconf libunwind-dev libdw-dev zlib1g-dev)
 case "${1:-}" in
   demo)  want=("${common[@]}" python3) ;;
   test)  want=("${common[@]}" pkgconf clang libclang-rt-14-dev valgrind libc6-dbg python3
@@ -13,7 +14,7 @@ case "${1:-}" in
                libgoogle-perftools-dev binutils python3-prometheus-client
                libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev
                libexpat1-dev libpcre2-dev libjansson-dev libcurl4-openssl-dev
-               libc-devtools sqlite3) ;;
+               libc-devtools sqlite3 golang-go chromium) ;;
   bench) want=("${common[@]}" pkgconf valgrind python3 libc-devtools heaptrack libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
                libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev

@@ -1,0 +1,51 @@
+/* `zmem run --sites`: the sites section of the shared record (laid out by
+ * the launcher before the program starts, read back after it ended), each
+ * process's stack table turned into a symbolised profile, and the outputs:
+ * top sites in the text report, --pprof, --collapsed, --flame, and the
+ * sites that the budget gates name. */
+#ifndef ZMC_SITES_RUN_H
+#define ZMC_SITES_RUN_H
+
+#include "model.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct zmc_sites_opts {
+  bool on;
+  int depth;        /* frames per stack */
+  int mode;         /* zm__unwind_mode */
+  uint64_t sample;  /* bytes between samples; 0: every allocation */
+} zmc_sites_opts;
+
+#define ZMC_SITES_TABLES 64       /* processes with a stack table, at most */
+#define ZMC_SITES_CAPACITY 32768  /* distinct stacks per process */
+
+/* Bytes of the section (0 when sites are off). */
+uint64_t zmc_sites_bytes(const zmc_sites_opts *o);
+
+/* Writes the section's directory at base + offset and its entry in the
+ * header h. */
+void zmc_sites_layout(void *base, zmr_header *h, uint64_t offset, const zmc_sites_opts *o);
+
+/* Reads every process's table into run->sites after the run. NULL, or a
+ * one-line reason why the section cannot be trusted. */
+const char *zmc_sites_collect(const void *base, uint64_t offset, const zmc_sites_opts *o,
+                              zmc_run *run);
+
+/* The top-sites part of the text report (nothing without sites). */
+int zmc_sites_write_text(FILE *out, const zmc_run *run);
+
+/* The output files. 0, or -1 with errno. */
+int zmc_sites_write_pprof(FILE *out, const zmc_run *run);
+int zmc_sites_write_collapsed(FILE *out, const zmc_run *run);
+int zmc_sites_write_flame(FILE *out, const zmc_run *run);
+
+/* The 3 sites behind a tripped gate: which = 0 the peak, 1 leaked. */
+void zmc_sites_gate(FILE *out, const zmc_run *run, int which);
+
+/* Frees run->sites. */
+void zmc_sites_free(zmc_run *run);
+
+#endif

@@ -1,0 +1,215 @@
+/* Allocation sites in the preload: see sites.h. */
+#define _GNU_SOURCE
+#include "sites.h"
+
+#include "blocks.h"
+#include "modules.h"
+#include "proc.h"
+#include "sample.h"
+#include "sites_record.h"
+#include "stacktab.h"
+#include "unwind.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+static zm__st_header *tab;     /* NULL: no sites in this process */
+static zms_modules *mods;
+static const zms_dir *dir;
+static uintptr_t self_lo, self_hi; /* the preload's own code */
+static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t exit_key;
+static unsigned generation;         /* bumped in a fork child */
+
+static TLS zm__st_local local;
+static TLS zm__sampler sampler;
+static TLS unsigned thread_gen;     /* 0: this thread is not set up */
+static TLS uint32_t seen_entries;   /* the table's entry count at the last check */
+
+/* ------------------------------------------------------------- modules */
+
+static bool published(const zm__module *m, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (mods->m[i].lo == m->lo && mods->m[i].hi == m->hi &&
+        mods->m[i].build_id_len == m->build_id_len &&
+        memcmp(mods->m[i].build_id, m->build_id, m->build_id_len) == 0)
+      return true;
+  return false;
+}
+
+/* Appends the modules not yet in the shared list; each entry is complete
+ * before the count that covers it is published. */
+static void publish_modules(void) {
+  pthread_mutex_lock(&publish_lock);
+  zm__modules_refresh();
+  uint32_t n = atomic_load_explicit(&mods->count, memory_order_relaxed);
+  for (size_t i = 0; i < zm__modules_count() && n < ZMS_MAX_MODULES; i++) {
+    const zm__module *m = zm__modules_get(i);
+    if (!m || published(m, n) || strstr(m->path, "linux-vdso"))
+      continue;
+    zms_module *d = &mods->m[n];
+    memset(d, 0, sizeof *d);
+    d->base = m->base;
+    d->lo = m->lo;
+    d->hi = m->hi;
+    d->build_id_len = m->build_id_len;
+    memcpy(d->build_id, m->build_id, m->build_id_len);
+    if (m->path[0]) {
+      size_t len = strnlen(m->path, ZMS_PATH_BYTES - 1); /* a longer path is cut */
+      memcpy(d->path, m->path, len);
+    } else
+      zm__modules_main_path(d->path, ZMS_PATH_BYTES);
+    atomic_store_explicit(&mods->count, ++n, memory_order_release);
+  }
+  pthread_mutex_unlock(&publish_lock);
+}
+
+static bool listed(uintptr_t pc, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (pc >= mods->m[i].lo && pc < mods->m[i].hi)
+      return true;
+  return false;
+}
+
+/* A stack new to the table may name a module loaded since the last
+ * publication (dlopen): publish it before the stack is counted. */
+static void check_modules(const uintptr_t *pcs, size_t n) {
+  uint32_t have = atomic_load_explicit(&mods->count, memory_order_acquire);
+  for (size_t i = 0; i < n; i++)
+    if (!listed(pcs[i], have)) {
+      publish_modules();
+      return;
+    }
+}
+
+/* ------------------------------------------------------------- threads */
+
+static void thread_gone(void *arg) {
+  (void)arg;
+  if (tab && thread_gen == generation)
+    zm__stacktab_thread_exit(tab, &local);
+}
+
+static void thread_setup(void) {
+  if (thread_gen == 0)
+    zm__sample_init(&sampler, dir->sample_rate,
+                    (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL ^
+                        (uint64_t)(uintptr_t)&local);
+  memset(&local, 0, sizeof local);
+  thread_gen = generation;
+  pthread_setspecific(exit_key, &local);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static const zms_dir *find_dir(void) {
+  const zmr_header *h = zmp_record();
+  if (!h || !zmp_proc)
+    return NULL;
+  for (int i = 0; i < ZMR_MAX_SECTIONS; i++) {
+    const zmr_section *s = &h->sections[i];
+    if (s->kind != ZMR_SECTION_SITES || s->offset < ZMR_PROCS_END ||
+        s->offset > h->total_size || s->size > h->total_size - s->offset ||
+        s->size < ZMS_DIR_BYTES)
+      continue;
+    const zms_dir *d = (const zms_dir *)((const char *)h + s->offset);
+    if (d->magic != ZMS_MAGIC || d->version != ZMS_VERSION ||
+        d->slot_bytes < sizeof(zms_modules) + d->table_bytes ||
+        (uint64_t)d->ntables * d->slot_bytes > s->size - ZMS_DIR_BYTES)
+      return NULL;
+    return d;
+  }
+  return NULL;
+}
+
+static void claim_table(void) {
+  tab = NULL;
+  mods = NULL;
+  if (!dir)
+    return;
+  uint32_t k = atomic_fetch_add((_Atomic uint32_t *)&dir->next, 1);
+  if (k >= dir->ntables)
+    return;
+  const zmr_header *h = zmp_record();
+  uint64_t at = zms_slot_offset((uint64_t)((const char *)dir - (const char *)h),
+                                dir->slot_bytes, k);
+  char *slot = (char *)h + at;
+  mods = (zms_modules *)slot;
+  memset(mods, 0, sizeof *mods);
+  tab = zm__stacktab_init(slot + sizeof *mods, dir->table_bytes, dir->capacity,
+                          dir->depth, dir->frames_cap);
+  if (!tab)
+    return;
+  tab->weighted = dir->sample_rate != 0;
+  publish_modules();
+  zmp_proc->ext[ZMS_EXT_SLOT] = k + 1;
+}
+
+static void fork_prepare(void) { zmp_blocks_prepare_fork(); }
+static void fork_parent(void) { zmp_blocks_after_fork(0); }
+static void fork_child(void) {
+  zmp_blocks_after_fork(1);
+  generation++;
+  claim_table(); /* the child's own table (zmp_proc is its new record) */
+}
+
+void zmp_sites_init(void) {
+  dir = find_dir();
+  if (!dir)
+    return;
+  if (zm__unwind_configure((zm__unwind_mode)dir->mode, (int)dir->depth) != 0)
+    return;
+  const zm__module *self = zm__modules_find((uintptr_t)zmp_sites_init);
+  if (self) {
+    self_lo = self->lo;
+    self_hi = self->hi;
+  }
+  generation = 1;
+  pthread_key_create(&exit_key, thread_gone);
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  claim_table();
+}
+
+/* ------------------------------------------------------------- counting */
+
+void zmp_sites_new(void *p, size_t n) {
+  if (!tab)
+    return;
+  if (thread_gen != generation)
+    thread_setup();
+  zm__weight w;
+  if (!zm__sample(&sampler, n, &w))
+    return;
+  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH + 8];
+  size_t got = zm__unwind_capture(pcs, sizeof pcs / sizeof pcs[0], 0);
+  size_t skip = 0; /* the preload's own frames */
+  while (skip < got && pcs[skip] >= self_lo && pcs[skip] < self_hi)
+    skip++;
+  size_t depth = got - skip < dir->depth ? got - skip : dir->depth;
+  zm__st_entry *e = zm__stacktab_find(tab, pcs + skip, (uint32_t)depth);
+  uint32_t entries = atomic_load_explicit(&tab->entries_used, memory_order_relaxed);
+  if (entries != seen_entries) {
+    seen_entries = entries;
+    check_modules(pcs + skip, depth);
+  }
+  zmp_block b = {zm__stacktab_index(tab, e), w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count,
+                 w.bytes};
+  if (!zmp_blocks_put(p, b))
+    return;
+  zm__stacktab_alloc(tab, &local, e, b.count, b.bytes);
+}
+
+void zmp_sites_gone(void *p) {
+  zmp_block b;
+  if (!tab || !zmp_blocks_take(p, &b))
+    return;
+  if (thread_gen != generation)
+    thread_setup();
+  zm__stacktab_free(tab, &local, zm__stacktab_entry(tab, b.entry), b.count, b.bytes);
+}

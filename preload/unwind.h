@@ -1,0 +1,70 @@
+/* Stack capture for allocation sites: return addresses of the calling
+ * thread, innermost first.
+ *
+ * Three modes:
+ * - fp: walks the frame-pointer chain. Every frame address is checked
+ *   against the thread's stack bounds before it is read (aligned, above the
+ *   previous frame, below the stack's top), so a broken chain ends the walk
+ *   instead of reading past the stack.
+ * - dwarf: libunwind's unw_backtrace, which follows the .eh_frame unwind
+ *   tables and works on code built without frame pointers.
+ * - auto (the default): the frame-pointer walk while every return address
+ *   lies in a module built with frame pointers (modules.h); as soon as one
+ *   does not, the whole stack is taken again with unw_backtrace. The one
+ *   exception is the thread's root (the C library's code that called main
+ *   or the thread's start routine), learnt from the unw_backtrace results:
+ *   a walk that reaches it is complete.
+ *
+ * Depth: at most ZM__UNWIND_DEFAULT_DEPTH frames unless configured, at most
+ * ZM__UNWIND_MAX_DEPTH. Deeper stacks are cut: the innermost frames are
+ * kept.
+ *
+ * Not async-signal-safe on first use in a thread: the thread's stack bounds
+ * come from pthread_getattr_np, which allocates. The preload calls this
+ * with its recursion guard held, so that allocation goes straight to the
+ * real allocator. */
+#ifndef ZM_PRELOAD_UNWIND_H
+#define ZM_PRELOAD_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZM__UNWIND_DEFAULT_DEPTH 32
+#define ZM__UNWIND_MAX_DEPTH 128
+
+typedef enum zm__unwind_mode {
+  ZM__UNWIND_AUTO,
+  ZM__UNWIND_FP,
+  ZM__UNWIND_DWARF,
+} zm__unwind_mode;
+
+/* Sets the mode and depth for every thread (before the first capture, or
+ * any time: captures in flight use either setting). 0, or -1 with EINVAL
+ * for an unknown mode or a depth outside 1..ZM__UNWIND_MAX_DEPTH. */
+int zm__unwind_configure(zm__unwind_mode mode, int depth);
+
+/* "auto", "fp" or "dwarf" to a mode; -1 for anything else. */
+int zm__unwind_parse_mode(const char *s);
+
+int zm__unwind_depth(void);
+zm__unwind_mode zm__unwind_mode_get(void);
+
+/* Captures up to min(max, the configured depth) return addresses into
+ * pcs: pcs[0] is the return address into the caller of the function that
+ * called zm__unwind_capture, after `skip` more frames are dropped. Returns
+ * the number stored (0 when nothing could be taken). */
+size_t zm__unwind_capture(uintptr_t *pcs, size_t max, unsigned skip);
+
+/* Counters for tests and the overhead figures: captures taken by the
+ * frame-pointer walk alone, and those that fell back to unw_backtrace. */
+typedef struct zm__unwind_stats {
+  uint64_t fp, fallback;
+} zm__unwind_stats;
+void zm__unwind_stats_get(zm__unwind_stats *out);
+
+/* The frame-pointer walk alone, from the frame record at fp, reading only
+ * inside [lo, hi): exposed so that tests can hand it broken chains. */
+size_t zm__unwind_walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi,
+                          uintptr_t *pcs, size_t max);
+
+#endif
