@@ -449,7 +449,10 @@ typedef void (*zm_soft_limit_fn)(size_t used, size_t limit, void *arg);
 /* Soft limit: when used memory crosses `bytes` upward, fn runs once (in the
  * allocating thread, after the allocation, outside any zmem lock) so the
  * program can free caches; it runs again only after usage has gone back to
- * or below the limit. fn NULL: one line to stderr instead. 0 removes it.
+ * or below the limit. fn NULL: one line to stderr instead, at most one a
+ * second (crossings in between are counted in the next line), so a program
+ * that goes back and forth across the limit does not flood stderr. 0
+ * removes it.
  * Also the option soft_limit=SIZE. */
 ZM_API int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg);
 ZM_API size_t zm_get_soft_limit(void);

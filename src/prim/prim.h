@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes all of buf to stderr with the raw system call: no allocation, no
  * stdio buffering. Errors are ignored (there is nobody left to tell). */
@@ -25,6 +26,9 @@ void zm__prim_atfork(void (*prepare)(void), void (*parent)(void),
 /* True when both functions are defined in the same loaded object (the
  * executable or one shared library); false when that cannot be told. */
 bool zm__prim_same_object(void *f, void *g);
+
+/* A monotonic clock, nanoseconds (vDSO on Linux: no allocation, no lock). */
+uint64_t zm__prim_monotonic_ns(void);
 
 /* Zeroed memory straight from the OS (never through malloc), rounded up to
  * pages; NULL on failure. For zmem's own bookkeeping. */
