@@ -11,6 +11,8 @@
 #define zm__unlikely(x) __builtin_expect(!!(x), 0)
 #define zm__noinline __attribute__((noinline))
 #define zm__cold __attribute__((cold, noinline))
+/* For the hot path's helpers: inlined whatever the compiler's size budget. */
+#define zm__hot_inline inline __attribute__((always_inline))
 /* Runs when the library is loaded, before the program's threads exist. */
 #define zm__at_load __attribute__((constructor))
 

@@ -95,7 +95,7 @@ static inline void zm__relaxed_inc(_Atomic uint64_t *c) {
  * sees the current epoch (acquire) then sees that candidate or a later one
  * of the same epoch. An owner's epochs only grow, so a reader never pairs a
  * current epoch with an older epoch's candidate. */
-static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
+static zm__hot_inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
                                  int64_t unpublished) {
   int64_t v = atomic_load_explicit(&sh->published, memory_order_relaxed) +
               unpublished;
@@ -109,7 +109,7 @@ static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
 }
 
 /* Adds to a set its owner holds. */
-static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
+static zm__hot_inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
                                 int64_t blocks) {
   zm__relaxed_add(&c->bytes, bytes);
   zm__relaxed_add(&c->blocks, blocks);
@@ -124,7 +124,7 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
 
 /* Counts one call that changed the live bytes and blocks by the given
  * amounts. The hot path: a handful of plain loads and stores. */
-static inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
+static zm__hot_inline void zm__count(int64_t bytes, int64_t blocks, zm__call call) {
   zm__slot *s = zm__my_slot;
   if (zm__unlikely(!s)) {
     zm__count_slow(bytes, blocks, call);
