@@ -212,14 +212,17 @@ ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
 
 /* The allocator underneath zmem. `ud` is passed back to every call.
  *  - malloc must return blocks aligned to alignof(max_align_t), or NULL.
- *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX. zmem
+ *    zmem never asks it for fewer than alignof(max_align_t) bytes (a C
+ *    malloc, which aligns a block for the objects that fit in it, meets the
+ *    contract) or for more than PTRDIFF_MAX. zmem
  *    checks every block a user backend returns: a misaligned one from
  *    malloc or aligned_alloc is given back to free and the call fails
  *    (ENOMEM); one from realloc is moved to a block from malloc (zmem aborts
  *    if that one is misaligned too). The first such block is reported in
  *    one line on stderr.
  *  - realloc has C semantics for non-NULL pointers and non-zero sizes (zmem
- *    never calls it with NULL or 0).
+ *    never calls it with NULL, nor with fewer than alignof(max_align_t)
+ *    bytes).
  *  - usable_size may be NULL: zmem then uses the header layout (16 bytes in
  *    front of each block hold its size).
  *  - aligned_alloc may be NULL (alignment is a power of two above
