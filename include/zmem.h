@@ -212,14 +212,17 @@ ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
 
 /* The allocator underneath zmem. `ud` is passed back to every call.
  *  - malloc must return blocks aligned to alignof(max_align_t), or NULL.
- *    zmem never asks it for 0 bytes or for more than PTRDIFF_MAX. zmem
+ *    zmem never asks it for fewer than alignof(max_align_t) bytes (a C
+ *    malloc, which aligns a block for the objects that fit in it, meets the
+ *    contract) or for more than PTRDIFF_MAX. zmem
  *    checks every block a user backend returns: a misaligned one from
  *    malloc or aligned_alloc is given back to free and the call fails
  *    (ENOMEM); one from realloc is moved to a block from malloc (zmem aborts
  *    if that one is misaligned too). The first such block is reported in
  *    one line on stderr.
  *  - realloc has C semantics for non-NULL pointers and non-zero sizes (zmem
- *    never calls it with NULL or 0).
+ *    never calls it with NULL, nor with fewer than alignof(max_align_t)
+ *    bytes).
  *  - usable_size may be NULL: zmem then uses the header layout (16 bytes in
  *    front of each block hold its size).
  *  - aligned_alloc may be NULL (alignment is a power of two above
@@ -463,7 +466,10 @@ typedef void (*zm_soft_limit_fn)(size_t used, size_t limit, void *arg);
 /* Soft limit: when used memory crosses `bytes` upward, fn runs once (in the
  * allocating thread, after the allocation, outside any zmem lock) so the
  * program can free caches; it runs again only after usage has gone back to
- * or below the limit. fn NULL: one line to stderr instead. 0 removes it.
+ * or below the limit. fn NULL: one line to stderr instead, at most one a
+ * second (crossings in between are counted in the next line), so a program
+ * that goes back and forth across the limit does not flood stderr. 0
+ * removes it.
  * Also the option soft_limit=SIZE. */
 ZM_API int zm_set_soft_limit(size_t bytes, zm_soft_limit_fn fn, void *arg);
 ZM_API size_t zm_get_soft_limit(void);

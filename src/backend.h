@@ -46,10 +46,18 @@ static inline bool zm__be_aligned_ok(const void *p, size_t align) {
   return zm__likely(((uintptr_t)p & (align - 1)) == 0);
 }
 
+/* A user backend is never asked for fewer than ZM__MIN_ALIGN bytes: a C
+ * malloc aligns a block only for the objects that fit in it (jemalloc and
+ * mimalloc give 8-byte blocks 8-byte alignment), as the built-in backends'
+ * bi_req does. */
+static inline size_t zm__be_user_req(size_t n) {
+  return n < ZM__MIN_ALIGN ? ZM__MIN_ALIGN : n;
+}
+
 static inline void *zm__be_malloc(size_t n) {
   if (zm__be_direct())
     return bi_malloc(n);
-  void *p = zm__be.pub.malloc(zm__be.pub.ud, n);
+  void *p = zm__be.pub.malloc(zm__be.pub.ud, zm__be_user_req(n));
   return zm__be_aligned_ok(p, ZM__MIN_ALIGN) ? p
                                               : zm__be_misaligned(p, ZM__MIN_ALIGN);
 }
@@ -64,7 +72,7 @@ static inline void *zm__be_calloc(size_t n) {
 static inline void *zm__be_realloc(void *p, size_t n) {
   if (zm__be_direct())
     return bi_realloc(p, n);
-  void *q = zm__be.pub.realloc(zm__be.pub.ud, p, n);
+  void *q = zm__be.pub.realloc(zm__be.pub.ud, p, zm__be_user_req(n));
   return zm__be_aligned_ok(q, ZM__MIN_ALIGN) ? q
                                               : zm__be_misaligned_realloc(q, n);
 }

@@ -15,6 +15,8 @@
  * covers definitions only, and without this a declaration is read through
  * the GOT (one more load per access in the position-independent code). */
 #define zm__hidden __attribute__((visibility("hidden")))
+/* For the hot path's helpers: inlined whatever the compiler's size budget. */
+#define zm__hot_inline inline __attribute__((always_inline))
 /* Runs when the library is loaded, before the program's threads exist. */
 #define zm__at_load __attribute__((constructor))
 

@@ -82,6 +82,34 @@ static void add(counter *c, int64_t delta) {
   atomic_fetch_add_explicit(&c->charged, delta, memory_order_relaxed);
 }
 
+/* The default warning: at most one line a second, so a program that goes
+ * back and forth across the limit does not flood stderr; the crossings in
+ * between are counted in the next line. */
+#define WARN_INTERVAL_NS 1000000000u
+static _Atomic uint64_t warned_at; /* monotonic ns + 1 of the last line */
+static _Atomic uint64_t unreported; /* crossings since then, not written */
+
+static void soft_warn(size_t used, size_t limit) {
+  uint64_t now = zm__prim_monotonic_ns() + 1;
+  uint64_t last = atomic_load(&warned_at);
+  if ((last && now - last < WARN_INTERVAL_NS) ||
+      !atomic_compare_exchange_strong(&warned_at, &last, now)) {
+    atomic_fetch_add(&unreported, 1);
+    return;
+  }
+  uint64_t more = atomic_exchange(&unreported, 0);
+  zm__line l = {.n = 0};
+  zm__line_bytes(&l, "zmem: soft limit of ", limit);
+  zm__line_bytes(&l, " crossed (used ", used);
+  zm__line_str(&l, ")");
+  if (more) {
+    zm__line_str(&l, "; ");
+    zm__line_num(&l, more);
+    zm__line_str(&l, " more crossings since the last such line");
+  }
+  zm__line_flush(&l);
+}
+
 static void soft_crossed(size_t used, size_t limit) {
   pthread_mutex_lock(&limits_mutex);
   zm_soft_limit_fn fn = soft_fn;
@@ -91,11 +119,7 @@ static void soft_crossed(size_t used, size_t limit) {
     fn(used, limit, arg);
     return;
   }
-  zm__line l = {.n = 0};
-  zm__line_bytes(&l, "zmem: soft limit of ", limit);
-  zm__line_bytes(&l, " crossed (used ", used);
-  zm__line_str(&l, ")");
-  zm__line_flush(&l);
+  soft_warn(used, limit);
 }
 
 /* Re-arms the soft limit once usage is back at or below it. */

@@ -343,7 +343,8 @@ static const option options[] = {
     {{"limit", "SIZE", "hard limit on used memory, 0 for none (zm_set_limit)"},
      &k_size, false, apply_limit},
     {{"soft_limit", "SIZE",
-      "soft limit: one line on stderr when crossed, 0 for none "
+      "soft limit: one line on stderr when crossed (at most one a "
+      "second), 0 for none "
       "(zm_set_soft_limit)"},
      &k_size, false, apply_soft_limit},
     {{"fault", "NTH[:REPEAT]",

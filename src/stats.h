@@ -123,7 +123,7 @@ static inline void zm__relaxed_inc(_Atomic uint64_t *c) {
  * sees the current epoch (acquire) then sees that candidate or a later one
  * of the same epoch. An owner's epochs only grow, so a reader never pairs a
  * current epoch with an older epoch's candidate. */
-static inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
+static zm__hot_inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
                                  int64_t unpublished) {
   int64_t v = atomic_load_explicit(&sh->published, memory_order_relaxed) +
               unpublished;
@@ -154,7 +154,7 @@ static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
  * amounts, and returns p (so that an allocation's slow path is a tail call
  * and p need not be kept across it). The hot path: three plain updates and
  * the window compare. */
-static inline void *zm__count_p(void *p, int64_t bytes, int64_t blocks,
+static zm__hot_inline void *zm__count_p(void *p, int64_t bytes, int64_t blocks,
                                 zm__call call) {
   zm__slot *s = zm__my_slot;
   int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +

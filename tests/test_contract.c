@@ -356,3 +356,54 @@ Test(contract, tag_calls_include_failed_ones) {
                (unsigned long)(after.calls - before.calls));
   zm_free(p);
 }
+
+/* ------------------------------------------------- the soft-limit warning */
+
+static _Atomic bool stop_oscillating;
+
+static void *oscillate(void *arg) {
+  size_t n = (size_t)(uintptr_t)arg;
+  while (!atomic_load(&stop_oscillating))
+    zm_free(zm_malloc(n));
+  return NULL;
+}
+
+static size_t count_lines(int fd) {
+  char buf[4096];
+  size_t lines = 0;
+  ssize_t n;
+  lseek(fd, 0, SEEK_SET);
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    for (ssize_t i = 0; i < n; i++)
+      lines += buf[i] == '\n';
+  return lines;
+}
+
+/* Two threads allocating across the soft limit in a loop made the default
+ * warning write hundreds of lines a second. It writes at most one line a
+ * second (crossings in between are counted in the next line). */
+Test(contract, soft_limit_warning_is_rate_limited) {
+  void *base = zm_malloc(1000);
+  cr_assert_eq(zm_set_soft_limit(zm_used_memory() + 3000, NULL, NULL), 0);
+  char path[] = "/tmp/zmem-soft-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  unlink(path);
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  pthread_t t[2];
+  for (unsigned i = 0; i < 2; i++)
+    pthread_create(&t[i], NULL, oscillate, (void *)(uintptr_t)4000);
+  usleep(400 * 1000);
+  atomic_store(&stop_oscillating, true);
+  for (unsigned i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  size_t lines = count_lines(fd);
+  close(fd);
+  cr_assert_geq(lines, 1, "the first crossing is reported");
+  cr_assert_leq(lines, 2, "%zu lines in 0.4 s", lines);
+  zm_free(base);
+}

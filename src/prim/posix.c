@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 void zm__prim_write_stderr(const char *buf, size_t len) {
@@ -59,4 +60,11 @@ bool zm__prim_symbolize(const void *pc, zm__prim_symbol *out) {
 bool zm__prim_same_object(void *f, void *g) {
   Dl_info a, b;
   return dladdr(f, &a) && dladdr(g, &b) && a.dli_fbase == b.dli_fbase;
+}
+
+uint64_t zm__prim_monotonic_ns(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return 0;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -38,6 +38,9 @@ typedef struct zm__prim_symbol {
  * information. False when no loaded object contains pc. */
 bool zm__prim_symbolize(const void *pc, zm__prim_symbol *out);
 
+/* A monotonic clock, nanoseconds (vDSO on Linux: no allocation, no lock). */
+uint64_t zm__prim_monotonic_ns(void);
+
 /* Zeroed memory straight from the OS (never through malloc), rounded up to
  * pages; NULL on failure. For zmem's own bookkeeping. */
 void *zm__prim_map(size_t size);
