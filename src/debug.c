@@ -27,7 +27,11 @@ typedef struct zm__dbg {
   size_t size; /* requested: the user block */
   size_t held; /* what the backend holds, as counted */
   site alloc_at, freed_at;
-  struct zm__dbg *prev, *next; /* live list (circular) or quarantine (FIFO) */
+  /* Live: the circular live-block list. Quarantined: next is the next
+   * block's header, prev the next block's backend block, so that memcheck
+   * finds every quarantined block through a pointer to its start (the
+   * header is inside it when the block is over-aligned). */
+  struct zm__dbg *prev, *next;
 } zm__dbg;
 
 #define HEAD (sizeof(zm__dbg) + FRONT)
@@ -36,6 +40,7 @@ _Static_assert(HEAD % 16 == 0, "the user block stays 16-aligned");
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static zm__dbg live = {.prev = &live, .next = &live};
 static zm__dbg *q_head, *q_tail; /* oldest first */
+static void *volatile q_head_base; /* q_head's backend block (see zm__dbg) */
 static size_t q_bytes;
 static _Atomic size_t q_limit = ZM_DEBUG_QUARANTINE_DEFAULT;
 
@@ -284,6 +289,7 @@ static zm__dbg *q_trim(void) {
   while (q_head && q_bytes > limit) {
     q_bytes -= q_head->held;
     last = q_head;
+    q_head_base = q_head->prev;
     q_head = q_head->next;
   }
   if (!last)
@@ -295,11 +301,14 @@ static zm__dbg *q_trim(void) {
 }
 
 static void q_push(zm__dbg *d) {
-  d->next = NULL;
-  if (q_tail)
+  d->next = d->prev = NULL;
+  if (q_tail) {
     q_tail->next = d;
-  else
+    q_tail->prev = base_of(d);
+  } else {
     q_head = d;
+    q_head_base = base_of(d);
+  }
   q_tail = d;
   q_bytes += d->held;
 }
