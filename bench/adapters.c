@@ -13,14 +13,20 @@
  *       expat     a 5 MiB generated document parsed in 64 KiB pieces
  *       pcre2     three patterns counted over a 1 MiB subject and a
  *                 backtracking match 20000 frames deep
+ *       jansson   20000 objects built, dumped, parsed back and compared
+ *       curl      500 HTTP requests on one handle to a server thread on
+ *                 127.0.0.1
  * MODE  default   the library's own allocator (no hook installed)
  *       zmem      the adapter, under a tag (tags on: the header layout)
  *
  * Prints "lib=L mode=M seconds=S tag_peak=P". Only the workload is timed
  * (set-up and process start are not); bench/adapters.sh counts its
  * instructions with callgrind through --toggle-collect='zba_work_*'. */
+#define _GNU_SOURCE /* memmem */
 #include <zmem.h>
+#include <zmem/curl.h>
 #include <zmem/expat.h>
+#include <zmem/jansson.h>
 #include <zmem/libevent.h>
 #include <zmem/pcre2.h>
 #include <zmem/lua.h>
@@ -42,6 +48,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -435,6 +442,104 @@ NOINLINE static void zba_work_pcre2(void) {
   pcre2_general_context_free(p_gen);
 }
 
+/* -------------------------------------------------------------- Jansson */
+
+NOINLINE static void zba_work_jansson(void) {
+  if (use_zmem)
+    zm_jansson_install(tag);
+  json_t *root = json_object(), *items = json_array();
+  NEED(root && items);
+  for (int i = 0; i < 20000; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "item-%d", i);
+    json_t *o = json_pack("{s:i, s:s, s:f, s:[i,i,i], s:b}", "id", i, "name",
+                          name, "score", i * 0.25, "dims", i, i + 1, i + 2,
+                          "odd", i & 1);
+    NEED(o && json_array_append_new(items, o) == 0);
+  }
+  NEED(json_object_set_new(root, "items", items) == 0);
+  char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+  json_error_t err;
+  json_t *back = text ? json_loads(text, 0, &err) : NULL;
+  NEED(back && json_equal(root, back));
+  json_decref(back);
+  json_decref(root);
+  if (use_zmem)
+    zm_free(text);
+  else
+    free(text);
+}
+
+/* ---------------------------------------------------------------- curl */
+
+static int c_listener;
+
+static void *c_serve(void *arg) {
+  (void)arg;
+  int fd = accept(c_listener, NULL, NULL);
+  NEED(fd >= 0);
+  static char req[8192], reply[128 + 20000];
+  size_t have = 0;
+  for (;;) {
+    char *end = memmem(req, have, "\r\n\r\n", 4);
+    if (!end) {
+      ssize_t got = read(fd, req + have, sizeof req - have);
+      if (got <= 0)
+        break;
+      have += (size_t)got;
+      continue;
+    }
+    long n = strtol(req + 5, NULL, 10) % 20000;
+    int hl = snprintf(reply, 128,
+                      "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", n);
+    memset(reply + hl, 'z', (size_t)n);
+    NEED(write(fd, reply, (size_t)hl + (size_t)n) == hl + n);
+    size_t used = (size_t)(end + 4 - req);
+    memmove(req, req + used, have - used);
+    have -= used;
+  }
+  close(fd);
+  return NULL;
+}
+
+static size_t c_data(char *p, size_t size, size_t n, void *ud) {
+  (void)p;
+  *(size_t *)ud += n;
+  return size * n;
+}
+
+NOINLINE static void zba_work_curl(void) {
+  if (use_zmem)
+    NEED(zm_curl_install(tag, CURL_GLOBAL_DEFAULT) == 0);
+  else
+    NEED(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  c_listener = socket(AF_INET, SOCK_STREAM, 0);
+  NEED(c_listener >= 0 && bind(c_listener, (struct sockaddr *)&a, sizeof a) == 0);
+  NEED(listen(c_listener, 1) == 0 &&
+       getsockname(c_listener, (struct sockaddr *)&a, &alen) == 0);
+  pthread_t server;
+  NEED(pthread_create(&server, NULL, c_serve, NULL) == 0);
+  CURL *h = curl_easy_init();
+  size_t got = 0;
+  NEED(h);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, c_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+  for (int i = 0; i < 500; i++) {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/%d", ntohs(a.sin_port),
+             (i * 37) % 20000);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    NEED(curl_easy_perform(h) == CURLE_OK);
+  }
+  curl_easy_cleanup(h);
+  NEED(pthread_join(server, NULL) == 0);
+  close(c_listener);
+  curl_global_cleanup();
+}
+
 /* ----------------------------------------------------------------- main */
 
 static const struct {
@@ -445,13 +550,14 @@ static const struct {
     {"sqlite", NULL, zba_work_sqlite}, {"libevent", NULL, zba_work_libevent},
     {"lua", NULL, zba_work_lua},       {"zlib", zlib_setup, zba_work_zlib},
     {"openssl", NULL, zba_work_openssl}, {"expat", expat_setup, zba_work_expat},
-    {"pcre2", pcre2_setup, zba_work_pcre2},
+    {"pcre2", pcre2_setup, zba_work_pcre2},   {"jansson", NULL, zba_work_jansson},
+    {"curl", NULL, zba_work_curl},
 };
 
 int main(int argc, char **argv) {
   if (argc != 3 || (strcmp(argv[2], "default") && strcmp(argv[2], "zmem")))
-    die("usage: zbench_adapters sqlite|libevent|lua|zlib|openssl|expat|pcre2 "
-        "default|zmem");
+    die("usage: zbench_adapters sqlite|libevent|lua|zlib|openssl|expat|pcre2|"
+        "jansson|curl default|zmem");
   use_zmem = strcmp(argv[2], "zmem") == 0;
   for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
     if (strcmp(argv[1], libs[i].name))

@@ -7,6 +7,7 @@
 #
 #   bench/adapters.sh [--reps N] [--out FILE] [--no-callgrind] [--note TEXT]
 #
+# ZBENCH_ADAPTERS="sqlite lua" limits the libraries.
 # --note adds a line about the run to the file (e.g. that the machine was
 # busy, so that only the instruction counts are worth reading).
 #
@@ -37,7 +38,7 @@ echo "== building $build" >&2
   cmake --build "$build" --target zbench_adapters -j 2; } >"$build/build.log" 2>&1 ||
   { cat "$build/build.log" >&2; exit 1; }
 prog=$build/bench/zbench_adapters
-libs="sqlite libevent lua zlib openssl expat pcre2"
+libs=${ZBENCH_ADAPTERS:-"sqlite libevent lua zlib openssl expat pcre2 jansson curl"}
 raw=$build/adapters-raw.txt
 : >"$raw"
 
@@ -111,7 +112,7 @@ ver() { pkg-config --modversion "$1" 2>/dev/null || echo "?"; }
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $cpu, $(nproc) online CPUs, $(uname -sr)"
   echo "- Compiler: $(gcc --version | head -n 1); glibc $(ldd --version | head -n 1 | sed 's/.* //')"
-  echo "- Libraries: SQLite $(ver sqlite3), libevent $(ver libevent), Lua $(ver lua5.4), zlib $(ver zlib), OpenSSL $(ver openssl), Expat $(ver expat), PCRE2 $(ver libpcre2-8)"
+  echo "- Libraries: SQLite $(ver sqlite3), libevent $(ver libevent), Lua $(ver lua5.4), zlib $(ver zlib), OpenSSL $(ver openssl), Expat $(ver expat), PCRE2 $(ver libpcre2-8), Jansson $(ver jansson), libcurl $(ver libcurl)"
   echo "- Command: \`bench/adapters.sh --reps $reps\`"
   [ -z "$note" ] || echo "- Note: $note"
   echo
@@ -128,7 +129,9 @@ ver() { pkg-config --modversion "$1" 2>/dev/null || echo "?"; }
   echo "127.0.0.1, then OPENSSL_cleanup; expat: a 5 MiB generated document"
   echo "parsed in 64 KiB pieces; pcre2: three patterns counted over a 1 MiB"
   echo "subject and a backtracking match 20000 frames deep (PCRE2's default is"
-  echo "its own malloc-based general context)."
+  echo "its own malloc-based general context); jansson: 20000 objects built,"
+  echo "dumped, parsed back and compared; curl: 500 HTTP requests on one handle"
+  echo "to a server thread on 127.0.0.1."
 } >"$out"
 echo "== wrote $out" >&2
 cat "$table"

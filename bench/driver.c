@@ -1257,7 +1257,9 @@ static void write_md(const char *path) {
              "[results.json](results.json). What the adapters for SQLite, "
              "libevent, Lua, zlib, OpenSSL, Expat and PCRE2 cost against each "
              "library's own allocator: [ADAPTERS.md](ADAPTERS.md) "
-             "(`bench/adapters.sh`).\n\n");
+             "(`bench/adapters.sh`). The overhead of `zmem run` on whole "
+             "programs: [RUN-OVERHEAD.md](RUN-OVERHEAD.md) "
+             "(`bench/run_overhead.sh`).\n\n");
   md_env(f);
   fprintf(f, "\n## Headline\n\n");
   md_headline(f);

@@ -200,9 +200,12 @@ typedef void (*zm_oom_handler)(size_t size, void *arg);
 
 /* Installs the function called when a checked allocation fails, with the size
  * that was asked for and `arg`. If it returns, the allocation returns NULL with
- * errno = ENOMEM. NULL restores the default handler, which writes one line to
- * stderr with write(2), without allocating, and calls abort(). The handler may
- * be called from any thread, concurrently. */
+ * errno = ENOMEM. NULL restores the default handler, which writes a short
+ * report to stderr with write(2), without allocating, and calls abort():
+ *   zmem: used N bytes, peak N bytes, N live blocks, limit N bytes|no limit
+ *   zmem: top tags: NAME N bytes, ...        (only with tags on)
+ *   zmem: out of memory allocating N bytes
+ * The handler may be called from any thread, concurrently. */
 ZM_API void zm_set_oom_handler(zm_oom_handler handler, void *arg);
 
 /* ---------------------------------------------------------------- backend */
@@ -235,7 +238,10 @@ typedef struct zm_backend {
 } zm_backend;
 
 /* Installs a backend. Must come before the first allocation: afterwards it
- * fails with EBUSY. EINVAL if be or one of malloc/realloc/free is NULL.
+ * fails with EBUSY. EINVAL if be or one of malloc/realloc/free is NULL, or
+ * if the lean layout was asked for (zm_set_layout, layout=lean) and be has
+ * no usable_size: a conflict between two explicit requests is refused, the
+ * layout is never changed behind the caller's back.
  * ENOTSUP when zmem was built with ZMEM_REPLACEMENT=OFF. Use zm_get_backend
  * first to wrap the built-in backend. */
 ZM_API int zm_set_backend(const zm_backend *be);
@@ -243,7 +249,7 @@ ZM_API int zm_set_backend(const zm_backend *be);
 /* The libevent-shaped form: plain malloc/realloc/free functions, without a
  * size query (so the header layout is used). All three NULL restores the
  * built-in backend; some but not all NULL is EINVAL. Same EBUSY / ENOTSUP
- * rules as zm_set_backend. */
+ * rules as zm_set_backend, and EINVAL after a request for the lean layout. */
 ZM_API int zm_set_mem_functions(void *(*malloc_fn)(size_t),
                                 void *(*realloc_fn)(void *, size_t),
                                 void (*free_fn)(void *));
@@ -423,7 +429,8 @@ typedef struct zm_tag_info {
   size_t used;         /* live bytes, headers included */
   size_t live_blocks;
   size_t peak;         /* same bound as zm_peak_memory, per tag */
-  uint64_t calls;      /* allocation calls, free and realloc */
+  uint64_t calls;      /* allocation calls, free and realloc, failed ones
+                          included (as in zm_stats) */
   uint64_t failures;   /* allocations refused or failed */
   size_t limit;        /* 0: none */
 } zm_tag_info;
@@ -636,9 +643,10 @@ ZM_API int zm_oom_sweep(void (*fn)(void *arg), void *arg,
  * A build option's key is its CMake name without ZMEM_, lowercase: backend,
  * replacement and debug_assert are fixed at build time, and zm_configure
  * refuses them (EINVAL) with a message that says so.
- * SIZE: decimal digits, then optionally K, M, G or T (powers of 1024), an
- * optional i after it and an optional B, in any case ("64M", "512KiB",
- * "100b"); no sign, fraction or hex; a value above SIZE_MAX is an error.
+ * SIZE: decimal digits, then directly (no blank) an optional unit: K, M, G
+ * or T (powers of 1024), each with an optional i and then an optional B, or
+ * B alone, in any case ("64M", "64Mi", "512KiB", "2kb", "100b"); no sign,
+ * fraction, hex or blank inside; a value above SIZE_MAX is an error.
  * Booleans: 0/1, true/false, on/off, yes/no. Blanks around keys and values
  * and empty items (",,", a trailing comma, "") are ignored. A repeated key:
  * the last one wins.

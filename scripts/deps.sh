@@ -7,15 +7,17 @@ set -euo pipefail
 
 common=(gcc libc6-dev make cmake)
 case "${1:-}" in
-  demo)  want=("${common[@]}") ;;
+  demo)  want=("${common[@]}" python3) ;;
   test)  want=("${common[@]}" pkgconf clang libclang-rt-14-dev valgrind libc6-dbg python3
                libcriterion-dev libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev binutils python3-prometheus-client
                libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev
-               libexpat1-dev libpcre2-dev libjansson-dev libcurl4-openssl-dev) ;;
-  bench) want=("${common[@]}" pkgconf valgrind python3 libjemalloc-dev libmimalloc-dev
+               libexpat1-dev libpcre2-dev libjansson-dev libcurl4-openssl-dev
+               libc-devtools sqlite3) ;;
+  bench) want=("${common[@]}" pkgconf valgrind python3 libc-devtools heaptrack libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
-               libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev) ;;
+               libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev
+               libjansson-dev libcurl4-openssl-dev) ;;
   *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 

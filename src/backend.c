@@ -50,6 +50,10 @@ static int install_locked(const zm_backend *be) {
     errno = EBUSY;
     return -1;
   }
+  if (be && !be->usable_size && zm__layout_wanted == ZM_LAYOUT_LEAN) {
+    errno = EINVAL; /* the lean layout asked for needs a size query */
+    return -1;
+  }
   zm__be.pub = be ? *be : builtin;
   zm__be.builtin = be == NULL;
   return 0;

@@ -9,14 +9,13 @@
 #include <errno.h>
 #include <pthread.h>
 
-static zm_layout wanted; /* 0: lean when the backend allows it */
 static bool tags_on;
 
 /* The lean layout needs the backend's size query, whatever was asked. */
 static zm_layout choose(void) {
-  if (wanted == ZM_LAYOUT_DEBUG)
+  if (zm__layout_wanted == ZM_LAYOUT_DEBUG)
     return ZM_LAYOUT_DEBUG;
-  if (wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
+  if (zm__layout_wanted == ZM_LAYOUT_HEADER || !zm__be_has_usable())
     return ZM_LAYOUT_HEADER;
   return ZM_LAYOUT_LEAN;
 }
@@ -58,7 +57,7 @@ int zm__request_layout_locked(zm_layout layout) {
     errno = ENOTSUP;
     return -1;
   }
-  wanted = layout;
+  zm__layout_wanted = layout;
   return 0;
 }
 
@@ -99,8 +98,8 @@ int zm__tags_enable_locked(void) {
   }
   if (zm__setup_frozen())
     tags_start_late();
-  if (wanted != ZM_LAYOUT_DEBUG) /* it has room for the tag too */
-    wanted = ZM_LAYOUT_HEADER;
+  if (zm__layout_wanted != ZM_LAYOUT_DEBUG) /* it has room for the tag too */
+    zm__layout_wanted = ZM_LAYOUT_HEADER;
   tags_on = true;
   return 0;
 }

@@ -162,31 +162,30 @@ static int parse_digits(slice *s, size_t *out) {
   return i ? PARSE_OK : PARSE_BAD;
 }
 
-/* The binary shift of a unit suffix: "", "B", "K", "KB", "KiB", ... (any
- * case); -1 for anything else. */
+/* The binary shift of a unit suffix: "", "B", or K, M, G or T followed by
+ * an optional "i" and an optional "B" (any case); -1 for anything else. */
 static int unit_shift(slice u) {
   static const char units[] = "kmgt";
   int shift = 0;
-  if (u.n) {
-    const char *at = memchr(units, lower(u.p[0]), 4);
-    shift = at ? 10 * (int)(at - units + 1) : 0;
-    if (shift)
+  const char *at = u.n ? memchr(units, lower(u.p[0]), 4) : NULL;
+  if (at) {
+    shift = 10 * (int)(at - units + 1);
+    u.p++, u.n--;
+    if (u.n && lower(u.p[0]) == 'i')
       u.p++, u.n--;
   }
-  if (shift && u.n && lower(u.p[0]) == 'i' && u.n == 2)
-    u.p++, u.n--;
   if (u.n == 1 && lower(u.p[0]) == 'b')
     u.n = 0;
   return u.n ? -1 : shift;
 }
 
-/* Decimal digits, optional spaces, optional unit (1024-based). */
+/* Decimal digits, then directly an optional unit (1024-based). */
 static int parse_size(slice s, optval *out) {
   size_t v;
   int rc = parse_digits(&s, &v);
   if (rc != PARSE_OK)
     return rc;
-  int shift = unit_shift(trim(s));
+  int shift = unit_shift(s);
   if (shift < 0)
     return PARSE_BAD;
   if (shift && v > (SIZE_MAX >> shift))

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 _Atomic int zm__mode;
+zm_layout zm__layout_wanted;
 
 static pthread_mutex_t setup_mutex = PTHREAD_MUTEX_INITIALIZER;
 

@@ -36,4 +36,10 @@ void zm__setup_unlock(void);
 /* True once the layout is fixed; call with the set-up lock held. */
 bool zm__setup_frozen(void);
 
+/* The layout asked for (zm_set_layout, the layout= option, tags, debug); 0
+ * when none was. Read and written with the set-up lock held: the backend
+ * checks it too (a backend without a size query cannot serve an explicit
+ * lean request). */
+extern zm__hidden zm_layout zm__layout_wanted;
+
 #endif

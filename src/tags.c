@@ -125,7 +125,9 @@ static zm__tagset *my_sets(zm__slot *s) {
 static void count_shared(tagdef *d, int64_t bytes, int64_t blocks,
                          bool failure) {
   zm__shared_add(&d->shared, bytes, blocks);
-  atomic_fetch_add(failure ? &d->folded_failures : &d->folded_calls, 1);
+  atomic_fetch_add(&d->folded_calls, 1);
+  if (failure)
+    atomic_fetch_add(&d->folded_failures, 1);
 }
 
 void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
@@ -139,7 +141,9 @@ void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
       continue;
     }
     zm__cset_add(&sets[t].c, &defs[t].shared, bytes, blocks);
-    zm__relaxed_inc(failure ? &sets[t].failures : &sets[t].calls);
+    zm__relaxed_inc(&sets[t].calls); /* failed calls too, as in zm_stats */
+    if (failure)
+      zm__relaxed_inc(&sets[t].failures);
   }
 }
 

@@ -266,3 +266,93 @@ Test(contract, limit_below_what_is_in_use_is_refused) {
   zm_free(q);
   zm_free(p);
 }
+
+/* ------------------------------------------- conflicting layout requests */
+
+/* layout=lean, then a backend that cannot report sizes: the lean layout was
+ * silently dropped for the header one. The backend is refused instead. */
+Test(contract, lean_request_then_sizeless_backend_is_refused) {
+  SKIP_UNLESS_REPLACEMENT();
+  cr_assert_eq(zm_set_mem_functions(NULL, NULL, NULL), 0); /* built-in */
+  cr_assert_eq(zm_configure("layout=lean"), 0, "%s", zm_last_error());
+  zm_backend nosize = {.name = "nosize",
+                       .malloc = clobber_malloc,
+                       .realloc = clobber_realloc,
+                       .free = clobber_free};
+  errno = 0;
+  cr_assert_eq(zm_set_backend(&nosize), -1, "lean request dropped");
+  cr_assert_eq(errno, EINVAL);
+  errno = 0;
+  cr_assert_eq(zm_set_mem_functions(malloc, realloc, free), -1);
+  cr_assert_eq(errno, EINVAL);
+  cr_assert_str_eq(zm_get_backend()->name, ZMEM_TEST_BUILTIN_NAME);
+  void *p = zm_malloc(10);
+  cr_assert_eq(layout_now(), ZM_LAYOUT_LEAN);
+  zm_free(p);
+}
+
+/* ------------------------------------------------------ the size grammar */
+
+/* One grammar, as zmem.h writes it: digits, then directly an optional unit
+ * K, M, G or T, an optional i, an optional B (any case). */
+Test(contract, size_grammar_matches_its_documentation) {
+  static const struct {
+    const char *s;
+    size_t v;
+  } good[] = {{"limit=64", 64},          {"limit=64b", 64},
+              {"limit=64K", 64 << 10},   {"limit=64kb", 64 << 10},
+              {"limit=64Ki", 64 << 10},  {"limit=64KiB", 64 << 10},
+              {"limit=64Mi", 64 << 20},  {"limit=64mIb", 64 << 20},
+              {"limit= 64M ", 64 << 20}, {"limit=1Gi", (size_t)1 << 30}};
+  for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+    cr_assert_eq(zm_configure(good[i].s), 0, "'%s' refused: %s", good[i].s,
+                 zm_last_error());
+    cr_assert_eq(zm_get_limit(), good[i].v, "'%s'", good[i].s);
+  }
+  static const char *const bad[] = {"limit=64 M",  "limit=64\tKiB",
+                                    "limit=64 B",  "limit=64i",
+                                    "limit=64iB",  "limit=64KBi",
+                                    "limit=64Mii", "limit=64 Mi"};
+  for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    errno = 0;
+    cr_assert_eq(zm_configure(bad[i]), -1, "'%s' accepted", bad[i]);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert(strstr(zm_last_error(), "bad size"), "'%s': %s", bad[i],
+              zm_last_error());
+  }
+}
+
+/* ------------------------------------------------------- per-tag calls */
+
+static zm_tag_info tag_info(zm_tag t) {
+  zm_tag_info i = {.size = sizeof i};
+  cr_assert_eq(zm_tag_stats(t, &i), 0);
+  return i;
+}
+
+/* zm_stats counts a failed call under its function and under failures;
+ * a tag's calls do the same. */
+Test(contract, tag_calls_include_failed_ones) {
+  zm_tag t = zm_tag_new("limited");
+  cr_assert_neq(t, ZM_TAG_INVALID);
+  oom_rec rec = {0};
+  zm_set_oom_handler(oom_record, &rec);
+  void *p = zm_malloc_tag(t, 100);
+  cr_assert_not_null(p);
+  cr_assert_eq(zm_tag_set_limit(t, 4096), 0);
+  zm_tag_info before = tag_info(t);
+  zm_stats sb = stats_now();
+  cr_assert_null(zm_malloc_tag(t, 8192));
+  cr_assert_null(zm_calloc_tag(t, 1, 8192));
+  zm_tag_info after = tag_info(t);
+  zm_stats sa = stats_now();
+  cr_assert_eq(rec.calls, 2);
+  cr_assert_eq(sa.malloc_calls + sa.calloc_calls - sb.malloc_calls -
+                   sb.calloc_calls,
+               2);
+  cr_assert_eq(sa.failures - sb.failures, 2);
+  cr_assert_eq(after.failures - before.failures, 2);
+  cr_assert_eq(after.calls - before.calls, 2, "tag calls +%lu",
+               (unsigned long)(after.calls - before.calls));
+  zm_free(p);
+}

@@ -220,8 +220,12 @@ Test(oom, default_handler_reports_and_aborts) {
               "%s: stderr was \"%s\"", deaths[i].name, d.err);
     cr_assert(strncmp(d.err, "zmem: used ", 11) == 0,
               "%s: no summary first: \"%s\"", deaths[i].name, d.err);
-    for (const char *l = d.err; *l; l = strchr(l, '\n') + 1)
+    unsigned lines = 0;
+    for (const char *l = d.err; *l; l = strchr(l, '\n') + 1, lines++)
       cr_assert(strncmp(l, "zmem: ", 6) == 0, "%s: stray line in \"%s\"",
                 deaths[i].name, d.err);
+    /* As zmem.h shows it: the figures, then the verdict (tags are off). */
+    cr_assert_eq(lines, 2, "%s: %u lines in \"%s\"", deaths[i].name, lines,
+                 d.err);
   }
 }

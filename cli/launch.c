@@ -1,0 +1,421 @@
+#define _GNU_SOURCE /* memfd_create, pidfd */
+#include "launch.h"
+#include "read.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef ZMC_PRELOAD_REL
+#define ZMC_PRELOAD_REL "../lib"
+#endif
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------- finding things */
+
+int zmc_find_preload(char *out, size_t cap) {
+  const char *env = getenv("ZMEM_PRELOAD");
+  if (env && *env) {
+    snprintf(out, cap, "%s", env);
+    return 0;
+  }
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    fprintf(stderr, "zmem: cannot find my own location (/proc/self/exe)\n");
+    return -1;
+  }
+  self[n] = 0;
+  *strrchr(self, '/') = 0;
+  const char *rel[] = {ZMC_PRELOAD_REL, "../lib"};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(out, cap, "%s/%s/libzmem-preload.so", self, rel[i]);
+    if (access(out, R_OK) == 0)
+      return 0;
+  }
+  fprintf(stderr, "zmem: libzmem-preload.so not found next to %s (looked in %s/%s)\n",
+          self, self, ZMC_PRELOAD_REL);
+  return -1;
+}
+
+static bool search_path(const char *name, char *out, size_t cap) {
+  const char *path = getenv("PATH");
+  if (!path || !*path)
+    path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    snprintf(out, cap, "%.*s/%s", (int)(len ? len : 1), len ? path : ".", name);
+    if (access(out, F_OK) == 0)
+      return true;
+    path += len + (path[len] == ':');
+  }
+  return false;
+}
+
+/* 1: an ELF with an interpreter, 0: an ELF without one, -1: not an ELF. */
+static int has_interp(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  Elf64_Ehdr eh;
+  int r = -1;
+  if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+      !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64) {
+    r = 0;
+    for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
+      Elf64_Phdr ph;
+      if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * (uint64_t)eh.e_phentsize)) !=
+          (ssize_t)sizeof ph)
+        break;
+      if (ph.p_type == PT_INTERP)
+        r = 1;
+    }
+  }
+  close(fd);
+  return r;
+}
+
+int zmc_check_program(const char *name, char *out, size_t cap) {
+  if (strchr(name, '/'))
+    snprintf(out, cap, "%s", name);
+  else if (!search_path(name, out, cap)) {
+    fprintf(stderr, "zmem: %s: command not found\n", name);
+    return 127;
+  }
+  struct stat st;
+  if (stat(out, &st) != 0) {
+    fprintf(stderr, "zmem: %s: %s\n", out, strerror(errno));
+    return 127;
+  }
+  if (S_ISDIR(st.st_mode) || access(out, X_OK) != 0) {
+    fprintf(stderr, "zmem: %s: not an executable file\n", out);
+    return 126;
+  }
+  if (has_interp(out) == 0) {
+    fprintf(stderr,
+            "zmem: %s is statically linked (no ELF interpreter), so no preloaded\n"
+            "      library can see its allocations. Profile a dynamically linked\n"
+            "      build of it (without -static), or link zmem into it directly.\n",
+            out);
+    return 126;
+  }
+  if (st.st_mode & (S_ISUID | S_ISGID))
+    fprintf(stderr,
+            "zmem: warning: %s is set-user/group-ID; the loader ignores LD_PRELOAD\n"
+            "      for it, so its own allocations will not be recorded.\n",
+            out);
+  return 0;
+}
+
+/* ------------------------------------------------------- shared memory */
+
+static int make_shm(size_t size) {
+  int fd = memfd_create("zmem-run", MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return -1;
+  /* The program inherits the descriptor; seals stop it from shrinking the
+   * object under the launcher's mapping (which would make reads fault). */
+  if (ftruncate(fd, (off_t)size) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static uint64_t random_token(void) {
+  uint64_t t = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)!read(fd, &t, sizeof t);
+    close(fd);
+  }
+  return t ^ now_ns() ^ ((uint64_t)getpid() << 32);
+}
+
+static void fill_header(zmr_header *h, const zmc_launch_opts *o) {
+  memset(h, 0, sizeof *h);
+  h->magic = ZMR_MAGIC;
+  h->version = ZMR_VERSION;
+  h->header_size = ZMR_HEADER_BYTES;
+  h->proc_size = (uint32_t)ZMR_PROC_BYTES;
+  h->slot_size = (uint32_t)sizeof(zmr_slot);
+  h->max_procs = ZMR_MAX_PROCS;
+  h->max_slots = ZMR_MAX_SLOTS;
+  h->token = random_token();
+  h->total_size = ZMR_PROCS_END;
+  h->flags = o->children ? 0 : ZMR_FLAG_NO_CHILDREN;
+  h->launcher_pid = getpid();
+  h->sections[0].kind = ZMR_SECTION_PROCS;
+  h->sections[0].offset = ZMR_PROCS_OFFSET;
+  h->sections[0].size = ZMR_PROCS_END - ZMR_PROCS_OFFSET;
+}
+
+/* ---------------------------------------------------------------- child */
+
+static char *env_entry(const char *key, const char *value) {
+  size_t n = strlen(key) + strlen(value) + 2;
+  char *e = malloc(n);
+  if (e)
+    snprintf(e, n, "%s=%s", key, value);
+  return e;
+}
+
+/* Frees what child_env allocated: the array and its last three entries. */
+static void free_env(char **env) {
+  size_t n = 0;
+  while (env[n])
+    n++;
+  for (size_t i = n >= 3 ? n - 3 : 0; i < n; i++)
+    free(env[i]);
+  free(env);
+}
+
+/* The environment with LD_PRELOAD (ours first) and the record's fd/token. */
+static char **child_env(const char *preload, int fd, uint64_t token) {
+  extern char **environ;
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  char **env = calloc(n + 4, sizeof *env);
+  if (!env)
+    return NULL;
+  size_t k = 0;
+  const char *old = getenv("LD_PRELOAD");
+  char buf[64];
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], ZMR_ENV_FD "=", 12) &&
+        strncmp(environ[i], ZMR_ENV_TOKEN "=", 15))
+      env[k++] = environ[i];
+  size_t plen = strlen(preload) + (old ? strlen(old) + 1 : 0) + 1;
+  char *pl = malloc(plen);
+  if (!pl)
+    return NULL;
+  snprintf(pl, plen, "%s%s%s", preload, old && *old ? " " : "", old ? old : "");
+  env[k++] = env_entry("LD_PRELOAD", pl);
+  free(pl);
+  snprintf(buf, sizeof buf, "%d", fd);
+  env[k++] = env_entry(ZMR_ENV_FD, buf);
+  snprintf(buf, sizeof buf, "%llx", (unsigned long long)token);
+  env[k++] = env_entry(ZMR_ENV_TOKEN, buf);
+  env[k] = NULL;
+  if (!env[k - 1] || !env[k - 2] || !env[k - 3]) {
+    free_env(env);
+    return NULL;
+  }
+  return env;
+}
+
+/* ------------------------------------------------------------- sampling */
+
+static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t h) {
+  if (run->nsamples == run->cap) {
+    size_t cap = run->cap ? run->cap * 2 : 1024;
+    zmc_sample *s = realloc(run->samples, cap * sizeof *s);
+    if (!s)
+      return; /* the timeline stops growing; the figures stay exact */
+    run->samples = s;
+    run->cap = cap;
+  }
+  run->samples[run->nsamples++] = (zmc_sample){t, proc, q, h};
+}
+
+typedef struct sampler {
+  int64_t last_req[ZMR_MAX_PROCS], last_held[ZMR_MAX_PROCS];
+  bool seen[ZMR_MAX_PROCS];
+  uint64_t rss[ZMR_MAX_PROCS];
+} sampler;
+
+/* VmHWM of a live process, bytes (0 when gone). */
+static uint64_t proc_hwm(int pid) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = 0;
+  char *at = strstr(buf, "VmHWM:");
+  return at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
+}
+
+static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
+                   bool last) {
+  uint32_t lost, n = zmc_claimed(base, &lost);
+  double t = (double)(now_ns() - start) / 1e9;
+  for (uint32_t i = 0; i < n; i++) {
+    int64_t q, h;
+    if (!zmc_live(base, i, &q, &h))
+      continue;
+    const zmr_proc *r = zmr_proc_at((void *)base, i);
+    if (atomic_load(&r->state) == ZMR_STATE_RUNNING && r->pid > 0) {
+      uint64_t hwm = proc_hwm(r->pid);
+      if (hwm > sp->rss[i])
+        sp->rss[i] = hwm;
+    }
+    if (sp->seen[i] && q == sp->last_req[i] && h == sp->last_held[i] && !last)
+      continue;
+    sp->seen[i] = true;
+    sp->last_req[i] = q;
+    sp->last_held[i] = h;
+    add_sample(run, t, i, q, h);
+  }
+}
+
+/* -------------------------------------------------------------- waiting */
+
+static int pidfd_for(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+/* Waits for pid, sampling every interval; returns its wait status. */
+static int watch(pid_t pid, const void *base, sampler *sp, zmc_run *run,
+                 uint64_t start, unsigned interval_ms, struct rusage *ru) {
+  int pfd = pidfd_for(pid), status = 0;
+  for (;;) {
+    sample(base, sp, run, start, false);
+    pid_t r = wait4(pid, &status, WNOHANG, ru);
+    if (r == pid)
+      break;
+    if (r < 0 && errno != EINTR) {
+      status = 0;
+      break;
+    }
+    if (pfd >= 0) {
+      struct pollfd p = {pfd, POLLIN, 0};
+      (void)poll(&p, 1, (int)interval_ms);
+    } else {
+      struct timespec ts = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  if (pfd >= 0)
+    close(pfd);
+  return status;
+}
+
+/* ----------------------------------------------------------- the result */
+
+static const char *collect(const void *base, const sampler *sp, zmc_run *run,
+                           uint64_t start) {
+  uint32_t lost, n = zmc_claimed(base, &lost);
+  run->lost_procs = lost;
+  run->procs = calloc(n ? n : 1, sizeof *run->procs);
+  if (!run->procs)
+    return "out of memory";
+  for (uint32_t i = 0; i < n; i++) {
+    const char *why = zmc_read_proc(base, i, start, &run->procs[i]);
+    if (why)
+      return why;
+    if (sp->rss[i] > run->procs[i].rss_peak)
+      run->procs[i].rss_peak = sp->rss[i];
+  }
+  run->nprocs = n;
+  return NULL;
+}
+
+int zmc_launch(const char *path, char *const argv[], const char *preload,
+               const zmc_launch_opts *o, zmc_run *run) {
+  int fd = make_shm(ZMR_PROCS_END);
+  void *base = fd < 0 ? MAP_FAILED
+                      : mmap(NULL, ZMR_PROCS_END, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  static sampler sp;
+  if (base == MAP_FAILED) {
+    fprintf(stderr, "zmem: cannot create the shared record: %s\n", strerror(errno));
+    return 125;
+  }
+  zmr_header wrote;
+  fill_header(&wrote, o);
+  char **env = child_env(preload, fd, wrote.token);
+  if (!env) {
+    fprintf(stderr, "zmem: out of memory\n");
+    return 125;
+  }
+  uint64_t start = now_ns();
+  wrote.start_ns = start;
+  memcpy(base, &wrote, sizeof wrote);
+  struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
+  sigaction(SIGINT, &ign, &old_int);
+  sigaction(SIGQUIT, &ign, &old_quit);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "zmem: fork: %s\n", strerror(errno));
+    free_env(env);
+    return 125;
+  }
+  if (pid == 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    execve(path, argv, env);
+    fprintf(stderr, "zmem: %s: %s\n", path, strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  free_env(env);
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  int status = watch(pid, base, &sp, run, start, o->interval_ms, &ru);
+  run->wall_s = (double)(now_ns() - start) / 1e9;
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+  /* Descendants may still run (daemons, orphans); the figures are what the
+   * record holds when the first process ends. */
+  sample(base, &sp, run, start, true);
+  if (WIFSIGNALED(status)) {
+    run->signal = WTERMSIG(status);
+    run->exit_status = 128 + run->signal;
+  } else {
+    run->exit_status = WEXITSTATUS(status);
+  }
+  const char *why = zmc_check_header(base, &wrote);
+  if (!why)
+    why = collect(base, &sp, run, start);
+  if (why) {
+    fprintf(stderr,
+            "zmem: the program overwrote zmem's shared record (%s);\n"
+            "      its figures cannot be trusted, so no report is written.\n",
+            why);
+    return 125;
+  }
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    zmc_proc *p = &run->procs[i];
+    if (p->pid == pid && p->state == ZMR_STATE_RUNNING) {
+      p->exit_known = true; /* killed: waitpid knows how */
+      p->exit_status = run->exit_status;
+      p->signal = run->signal;
+      p->end_s = run->wall_s;
+    }
+    if (p->pid == pid && (uint64_t)ru.ru_maxrss * 1024 > p->rss_peak &&
+        p->state != ZMR_STATE_EXECED)
+      p->rss_peak = (uint64_t)ru.ru_maxrss * 1024;
+  }
+  munmap(base, ZMR_PROCS_END);
+  close(fd);
+  return 0;
+}

@@ -1,0 +1,28 @@
+/* Starting the program under the preload and watching it: the shared
+ * record, the checks before the start, fork/exec, sampling, waitpid. */
+#ifndef ZMC_LAUNCH_H
+#define ZMC_LAUNCH_H
+
+#include "model.h"
+
+typedef struct zmc_launch_opts {
+  unsigned interval_ms;
+  bool children;
+} zmc_launch_opts;
+
+/* Resolves argv[0] like the shell (PATH), checks that it can be profiled,
+ * and writes the path into out. Returns 0, or the exit status to give up
+ * with (126, 127) after printing why. Warnings (setuid) go to stderr. */
+int zmc_check_program(const char *name, char *out, size_t cap);
+
+/* Runs path with argv under the preload at preload_path; fills run. Returns
+ * 0, or 125 after printing why (no shared memory, fork failed, the record
+ * was overwritten). */
+int zmc_launch(const char *path, char *const argv[], const char *preload_path,
+               const zmc_launch_opts *o, zmc_run *run);
+
+/* The preload library next to this executable (build tree or installed);
+ * 0, or -1 after printing why. */
+int zmc_find_preload(char *out, size_t cap);
+
+#endif

@@ -1,0 +1,332 @@
+/* zmem: the command. `zmem run [options] -- program args...` profiles the
+ * heap of any dynamically linked program (docs/run.md). */
+#define _GNU_SOURCE
+#include "baseline.h"
+#include "launch.h"
+#include "render.h"
+#include "summary.h"
+
+#include <zmem.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Exit statuses of zmem itself (the program's own status otherwise). */
+enum {
+  EXIT_USAGE = 2,    /* bad command line */
+  EXIT_GATE = 99,    /* a --max-* budget was exceeded */
+  EXIT_ZMEM = 125,   /* zmem failed (record, outputs) */
+};
+
+typedef struct output {
+  const char *path;
+  char tmp[PATH_MAX];
+  FILE *f;
+  int (*write)(FILE *, const zmc_run *);
+} output;
+
+enum { OUT_TEXT, OUT_JSON, OUT_PLOT, OUT_TRACE, NOUT };
+
+typedef struct options {
+  output out[NOUT];
+  zmc_launch_opts launch;
+  bool quiet;
+  bool max_peak_set, max_leaked_set, max_increase_set;
+  uint64_t max_peak, max_leaked;
+  const char *baseline;
+  double max_increase;
+} options;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: zmem run [options] [--] program [args...]\n"
+          "Runs program and reports its heap use (and that of its children).\n"
+          "  --output FILE        the text report to FILE instead of stderr\n"
+          "  --quiet              no text report (outputs and gates only)\n"
+          "  --json FILE          everything, as JSON (schema in docs/run.md)\n"
+          "  --plot FILE.svg      heap in use over time, one line per process\n"
+          "  --trace FILE.json    the timeline as Chrome trace-event counters\n"
+          "  --interval MS        sampling interval for the timeline (default 10)\n"
+          "  --no-children        profile the first process only\n"
+          "  --max-peak SIZE      exit 99 when the heap peak (requested) is above SIZE\n"
+          "  --max-leaked SIZE    exit 99 when more than SIZE is live at exit\n"
+          "  --baseline OLD.json  compare with an earlier --json report ...\n"
+          "  --max-increase PCT   ... and exit 99 when the peak grew by more than PCT\n"
+          "SIZE: bytes, or with K, M, G, T (powers of 1024), e.g. 64M, 1.5G.\n"
+          "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
+          "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
+          "126/127 when the program cannot be run or is not found.\n");
+}
+
+static int bad(const char *fmt, const char *arg) {
+  fprintf(stderr, "zmem: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(zmem run --help for the options)\n");
+  return EXIT_USAGE;
+}
+
+/* Creates the output's temporary file next to path now, so an unwritable
+ * path fails before the program starts; renamed into place at the end. */
+static int open_output(output *o) {
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", o->path);
+  snprintf(o->tmp, sizeof o->tmp, "%s/.zmem-XXXXXX", dirname(dir));
+  int fd = mkstemp(o->tmp);
+  if (fd >= 0) {
+    mode_t mask = umask(0); /* mkstemp makes 0600; a report is 0666 & ~umask */
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+  }
+  if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+    fprintf(stderr, "zmem: cannot write %s: %s\n", o->path, strerror(errno));
+    o->tmp[0] = 0;
+    return -1;
+  }
+  return 0;
+}
+
+static void drop_outputs(options *op) {
+  for (int i = 0; i < NOUT; i++)
+    if (op->out[i].f) {
+      fclose(op->out[i].f);
+      unlink(op->out[i].tmp);
+      op->out[i].f = NULL;
+    }
+}
+
+static int finish_output(output *o, const zmc_run *run) {
+  int r = o->write(o->f, run);
+  if (fclose(o->f) != 0)
+    r = -1;
+  o->f = NULL;
+  if (r == 0 && rename(o->tmp, o->path) != 0)
+    r = -1;
+  if (r != 0) {
+    fprintf(stderr, "zmem: writing %s failed: %s\n", o->path, strerror(errno));
+    unlink(o->tmp);
+  }
+  return r;
+}
+
+static int take_value(int argc, char **argv, int *i, const char **v) {
+  const char *a = argv[*i];
+  const char *eq = strchr(a, '=');
+  if (eq) {
+    *v = eq + 1;
+    return 0;
+  }
+  if (*i + 1 >= argc)
+    return -1;
+  *v = argv[++*i];
+  return 0;
+}
+
+static bool is(const char *a, const char *name) {
+  size_t n = strlen(name);
+  return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
+}
+
+static int parse_value(options *op, const char *a, const char *v) {
+  if (is(a, "--output")) op->out[OUT_TEXT].path = v;
+  else if (is(a, "--json")) op->out[OUT_JSON].path = v;
+  else if (is(a, "--plot")) op->out[OUT_PLOT].path = v;
+  else if (is(a, "--trace")) op->out[OUT_TRACE].path = v;
+  else if (is(a, "--baseline")) op->baseline = v;
+  else if (is(a, "--interval")) {
+    uint64_t ms;
+    char *end;
+    errno = 0;
+    ms = strtoull(v, &end, 10);
+    if (!*v || *end || errno || ms < 1 || ms > 3600000 || *v == '-')
+      return bad("--interval wants milliseconds from 1 to 3600000, not '%s'", v);
+    op->launch.interval_ms = (unsigned)ms;
+  } else if (is(a, "--max-peak")) {
+    if (!zmc_parse_size(v, &op->max_peak))
+      return bad("--max-peak wants a size such as 64M or 1.5G, not '%s'", v);
+    op->max_peak_set = true;
+  } else if (is(a, "--max-leaked")) {
+    if (!zmc_parse_size(v, &op->max_leaked))
+      return bad("--max-leaked wants a size such as 0, 4K or 10M, not '%s'", v);
+    op->max_leaked_set = true;
+  } else if (is(a, "--max-increase")) {
+    if (!zmc_parse_pct(v, &op->max_increase))
+      return bad("--max-increase wants a percentage such as 5 or 2.5%%, not '%s'", v);
+    op->max_increase_set = true;
+  } else
+    return bad("unknown option '%s'", a);
+  return 0;
+}
+
+static const char *const valued[] = {"--output", "--json", "--plot", "--trace",
+                                     "--baseline", "--interval", "--max-peak",
+                                     "--max-leaked", "--max-increase", NULL};
+
+/* Parses options; *first is the program's index. 0, -1 (help shown) or an
+ * exit status. */
+static int parse(int argc, char **argv, options *op, int *first) {
+  int i = 2;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (a[0] != '-' || !a[1])
+      break;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return -1;
+    }
+    if (!strcmp(a, "--no-children")) { op->launch.children = false; continue; }
+    if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { op->quiet = true; continue; }
+    bool known = false;
+    for (int k = 0; valued[k]; k++)
+      known = known || is(a, valued[k]);
+    if (!known)
+      return bad("unknown option '%s'", a);
+    const char *v;
+    if (take_value(argc, argv, &i, &v) != 0)
+      return bad("%s needs a value", a);
+    int r = parse_value(op, a, v);
+    if (r)
+      return r;
+  }
+  if (i >= argc)
+    return bad("%s", "no program given: zmem run [options] -- program [args...]");
+  if (op->max_increase_set != (op->baseline != NULL))
+    return bad("%s", "--baseline and --max-increase go together");
+  *first = i;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- gates */
+
+static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
+  char a[32], b[32], c[32];
+  int tripped = 0;
+  uint64_t peak = (uint64_t)run->sum_peak_requested;
+  if (op->max_peak_set && peak > op->max_peak) {
+    fprintf(stderr, "zmem: gate --max-peak: heap peak %s is %s over the budget of %s\n",
+            zmc_human(a, 32, (double)peak), zmc_human(b, 32, (double)(peak - op->max_peak)),
+            zmc_human(c, 32, (double)op->max_peak));
+    tripped++;
+  }
+  uint64_t leaked = (uint64_t)run->leaked_requested;
+  if (op->max_leaked_set && leaked > op->max_leaked) {
+    fprintf(stderr, "zmem: gate --max-leaked: %s in %lld blocks live at exit, %s over %s\n",
+            zmc_human(a, 32, (double)leaked), (long long)run->leaked_blocks,
+            zmc_human(b, 32, (double)(leaked - op->max_leaked)),
+            zmc_human(c, 32, (double)op->max_leaked));
+    tripped++;
+  }
+  if (op->baseline) {
+    double grew = base_peak ? ((double)peak / (double)base_peak - 1) * 100
+                            : (peak ? 1e9 : 0);
+    if (grew > op->max_increase) {
+      fprintf(stderr, "zmem: gate --max-increase: heap peak %s against %s in %s: "
+                      "+%.1f%%, allowed +%g%%\n",
+              zmc_human(a, 32, (double)peak), zmc_human(b, 32, (double)base_peak),
+              op->baseline, grew, op->max_increase);
+      tripped++;
+    }
+  }
+  if (tripped)
+    fprintf(stderr, "zmem: see the report's \"calls\" and \"allocation sizes\" (or --json) "
+                    "for where the bytes go\n");
+  return tripped ? EXIT_GATE : 0;
+}
+
+/* ------------------------------------------------------------------ run */
+
+static int prepare(options *op, uint64_t *base_peak) {
+  if (op->baseline && zmc_read_baseline(op->baseline, base_peak) != 0)
+    return EXIT_USAGE;
+  for (int k = 0; k < NOUT; k++)
+    if (op->out[k].path && open_output(&op->out[k]) != 0) {
+      drop_outputs(op);
+      return EXIT_USAGE;
+    }
+  return 0;
+}
+
+static int report(options *op, zmc_run *run) {
+  int failed = 0;
+  if (!op->out[OUT_TEXT].path && !op->quiet)
+    failed |= zmc_write_text(stderr, run);
+  for (int k = 0; k < NOUT; k++)
+    if (op->out[k].f)
+      failed |= finish_output(&op->out[k], run);
+  return failed;
+}
+
+static int cmd_run(int argc, char **argv) {
+  static options op;
+  op.launch.interval_ms = 10;
+  op.launch.children = true;
+  op.out[OUT_TEXT].write = zmc_write_text;
+  op.out[OUT_JSON].write = zmc_write_json;
+  op.out[OUT_PLOT].write = zmc_write_svg;
+  op.out[OUT_TRACE].write = zmc_write_trace;
+  int first = 0, r = parse(argc, argv, &op, &first);
+  if (r)
+    return r < 0 ? 0 : r;
+  char path[PATH_MAX], preload[PATH_MAX];
+  if ((r = zmc_check_program(argv[first], path, sizeof path)) != 0)
+    return r;
+  if (zmc_find_preload(preload, sizeof preload) != 0)
+    return EXIT_ZMEM;
+  if (strpbrk(preload, " :")) {
+    fprintf(stderr, "zmem: the preload's path has a space or colon, which LD_PRELOAD "
+                    "cannot hold: %s\n", preload);
+    return EXIT_ZMEM;
+  }
+  uint64_t base_peak = 0;
+  if ((r = prepare(&op, &base_peak)) != 0)
+    return r;
+  static zmc_run run;
+  run.argv = argv + first;
+  run.argc = argc - first;
+  run.interval_ms = op.launch.interval_ms;
+  run.children = op.launch.children;
+  r = zmc_launch(path, argv + first, preload, &op.launch, &run);
+  if (r != 0) {
+    drop_outputs(&op);
+  } else {
+    zmc_summarize(&run);
+    if (report(&op, &run) != 0)
+      r = EXIT_ZMEM;
+    else
+      r = gates(&op, &run, base_peak);
+    if (!r)
+      r = run.exit_status;
+  }
+  free(run.procs);
+  free(run.samples);
+  return r;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "run"))
+    return cmd_run(argc, argv);
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+    printf("zmem %d.%d.%d\n", ZMEM_VERSION_MAJOR, ZMEM_VERSION_MINOR, ZMEM_VERSION_PATCH);
+    return 0;
+  }
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+                    !strcmp(argv[1], "help"))) {
+    usage(stdout);
+    return 0;
+  }
+  if (argc < 2)
+    fprintf(stderr, "zmem: no command given\n");
+  else
+    fprintf(stderr, "zmem: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,59 @@
+/* What `zmem run` learned about a run: the figures of each process, copied
+ * out of the shared record and checked, and the sampled timeline. Every
+ * renderer (text, JSON, SVG, trace) and every gate reads only this. */
+#ifndef ZMC_MODEL_H
+#define ZMC_MODEL_H
+
+#include "record.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern const char *const zmc_fn_names[ZMR_NFN];
+
+typedef struct zmc_proc {
+  uint32_t index, parent_index, origin, state;
+  int pid, ppid;
+  bool exit_known;  /* exit_status is valid */
+  int exit_status;  /* as a shell reports it: code, or 128 + signal */
+  int signal;       /* killing signal when known, else 0 */
+  double start_s, end_s; /* seconds since the program started */
+  char command[ZMR_CMD_BYTES];
+  uint64_t calls[ZMR_NFN], bytes[ZMR_NFN], failures[ZMR_NFN];
+  uint64_t realloc_in_place, realloc_moved, realloc_shrunk;
+  uint64_t total_requested, total_held, allocations;
+  int64_t live_requested, live_held, live_blocks;
+  int64_t base_requested, base_held, base_blocks; /* inherited at fork */
+  int64_t peak_requested, peak_held;
+  uint64_t rss_peak; /* bytes; 0 unknown */
+  uint64_t hist[ZMR_HIST_BUCKETS];
+  uint32_t threads;
+} zmc_proc;
+
+typedef struct zmc_sample {
+  double t;      /* seconds since the program started */
+  uint32_t proc; /* index into run.procs */
+  int64_t requested, held;
+} zmc_sample;
+
+typedef struct zmc_run {
+  char *const *argv;
+  int argc;
+  int exit_status;  /* the first process's, shell style */
+  int signal;       /* the signal that killed it, or 0 */
+  double wall_s;
+  unsigned interval_ms;
+  bool children;
+  zmc_proc *procs;
+  uint32_t nprocs, lost_procs; /* lost: beyond ZMR_MAX_PROCS */
+  zmc_sample *samples;
+  size_t nsamples, cap;
+  /* Run-wide figures (summary). */
+  int64_t sum_peak_requested, sum_peak_held; /* peak of the sum over processes */
+  uint64_t total_requested, allocations, frees;
+  int64_t leaked_requested, leaked_blocks;
+  uint64_t rss_peak;
+} zmc_run;
+
+#endif

@@ -1,0 +1,18 @@
+/* The outputs of `zmem run`: each writes the whole run to f and returns 0,
+ * or -1 when writing failed. */
+#ifndef ZMC_RENDER_H
+#define ZMC_RENDER_H
+
+#include "model.h"
+
+#include <stdio.h>
+
+int zmc_write_text(FILE *f, const zmc_run *run);
+int zmc_write_json(FILE *f, const zmc_run *run);
+int zmc_write_svg(FILE *f, const zmc_run *run);
+int zmc_write_trace(FILE *f, const zmc_run *run);
+
+/* A process's status in words: "exit 0", "SIGKILL", "exec", "unknown". */
+const char *zmc_status_words(const zmc_proc *p, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,408 @@
+/* libzmem-preload.so: the C allocation functions, interposed.
+ *
+ * Each entry point hands the request to zmem's core (through the public API,
+ * with the functions found by dlsym(RTLD_NEXT) installed as its backend, in
+ * the lean layout) and counts the call in this thread's slot of the record
+ * that `zmem run` reads. The requested size of each live block is kept in
+ * sizes.c, the usable (held) size comes from the allocator.
+ *
+ * Before the real functions are known, and inside a call that re-enters the
+ * allocator (the thread-local guard), requests go to the bootstrap arena or
+ * straight to the real functions, uncounted. */
+#define _GNU_SOURCE
+#include "proc.h"
+#include "real.h"
+#include "sizes.h"
+
+#include <zmem.h>
+
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dlfcn.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+enum { UNINIT, INITING, READY, FAILED };
+static _Atomic int state = UNINIT;
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS int guard;        /* inside one of our entry points */
+static TLS zmr_slot *slot;   /* this thread's slot in zmp_proc */
+static TLS unsigned slot_gen;
+static TLS bool slot_shared;
+
+/* ------------------------------------------------------------- the core */
+
+static void *be_malloc(void *ud, size_t n) { (void)ud; return zmp_next.malloc(n); }
+static void *be_realloc(void *ud, void *p, size_t n) {
+  (void)ud;
+  return zmp_next.realloc(p, n);
+}
+static void be_free(void *ud, void *p) { (void)ud; zmp_next.free(p); }
+static size_t be_usable(void *ud, const void *p) {
+  (void)ud;
+  return zmp_next.usable_size((void *)p);
+}
+static void *be_aligned(void *ud, size_t a, size_t n) {
+  (void)ud;
+  return zmp_next.memalign(a, n);
+}
+
+/* A failed checked call returns NULL with ENOMEM, as the C functions do. */
+static void oom_returns(size_t size, void *arg) { (void)size; (void)arg; }
+
+static void fork_prepare(void) {
+  zmp_proc_prepare_fork();
+  zmp_sizes_prepare_fork();
+}
+static void fork_parent(void) { zmp_sizes_after_fork(); }
+static void fork_child(void) {
+  zmp_sizes_after_fork();
+  zmp_proc_forked();
+}
+
+static void on_exit_hook(int code, void *arg);
+
+static void init(void) {
+  int expected = UNINIT;
+  if (!atomic_compare_exchange_strong(&state, &expected, INITING))
+    return; /* another thread is at it: it uses the arena meanwhile */
+  guard++;
+  bool ok = zmp_real_init();
+  if (ok) {
+    static const zm_backend be = {"preload-next", be_malloc, be_realloc,
+                                  be_free, be_usable, NULL, be_aligned};
+    ok = zm_set_backend(&be) == 0 && zm_set_layout(ZM_LAYOUT_LEAN) == 0;
+    zm_set_oom_handler(oom_returns, NULL);
+  }
+  if (ok) {
+    zmp_proc_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    on_exit(on_exit_hook, NULL);
+  }
+  guard--;
+  atomic_store(&state, ok ? READY : FAILED);
+}
+
+__attribute__((constructor)) static void preload_ctor(void) { init(); }
+
+/* ------------------------------------------------------------- counting */
+
+static inline zmr_slot *my_slot(void) {
+  if (unlikely(!zmp_proc))
+    return NULL;
+  if (unlikely(!slot || slot_gen != zmp_generation)) {
+    slot = zmp_slot_claim(&slot_shared);
+    slot_gen = zmp_generation;
+  }
+  return slot;
+}
+
+static inline void bump(_Atomic uint64_t *c, uint64_t v) {
+  if (slot_shared)
+    atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+  else
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
+static inline void count_call(zmr_slot *s, int fn, size_t bytes, bool failed) {
+  bump(&s->calls[fn], 1);
+  bump(&s->bytes[fn], bytes);
+  if (failed)
+    bump(&s->failures[fn], 1);
+}
+
+/* A new block p of n requested bytes. */
+static inline void count_new(zmr_slot *s, void *p, size_t n) {
+  size_t held = zm_usable_size(p);
+  zmp_sizes_put(p, n, held);
+  unsigned b = zmr_bucket(n);
+  bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
+  bump(&s->total_requested, n);
+  bump(&s->total_held, held);
+  zmp_slot_move(s, slot_shared, (int64_t)n, (int64_t)held, 1);
+}
+
+/* The requested size of a live block (its usable size if unknown). */
+static inline size_t forget(void *p, size_t held) { return zmp_sizes_take(p, held); }
+
+/* ---------------------------------------------------------- entry points */
+
+static bool bypass(void) {
+  int s = atomic_load_explicit(&state, memory_order_acquire);
+  if (likely(s == READY))
+    return guard != 0;
+  if (s == UNINIT && !guard)
+    init();
+  return atomic_load(&state) != READY || guard != 0;
+}
+
+static void *raw_malloc(size_t n) {
+  return atomic_load(&state) == READY ? zmp_next.malloc(n) : zmp_arena_alloc(n);
+}
+
+static void *do_alloc(int fn, size_t n, size_t align) {
+  guard++;
+  void *p = align ? zm_aligned_alloc(align, n) : zm_try_malloc(n);
+  zmr_slot *s = my_slot();
+  if (s) {
+    count_call(s, fn, n, !p);
+    if (p)
+      count_new(s, p, n);
+  }
+  guard--;
+  return p;
+}
+
+EXPORT void *malloc(size_t n) {
+  if (unlikely(bypass()))
+    return raw_malloc(n);
+  return do_alloc(ZMR_MALLOC, n, 0);
+}
+
+/* calloc goes to the real calloc, not through the core: a user backend has
+ * no calloc, and malloc + memset would touch every page of a large block
+ * that the real calloc gets already zeroed from the kernel. */
+EXPORT void *calloc(size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    if (!bypass() && my_slot()) {
+      guard++;
+      count_call(slot, ZMR_CALLOC, 0, true);
+      guard--;
+    }
+    return NULL;
+  }
+  if (unlikely(bypass())) {
+    if (atomic_load(&state) == READY)
+      return zmp_next.calloc(count, size);
+    return zmp_arena_alloc(n); /* static storage: already zero */
+  }
+  guard++;
+  void *p = zmp_next.calloc(n ? n : 1, 1);
+  zmr_slot *s = my_slot();
+  if (s) {
+    count_call(s, ZMR_CALLOC, n, !p);
+    if (p)
+      count_new(s, p, n);
+  }
+  guard--;
+  return p;
+}
+
+static void free_counted(int fn, void *p) {
+  zmr_slot *s = my_slot();
+  if (s) {
+    size_t held = zm_usable_size(p);
+    size_t req = forget(p, held);
+    count_call(s, fn, req, false);
+    zmp_slot_move(s, slot_shared, -(int64_t)req, -(int64_t)held, -1);
+  }
+  zm_free(p);
+}
+
+EXPORT void free(void *p) {
+  if (!p) {
+    /* Counted (memusage counts it too), nothing else. */
+    if (likely(!bypass()) && my_slot()) {
+      guard++;
+      count_call(slot, ZMR_FREE, 0, false);
+      guard--;
+    }
+    return;
+  }
+  if (zmp_in_arena(p))
+    return;
+  int saved = errno;
+  if (unlikely(bypass())) {
+    zmp_next.free(p);
+  } else {
+    guard++;
+    free_counted(ZMR_FREE, p);
+    guard--;
+  }
+  errno = saved;
+}
+
+static void *arena_realloc(void *p, size_t n) {
+  void *q = malloc(n);
+  if (q) {
+    size_t old = zmp_arena_size(p);
+    memcpy(q, p, old < n ? old : n);
+  }
+  return q;
+}
+
+static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
+                          size_t old_req, size_t old_held) {
+  count_call(s, fn, n, !q && n);
+  if (!q) {
+    if (!n) /* realloc(p, 0) freed p */
+      zmp_slot_move(s, slot_shared, -(int64_t)old_req, -(int64_t)old_held, -1);
+    else
+      zmp_sizes_put(p, old_req, old_held); /* p is intact */
+    return;
+  }
+  size_t held = zm_usable_size(q);
+  zmp_sizes_put(q, n, held);
+  unsigned b = zmr_bucket(n);
+  bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
+  /* The total counts what a realloc added, as memusage does. */
+  bump(&s->total_requested, n > old_req ? n - old_req : 0);
+  bump(&s->total_held, held > old_held ? held - old_held : 0);
+  if (q != p)
+    bump(&s->realloc_moved, 1);
+  else if (n < old_req)
+    bump(&s->realloc_shrunk, 1);
+  else
+    bump(&s->realloc_in_place, 1);
+  zmp_slot_move(s, slot_shared, (int64_t)n - (int64_t)old_req,
+                (int64_t)held - (int64_t)old_held, 0);
+}
+
+static void *do_realloc(int fn, void *p, size_t n) {
+  if (!p)
+    return do_alloc(fn, n, 0);
+  guard++;
+  zmr_slot *s = my_slot();
+  size_t old_held = 0, old_req = 0;
+  if (s) {
+    old_held = zm_usable_size(p);
+    old_req = forget(p, old_held);
+  }
+  void *q = zm_try_realloc(p, n);
+  if (s)
+    count_realloc(s, fn, p, q, n, old_req, old_held);
+  guard--;
+  return q;
+}
+
+EXPORT void *realloc(void *p, size_t n) {
+  if (p && zmp_in_arena(p))
+    return arena_realloc(p, n);
+  if (unlikely(bypass()))
+    return atomic_load(&state) == READY ? zmp_next.realloc(p, n)
+                                        : (p ? NULL : zmp_arena_alloc(n));
+  return do_realloc(ZMR_REALLOC, p, n);
+}
+
+EXPORT void *reallocarray(void *p, size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if ((p && zmp_in_arena(p)) || unlikely(bypass()))
+    return realloc(p, n);
+  return do_realloc(ZMR_REALLOCARRAY, p, n);
+}
+
+/* ----------------------------------------------------- aligned allocation */
+
+static bool pow2(size_t a) { return a && !(a & (a - 1)); }
+
+static void *aligned(int fn, size_t align, size_t n) {
+  if (unlikely(bypass()))
+    return atomic_load(&state) == READY ? zmp_next.memalign(align, n) : NULL;
+  return do_alloc(fn, n, align > 16 ? align : 0);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n) {
+  if (!pow2(align) || align % sizeof(void *))
+    return EINVAL;
+  int saved = errno;
+  void *p = aligned(ZMR_POSIX_MEMALIGN, align, n);
+  int err = p ? 0 : ENOMEM;
+  errno = saved;
+  if (p)
+    *out = p;
+  return err;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n) {
+  if (!pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned(ZMR_ALIGNED_ALLOC, align, n);
+}
+
+/* memalign rounds an alignment that is not a power of two up to one. */
+static size_t round_align(size_t a) {
+  if (a <= 1)
+    return 1;
+  if (a > (SIZE_MAX >> 1) + 1)
+    return 0;
+  size_t r = 1;
+  while (r < a)
+    r <<= 1;
+  return r;
+}
+
+EXPORT void *memalign(size_t align, size_t n) {
+  size_t a = round_align(align);
+  if (!a) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned(ZMR_MEMALIGN, a, n);
+}
+
+EXPORT void *valloc(size_t n) {
+  return aligned(ZMR_VALLOC, (size_t)sysconf(_SC_PAGESIZE), n);
+}
+
+EXPORT void *pvalloc(size_t n) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (n > SIZE_MAX - page) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return aligned(ZMR_PVALLOC, page, n ? (n + page - 1) & ~(page - 1) : page);
+}
+
+EXPORT size_t malloc_usable_size(void *p) {
+  if (!p)
+    return 0;
+  if (zmp_in_arena(p))
+    return zmp_arena_size(p);
+  if (unlikely(bypass()))
+    return atomic_load(&state) == READY ? zmp_next.usable_size(p) : 0;
+  guard++;
+  size_t n = zm_usable_size(p);
+  zmr_slot *s = my_slot();
+  if (s)
+    count_call(s, ZMR_USABLE_SIZE, 0, false);
+  guard--;
+  return n;
+}
+
+/* ------------------------------------------------------------------ exit */
+
+/* The status a process exits with, for its row in the report: on_exit
+ * sees the status of exit() and of a return from main (which calls exit
+ * inside the C library, past any interposition); _exit and _Exit are
+ * interposed. A process killed by a signal never gets here; the launcher
+ * tells it from waitpid (the first process) or reports it as unknown. */
+static void on_exit_hook(int code, void *arg) {
+  (void)arg;
+  zmp_proc_exit(code);
+}
+
+EXPORT void _exit(int code) {
+  zmp_proc_exit(code);
+  syscall(SYS_exit_group, code);
+  __builtin_unreachable();
+}
+
+EXPORT void _Exit(int code) { _exit(code); }

@@ -1,0 +1,167 @@
+/* The requested size of every live block, keyed by address.
+ *
+ * The lean layout keeps nothing next to a block, and the allocator only
+ * knows the usable size, so the bytes a program asked for are kept here: a
+ * hash table split into shards by address, each an open-addressing table
+ * with linear probing and backward-shift deletion, guarded by its own spin
+ * lock and grown by doubling into fresh pages from mmap (never malloc).
+ * Threads that touch different shards share no cache line.
+ *
+ * An entry is one 64-bit word: the address divided by 16 (43 bits cover
+ * the 47-bit user address space of x86-64 and AArch64) and the block's
+ * slack, usable minus requested bytes, in 21 bits. A slack that does not
+ * fit is stored as SLACK_UNKNOWN and the block counts as requested = usable.
+ * So the table costs 8 bytes per live block at a load of at most 2/3:
+ * 12 bytes per live block on average, 16 at most. */
+#include "sizes.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define NSHARDS 256
+#define MIN_CAP 512 /* entries */
+
+#define KEY_SHIFT 21
+#define SLACK_UNKNOWN ((1u << KEY_SHIFT) - 1)
+
+typedef uint64_t entry; /* key << KEY_SHIFT | slack; 0: empty */
+
+typedef struct shard {
+  _Alignas(64) atomic_flag lock;
+  entry *tab;
+  size_t cap, count; /* cap: a power of two */
+} shard;
+
+static shard shards[NSHARDS];
+
+/* The home slot keeps neighbouring blocks in neighbouring slots (the
+ * allocator hands out nearby addresses one after another, so the table is
+ * walked like the heap, not at random); 16 MiB regions of one shard are
+ * spread apart by the multiplication. k is the address / 16. */
+static inline size_t home(uint64_t k, size_t cap) {
+  return (size_t)(k + (k >> 20) * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+}
+
+/* A shard is a 64 KiB region of addresses, modulo 256 of them. */
+static inline shard *shard_of(uint64_t k) { return &shards[(k >> 12) & (NSHARDS - 1)]; }
+
+static inline uint64_t key_of(entry e) { return e >> KEY_SHIFT; }
+
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* Spins briefly, then yields: on a machine with more threads than cores the
+ * holder may be descheduled, and spinning would waste the whole slice. */
+static void lock(shard *s) {
+  for (unsigned n = 0;
+       atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire); n++) {
+    if (n < 64)
+      spin_pause();
+    else
+      sched_yield();
+  }
+}
+
+static void unlock(shard *s) {
+  atomic_flag_clear_explicit(&s->lock, memory_order_release);
+}
+
+static entry *map_table(size_t cap) {
+  void *p = mmap(NULL, cap * sizeof(entry), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+/* The slot of key k in s: its entry, or the empty slot where it belongs. */
+static inline size_t find(const shard *s, uint64_t k) {
+  size_t i = home(k, s->cap);
+  while (s->tab[i] && key_of(s->tab[i]) != k)
+    i = (i + 1) & (s->cap - 1);
+  return i;
+}
+
+/* Doubles s's table; false when no memory is left (the entry is dropped). */
+static int grow(shard *s) {
+  shard n = {.cap = s->cap ? s->cap * 2 : MIN_CAP};
+  n.tab = map_table(n.cap);
+  if (!n.tab)
+    return 0;
+  for (size_t i = 0; i < s->cap; i++)
+    if (s->tab[i])
+      n.tab[find(&n, key_of(s->tab[i]))] = s->tab[i];
+  if (s->tab)
+    munmap(s->tab, s->cap * sizeof(entry));
+  s->tab = n.tab;
+  s->cap = n.cap;
+  return 1;
+}
+
+void zmp_sizes_put(const void *p, size_t requested, size_t held) {
+  uint64_t k = (uintptr_t)p >> 4;
+  if (!k || k >> (64 - KEY_SHIFT))
+    return; /* outside the 47-bit address space: counted as usable */
+  size_t slack = held - requested;
+  entry e = k << KEY_SHIFT | (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
+  shard *s = shard_of(k);
+  lock(s);
+  if ((s->count + 1) * 3 > s->cap * 2 && !grow(s)) {
+    unlock(s);
+    return;
+  }
+  size_t i = find(s, k);
+  s->count += !s->tab[i];
+  s->tab[i] = e;
+  unlock(s);
+}
+
+/* Removes slot i, shifting back the entries after it that probed past it. */
+static void erase(shard *s, size_t i) {
+  size_t mask = s->cap - 1, j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (!s->tab[j])
+      break;
+    size_t h = home(key_of(s->tab[j]), s->cap);
+    /* Move j into the hole at i unless its home lies in (i, j]. */
+    if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+      s->tab[i] = s->tab[j];
+      i = j;
+    }
+  }
+  s->tab[i] = 0;
+  s->count--;
+}
+
+size_t zmp_sizes_take(const void *p, size_t held) {
+  uint64_t k = (uintptr_t)p >> 4;
+  shard *s = shard_of(k);
+  size_t requested = held;
+  lock(s);
+  if (s->cap) {
+    size_t i = find(s, k);
+    if (s->tab[i]) {
+      size_t slack = (size_t)(s->tab[i] & SLACK_UNKNOWN);
+      if (slack != SLACK_UNKNOWN && slack <= held)
+        requested = held - slack;
+      erase(s, i);
+    }
+  }
+  unlock(s);
+  return requested;
+}
+
+void zmp_sizes_prepare_fork(void) {
+  for (int i = 0; i < NSHARDS; i++)
+    lock(&shards[i]);
+}
+
+void zmp_sizes_after_fork(void) {
+  for (int i = NSHARDS - 1; i >= 0; i--)
+    unlock(&shards[i]);
+}

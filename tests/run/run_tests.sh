@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Tests of `zmem run` on real programs, bad input and gates.
+#   run_tests.sh ZMEM HELPERS_DIR TEST
+# ZMEM: the zmem command; HELPERS_DIR: the test programs built from this
+# folder. Each "same" test runs a program plain and under `zmem run` and
+# wants the same stdout and exit status, and a valid JSON report.
+set -u
+ZMEM=$1
+H=$2
+TEST=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/zmem-run-test.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+fail() { echo "FAIL: $TEST: $*" >&2; exit 1; }
+skip() { echo "SKIP: $TEST: $*" >&2; exit 77; }
+check() { python3 "$HERE/check.py" "$@" || fail "report check failed: $*"; }
+
+# same [zmem-options] -- program args: compares stdout and status.
+same() {
+  local opts=()
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  "$@" >plain.out 2>plain.err
+  local rc1=$?
+  "$ZMEM" run --json r.json --output report.txt "${opts[@]}" -- "$@" >zmem.out 2>zmem.err
+  local rc2=$?
+  [ $rc1 = $rc2 ] || fail "exit status $rc1 plain, $rc2 under zmem ($(head -3 zmem.err))"
+  cmp -s plain.out zmem.out || fail "stdout differs under zmem: $(diff plain.out zmem.out | head -5)"
+  [ -s report.txt ] || fail "no report"
+  grep -q "heap peak" report.txt || fail "report without a heap peak"
+}
+
+# bad EXPECTED-STATUS PATTERN zmem-args...: a clear message, that status.
+bad() {
+  local want=$1 pat=$2
+  shift 2
+  "$ZMEM" "$@" >out.txt 2>err.txt
+  local rc=$?
+  [ $rc = "$want" ] || fail "zmem $*: status $rc, wanted $want ($(head -2 err.txt))"
+  grep -q -- "$pat" err.txt || fail "zmem $*: no '$pat' in: $(head -3 err.txt)"
+  [ "$(wc -l <err.txt)" -le 25 ] || fail "zmem $*: message too long"
+  [ ! -s out.txt ] || [ "$*" = "" ] || fail "zmem $*: wrote to stdout"
+}
+
+case $TEST in
+python)
+  command -v python3 >/dev/null || skip "no python3"
+  PY=$(command -v /usr/bin/python3 || command -v python3)
+  export PYTHONMALLOC=malloc
+  same -- "$PY" -c 'import json,collections
+d=collections.Counter(str(i%97) for i in range(200000))
+print(len(json.dumps([list(range(i)) for i in range(300)])), d.most_common(2))'
+  check r.json procs=1 exit=0 min_peak=100000 ;;
+sqlite)
+  command -v sqlite3 >/dev/null || skip "no sqlite3"
+  sqlite3 db.sqlite "create table t(a integer primary key, b text);
+    with recursive c(x) as (select 1 union all select x+1 from c where x<20000)
+    insert into t select x, printf('row %d %s', x, hex(randomblob(8))) from c;" ||
+    fail "could not make the database"
+  same -- sqlite3 db.sqlite "select count(*), sum(length(b)) from t; select a from t order by b limit 3;"
+  check r.json procs=1 exit=0 min_peak=10000 ;;
+sort)
+  seq 1 100000 | awk '{print ($1 * 7919) % 100003}' >in.txt
+  same -- sort -n in.txt
+  check r.json procs=1 exit=0 min_peak=10000 ;;
+gcc)
+  command -v gcc >/dev/null || skip "no gcc"
+  printf 'int add(int a, int b) { return a + b; }\nint main(void) { return add(1, 2) - 3; }\n' >s.c
+  same -- gcc -c s.c -o s.o
+  [ -s s.o ] || fail "gcc wrote no object"
+  check r.json min_procs=2 exit=0 min_execs=1 ;;
+threads)
+  same -- "$H/zmem_run_threads" 4
+  check r.json procs=1 exit=0 min_threads=5 ;;
+threads8)
+  # 8 threads must not collapse: the run completes and every call counts.
+  same -- "$H/zmem_run_threads" 8
+  check r.json procs=1 exit=0 min_threads=9
+  python3 - r.json <<'PY' || fail "calls lost with 8 threads"
+import json, sys
+p = json.load(open(sys.argv[1]))["processes"][0]
+m = p["functions"]["malloc"]["calls"]
+if m < 8 * 200000:
+    sys.exit(f"malloc calls {m} < {8 * 200000}")
+if p["live_blocks"] > 100:
+    sys.exit(f"{p['live_blocks']} blocks live after every thread freed its own")
+PY
+  ;;
+fork)
+  same -- "$H/zmem_run_forker"
+  check r.json procs=2 exit=0 forks=1
+  python3 - r.json <<'PY' || fail "fork child's figures"
+import json, sys
+ps = json.load(open(sys.argv[1]))["processes"]
+child = [p for p in ps if p["origin"] == "fork"][0]
+if child["status"] != {"kind": "exit", "exit_status": 3}:
+    sys.exit(f"child status {child['status']}")
+if not (3 << 20) <= child["peak_requested_bytes"] <= (3 << 20) + 200000:
+    sys.exit(f"child peak {child['peak_requested_bytes']}")
+if child["inherited_requested_bytes"] < 100000:
+    sys.exit("the child did not inherit the parent's block")
+PY
+  ;;
+pipeline)
+  seq 1 5000 >in.txt
+  same -- sh -c 'sort -r in.txt | head -n 3 | tr 0-9 a-j'
+  check r.json min_procs=4 exit=0
+  same --no-children -- sh -c 'sort -r in.txt | head -n 3 | tr 0-9 a-j'
+  check r.json procs=1 exit=0 ;;
+dlopen)
+  same -- "$H/zmem_run_dl_main" "$H/libzmem_run_dl_lib.so"
+  check r.json procs=1 exit=0 min_peak=500000 ;;
+_exit)
+  same -- "$H/zmem_run_quick_exit"
+  check r.json procs=1 exit=7 status=exit min_leaked=100000 ;;
+sigkill)
+  "$ZMEM" run --json r.json --output report.txt -- "$H/zmem_run_sleeper" pid.txt &
+  zpid=$!
+  for _ in $(seq 100); do [ -s pid.txt ] && break; sleep 0.1; done
+  [ -s pid.txt ] || fail "the program did not start"
+  kill -KILL "$(cat pid.txt)"
+  wait $zpid
+  rc=$?
+  [ $rc = 137 ] || fail "status $rc, wanted 137 (128 + SIGKILL)"
+  check r.json procs=1 exit=137 status=signal min_peak=10000000 min_leaked=10000000
+  grep -q "killed by SIGKILL" report.txt || fail "report does not say SIGKILL" ;;
+memusage)
+  command -v memusage >/dev/null || skip "no memusage (libc-devtools)"
+  python3 "$HERE/memusage_compare.py" "$ZMEM" "$H/zmem_run_churn" ||
+    fail "zmem and memusage disagree"
+  PY=$(command -v /usr/bin/python3 || command -v python3)
+  PYTHONMALLOC=malloc python3 "$HERE/memusage_compare.py" --calls-slack 5 "$ZMEM" \
+    "$PY" -c 'print(sum(len(str(list(range(i)))) for i in range(300)))' ||
+    fail "zmem and memusage disagree on python3" ;;
+outputs)
+  "$ZMEM" run --quiet --json r.json --plot p.svg --trace t.json --interval 5 -- \
+    "$H/zmem_run_forker" >/dev/null 2>err.txt || fail "run failed: $(cat err.txt)"
+  [ ! -s err.txt ] || fail "--quiet still wrote: $(head -2 err.txt)"
+  check r.json procs=2
+  python3 -c 'import json,sys; d=json.load(open("t.json")); e=d["traceEvents"]
+assert any(x["ph"]=="C" for x in e), "no counter events"' || fail "trace"
+  python3 -c 'import xml.dom.minidom,sys; d=xml.dom.minidom.parse("p.svg")
+assert d.getElementsByTagName("polyline"), "no lines"
+assert any("peak" in t.toxml() for t in d.getElementsByTagName("text")), "no peak"' ||
+    fail "svg"
+  ls -a | grep -q '^\.zmem-' && fail "a temporary file was left behind"
+  true ;;
+gates)
+  "$ZMEM" run --quiet --json base.json -- "$H/zmem_run_quick_exit" >/dev/null || true
+  "$ZMEM" run --quiet --max-peak 1K -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  [ $? = 99 ] || fail "--max-peak did not exit 99"
+  grep -q "gate --max-peak" err.txt || fail "no --max-peak message"
+  [ "$(wc -l <err.txt)" -le 5 ] || fail "gate message over 5 lines"
+  "$ZMEM" run --quiet --max-peak 1M --max-leaked 1M -- "$H/zmem_run_quick_exit" >/dev/null
+  [ $? = 7 ] || fail "a gate that holds must give the program's status"
+  "$ZMEM" run --quiet --max-leaked 0 -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  [ $? = 99 ] && grep -q "gate --max-leaked" err.txt || fail "--max-leaked 0"
+  "$ZMEM" run --quiet --baseline base.json --max-increase 5 -- "$H/zmem_run_quick_exit" >/dev/null
+  [ $? = 7 ] || fail "same peak as the baseline must pass"
+  sed 's/"peak_requested_bytes": [0-9]*/"peak_requested_bytes": 1000/' base.json >small.json
+  "$ZMEM" run --quiet --baseline small.json --max-increase 5% -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  [ $? = 99 ] && grep -q "gate --max-increase" err.txt || fail "--max-increase" ;;
+bad_input)
+  bad 2 "no program given" run
+  bad 2 "no program given" run --json x.json --
+  bad 127 "command not found" run -- zmem-no-such-program
+  bad 127 "No such file" run -- ./no/such/file
+  printf 'x' >notexec && chmod -x notexec
+  bad 126 "not an executable" run -- ./notexec
+  bad 126 "not an executable" run -- /
+  bad 2 "unknown option" run --frobnicate -- true
+  bad 2 "unknown command" frobnicate
+  bad 2 "max-peak wants a size" run --max-peak 12Q -- true
+  bad 2 "max-peak wants a size" run --max-peak -5 -- true
+  bad 2 "max-leaked wants a size" run --max-leaked "" -- true
+  bad 2 "max-increase wants a percentage" run --baseline x --max-increase ten -- true
+  bad 2 "interval wants" run --interval 0 -- true
+  bad 2 "go together" run --max-increase 5 -- true
+  bad 2 "needs a value" run --json
+  bad 2 "cannot write" run --json /nonexistent-dir/r.json -- true
+  bad 2 "cannot write" run --plot /proc/p.svg -- true
+  echo '{"hello": 1}' >notours.json
+  bad 2 "not a zmem run report" run --baseline notours.json --max-increase 5 -- true
+  echo 'not json' >garbage.json
+  bad 2 "not a zmem run report" run --baseline garbage.json --max-increase 5 -- true
+  bad 2 "zmem-no-such-file" run --baseline zmem-no-such-file --max-increase 5 -- true
+  # The program must not have run when an output path is bad.
+  "$ZMEM" run --json /nonexistent-dir/r.json -- touch ran.txt 2>/dev/null
+  [ ! -e ran.txt ] || fail "the program ran although --json was unwritable"
+  if [ -x "$H/zmem_run_static" ]; then
+    bad 126 "statically linked" run -- "$H/zmem_run_static"
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    cp "$H/zmem_run_quick_exit" suid && chmod u+s suid
+    "$ZMEM" run -- ./suid >/dev/null 2>err.txt
+    grep -q "set-user/group-ID" err.txt || fail "no setuid warning"
+  fi ;;
+scribble)
+  "$ZMEM" run -- "$H/zmem_run_scribble" >/dev/null 2>err.txt
+  rc=$?
+  [ $rc = 125 ] || fail "header overwritten: status $rc, wanted 125"
+  grep -q "overwrote zmem's shared record" err.txt || fail "no clear message: $(cat err.txt)"
+  "$ZMEM" run -- "$H/zmem_run_scribble" procs >/dev/null 2>err.txt
+  rc=$?
+  [ $rc = 125 ] || fail "process record overwritten: status $rc, wanted 125"
+  grep -q "overwrote" err.txt || fail "no clear message: $(cat err.txt)" ;;
+*) fail "unknown test" ;;
+esac
+echo "PASS: $TEST"
