@@ -281,18 +281,21 @@ Test(backend, set_mem_functions_installs_plain_functions) {
   cr_assert_eq(plain_mallocs, 1);
   p = zm_realloc(p, 10000);
   cr_assert_not_null(p);
-  cr_assert_eq(plain_reallocs, 1);
+  /* Under valgrind header blocks move on realloc (malloc, copy, free), so
+   * that memcheck follows their contents. */
+  unsigned moved = harness_valgrind();
+  cr_assert_eq(plain_reallocs, 1 - moved);
   char *s = zm_strdup("built on the malloc hook");
   cr_assert_not_null(s);
-  cr_assert_eq(plain_mallocs, 2);
+  cr_assert_eq(plain_mallocs, 2 + moved);
   void *z = zm_calloc(10, 10);
   cr_assert_not_null(z);
   cr_assert(all_bytes(z, 100, 0));
-  cr_assert_eq(plain_mallocs, 3);
+  cr_assert_eq(plain_mallocs, 3 + moved);
   zm_free(z);
   zm_free(s);
   zm_free(p);
-  cr_assert_eq(plain_frees, 3);
+  cr_assert_eq(plain_frees, 3 + moved);
   cr_assert_eq(zm_used_memory(), 0);
 }
 
