@@ -39,6 +39,9 @@ static TLS int guard;        /* inside one of our entry points */
 static TLS zmr_slot *slot;   /* this thread's slot in zmp_proc */
 static TLS unsigned slot_gen;
 static TLS bool slot_shared;
+/* Its destructor publishes an exiting thread's unpublished bytes. */
+static pthread_key_t slot_key;
+static bool slot_key_ok;
 
 /* ------------------------------------------------------------- the core */
 
@@ -72,6 +75,11 @@ static void fork_child(void) {
 
 static void on_exit_hook(int code, void *arg);
 
+static void slot_gone(void *arg) {
+  if (arg == slot && slot_gen == zmp_generation)
+    zmp_slot_flush(arg);
+}
+
 static void init(void) {
   int expected = UNINIT;
   if (!atomic_compare_exchange_strong(&state, &expected, INITING))
@@ -85,6 +93,7 @@ static void init(void) {
     zm_set_oom_handler(oom_returns, NULL);
   }
   if (ok) {
+    slot_key_ok = pthread_key_create(&slot_key, slot_gone) == 0;
     zmp_proc_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     zmp_sites_init(); /* after: its fork handlers run after those above */
@@ -98,13 +107,21 @@ __attribute__((constructor)) static void preload_ctor(void) { init(); }
 
 /* ------------------------------------------------------------- counting */
 
+/* The slot is set before the key: pthread_setspecific may allocate, and
+ * that allocation then finds the slot in place. */
+__attribute__((noinline)) static zmr_slot *claim_slot(void) {
+  slot = zmp_slot_claim(&slot_shared);
+  slot_gen = zmp_generation;
+  if (slot_key_ok && !slot_shared)
+    (void)pthread_setspecific(slot_key, slot);
+  return slot;
+}
+
 static inline zmr_slot *my_slot(void) {
   if (unlikely(!zmp_proc))
     return NULL;
-  if (unlikely(!slot || slot_gen != zmp_generation)) {
-    slot = zmp_slot_claim(&slot_shared);
-    slot_gen = zmp_generation;
-  }
+  if (unlikely(!slot || slot_gen != zmp_generation))
+    return claim_slot();
   return slot;
 }
 

@@ -259,3 +259,17 @@ static void raise_peak(_Atomic int64_t *peak, int64_t v) {
 void zmp_publish(_Atomic int64_t *published, _Atomic int64_t *peak, int64_t u) {
   raise_peak(peak, atomic_fetch_add_explicit(published, u, memory_order_relaxed) + u);
 }
+
+void zmp_slot_flush(zmr_slot *s) {
+  zmr_proc *p = zmp_proc;
+  if (!p)
+    return;
+  int64_t req = atomic_exchange_explicit(&s->unpub_requested, 0,
+                                         memory_order_relaxed);
+  int64_t held = atomic_exchange_explicit(&s->unpub_held, 0,
+                                          memory_order_relaxed);
+  if (req)
+    zmp_publish(&p->published_requested, &p->peak_requested, req);
+  if (held)
+    zmp_publish(&p->published_held, &p->peak_held, held);
+}

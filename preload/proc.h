@@ -34,6 +34,11 @@ void zmp_proc_exit(int code);
  * says the slot is the shared overflow slot (atomic updates needed). */
 zmr_slot *zmp_slot_claim(bool *shared);
 
+/* A thread is exiting: publishes its slot's unpublished bytes, so that the
+ * process's shared totals (and so the peaks other threads note) include
+ * them. The slot stays the thread's if it allocates again. Owner only. */
+void zmp_slot_flush(zmr_slot *s);
+
 /* Adds u to a process's shared total and raises its peak: once per
  * ZMR_GRANULE bytes a thread moves (every call for the shared slot). */
 void zmp_publish(_Atomic int64_t *published, _Atomic int64_t *peak, int64_t u);

@@ -74,6 +74,10 @@ gcc)
 threads)
   same -- "$H/zmem_run_threads" 4
   check r.json procs=1 exit=0 min_threads=5 ;;
+handoff)
+  # A block allocated by a thread that has exited counts in the peak.
+  same -- "$H/zmem_run_handoff"
+  check r.json procs=1 exit=0 min_peak=260000 ;;
 threads8)
   # 8 threads must not collapse: the run completes and every call counts.
   same -- "$H/zmem_run_threads" 8
