@@ -907,7 +907,7 @@ static void md_times(FILE *f) {
   fprintf(f, "## Time per operation\n\nWall-clock time per operation (all "
              "threads together: total wall time / total operations), median "
              "of %d. The raw row shows ± half the range over the repetitions "
-             "as a share of the median (the noise of this machine); the other "
+             "as a share of the median (the noise of the machine the run names); the other "
              "rows show the paired ratio to raw in parentheses. An operation "
              "is one alloc/free pair (churn, mixed), one realloc (realloc) or "
              "one block handed from producer to consumer (prod/cons; `Nt` "
@@ -1097,7 +1097,7 @@ static void md_decomposition(FILE *f) {
              "price of the size queries alone, zm-lean / floor is what "
              "zmem's front-end and accounting add, and atomic / floor and "
              "mutex / floor are the largest speedups over those designs that "
-             "*any* exact lean accounting could show on this machine (the "
+             "*any* exact lean accounting could show on the machine of the run (the "
              "targets ask for 1.5 and 3).\n\n");
   fprintf(f, "| backend | workload | raw | floor / raw | zm-lean / floor | "
              "zm-lean / raw | same, CPU time | atomic / floor | mutex / floor "
@@ -1259,7 +1259,10 @@ static void write_md(const char *path) {
              "library's own allocator: [ADAPTERS.md](ADAPTERS.md) "
              "(`bench/adapters.sh`). The overhead of `zmem run` on whole "
              "programs: [RUN-OVERHEAD.md](RUN-OVERHEAD.md) "
-             "(`bench/run_overhead.sh`).\n\n");
+             "(`bench/run_overhead.sh`); with allocation sites (`--sites`, "
+             "`--sample`) beside heaptrack: [sites-results.json]"
+             "(sites-results.json) (`bench/sites.sh`, table in "
+             "[docs/sites.md](../docs/sites.md#overhead)).\n\n");
   md_env(f);
   fprintf(f, "\n## Headline\n\n");
   md_headline(f);

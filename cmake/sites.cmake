@@ -3,14 +3,16 @@
 # folded stacks, flame graph), each a static library that the preload and
 # the command link. Included from the top-level CMakeLists.txt.
 # Found without pkg-config too (a build may run with PKG_CONFIG_LIBDIR
-# elsewhere); a missing one stops the configure step with the package to
-# install.
+# elsewhere). With ZMEM_BUILD_RUN=AUTO a missing one leaves the preload and
+# the command out, and the configure step names the packages to install;
+# with ON it stops the configure step.
+set(_zm_run_missing "")
 function(zmem_sites_need var lib header package)
   find_library(${var}_LIB ${lib})
   find_path(${var}_INC ${header})
   if(NOT ${var}_LIB OR NOT ${var}_INC)
-    message(FATAL_ERROR "zmem: allocation sites need ${package}: "
-      "sudo apt-get install -y ${package} (or -DZMEM_BUILD_RUN=OFF)")
+    set(_zm_run_missing ${_zm_run_missing} ${package} PARENT_SCOPE)
+    return()
   endif()
   add_library(zmem::${lib} UNKNOWN IMPORTED)
   set_target_properties(zmem::${lib} PROPERTIES IMPORTED_LOCATION ${${var}_LIB}
@@ -19,12 +21,23 @@ endfunction()
 zmem_sites_need(ZM_UNWIND unwind libunwind.h libunwind-dev)
 zmem_sites_need(ZM_DW dw elfutils/libdwfl.h libdw-dev)
 zmem_sites_need(ZM_ELF elf libelf.h libelf-dev)
-target_link_libraries(zmem::dw INTERFACE zmem::elf)
 find_package(ZLIB)
 if(NOT ZLIB_FOUND)
-  message(FATAL_ERROR "zmem: allocation sites need zlib1g-dev: "
-    "sudo apt-get install -y zlib1g-dev (or -DZMEM_BUILD_RUN=OFF)")
+  list(APPEND _zm_run_missing zlib1g-dev)
 endif()
+set(ZMEM_RUN_ENABLED ON)
+if(_zm_run_missing)
+  string(REPLACE ";" " " _zm_pkgs "${_zm_run_missing}")
+  if(ZMEM_BUILD_RUN STREQUAL "ON")
+    message(FATAL_ERROR "zmem: the zmem command (zmem run) needs ${_zm_pkgs}: "
+      "sudo apt-get install -y ${_zm_pkgs} (or -DZMEM_BUILD_RUN=OFF)")
+  endif()
+  message(STATUS "zmem: the zmem command (zmem run) and its preload library "
+    "are not built: they need ${_zm_pkgs} (sudo apt-get install -y ${_zm_pkgs})")
+  set(ZMEM_RUN_ENABLED OFF)
+  return()
+endif()
+target_link_libraries(zmem::dw INTERFACE zmem::elf)
 
 # The stack table: written by the preload, read by the command.
 add_library(zmem_sites_table STATIC preload/stacktab.c)
