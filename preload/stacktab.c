@@ -169,8 +169,14 @@ static void save_peak(zm__st_counters *c, uint64_t s) {
   while (atomic_exchange_explicit(&c->lock, 1, memory_order_acquire))
     cpu_relax();
   if (atomic_load_explicit(&c->seq, memory_order_relaxed) != s) {
-    c->peak_count = atomic_load_explicit(&c->live_count, memory_order_relaxed);
-    c->peak_bytes = atomic_load_explicit(&c->live_bytes, memory_order_relaxed);
+    atomic_store_explicit(&c->peak_count,
+                          atomic_load_explicit(&c->live_count,
+                                               memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(&c->peak_bytes,
+                          atomic_load_explicit(&c->live_bytes,
+                                               memory_order_relaxed),
+                          memory_order_relaxed);
     atomic_store_explicit(&c->seq, s, memory_order_release);
   }
   atomic_store_explicit(&c->lock, 0, memory_order_release);
@@ -277,8 +283,8 @@ static void copy_counters(const zm__st_counters *c0, uint64_t peak_seq, zm__st_s
   s->live_count = LOAD(c->live_count);
   s->live_bytes = LOAD(c->live_bytes);
   if (atomic_load_explicit(&c->seq, memory_order_acquire) == peak_seq) {
-    s->peak_count = c->peak_count;
-    s->peak_bytes = c->peak_bytes;
+    s->peak_count = LOAD(c->peak_count);
+    s->peak_bytes = LOAD(c->peak_bytes);
   } else {
     s->peak_count = s->live_count;
     s->peak_bytes = s->live_bytes;

@@ -47,7 +47,7 @@ enum { ZM__ST_EMPTY, ZM__ST_CLAIMED, ZM__ST_READY };
 typedef struct zm__st_counters {
   _Atomic uint64_t alloc_count, alloc_bytes; /* in total */
   _Atomic int64_t live_count, live_bytes;    /* now */
-  int64_t peak_count, peak_bytes;            /* live when epoch `seq` began */
+  _Atomic int64_t peak_count, peak_bytes;    /* live when epoch `seq` began */
   _Atomic uint64_t seq;                      /* peak epoch of the last change */
   _Atomic uint32_t lock;                     /* taken to save the peak figures */
 } zm__st_counters;
