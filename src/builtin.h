@@ -180,34 +180,7 @@ static inline void *bi_aligned(size_t a, size_t n) {
   return mi_malloc_aligned_at(n, a, 0);
 }
 
-/* Size source: the allocator's usable-size query. */
-static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
-  void *p = zero ? bi_calloc(n) : bi_malloc(n);
-  if (zm__likely(p != NULL))
-    *bytes = bi_usable(p);
-  return p;
-}
-
-static inline size_t bi_free_counted(void *p) {
-  size_t u = bi_usable(p);
-  bi_free_usable(p, u);
-  return u;
-}
-
-/* n: the size the block was last requested with (unused: these
- * allocators' sized frees would need the size class, not the request). */
-static inline size_t bi_free_sized_counted(void *p, size_t n) {
-  (void)n;
-  return bi_free_counted(p);
-}
-
-static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
-  size_t old = bi_usable(p);
-  void *q = bi_realloc(p, n);
-  if (q)
-    *delta = (int64_t)bi_usable(q) - (int64_t)old;
-  return q;
-}
+#define ZM__BI_SIZE_BY_QUERY 1
 
 #elif defined(ZMEM_BACKEND_TCMALLOC)
 #include <gperftools/tcmalloc.h>
@@ -232,34 +205,7 @@ static inline size_t bi_usable(const void *p) {
 static inline size_t bi_good_size(size_t n) { return n; }
 static inline void *bi_aligned(size_t a, size_t n) { return tc_memalign(a, n); }
 
-/* Size source: the allocator's usable-size query. */
-static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
-  void *p = zero ? bi_calloc(n) : bi_malloc(n);
-  if (zm__likely(p != NULL))
-    *bytes = bi_usable(p);
-  return p;
-}
-
-static inline size_t bi_free_counted(void *p) {
-  size_t u = bi_usable(p);
-  bi_free_usable(p, u);
-  return u;
-}
-
-/* n: the size the block was last requested with (unused: these
- * allocators' sized frees would need the size class, not the request). */
-static inline size_t bi_free_sized_counted(void *p, size_t n) {
-  (void)n;
-  return bi_free_counted(p);
-}
-
-static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
-  size_t old = bi_usable(p);
-  void *q = bi_realloc(p, n);
-  if (q)
-    *delta = (int64_t)bi_usable(q) - (int64_t)old;
-  return q;
-}
+#define ZM__BI_SIZE_BY_QUERY 1
 
 #else /* libc */
 #include <malloc.h>
@@ -293,7 +239,12 @@ static inline void *bi_aligned(size_t a, size_t n) {
   return posix_memalign(&p, a, n) == 0 ? p : NULL;
 }
 
-/* Size source: the allocator's usable-size query. */
+#define ZM__BI_SIZE_BY_QUERY 1
+#endif
+
+#ifdef ZM__BI_SIZE_BY_QUERY
+/* Size source, for the allocators above without a cheaper one: their
+ * usable-size query. */
 static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
   void *p = zero ? bi_calloc(n) : bi_malloc(n);
   if (zm__likely(p != NULL))
