@@ -85,12 +85,19 @@ const char *zmc_human(char *buf, size_t cap, double b) {
   return buf;
 }
 
-bool zmc_parse_size(const char *s, uint64_t *out) {
+/* A non-negative decimal number at the start of s, no sign or blank in
+ * front; *end is where it stops. */
+static bool leading_number(const char *s, double *v, char **end) {
   if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
     return false;
+  *v = strtod(s, end);
+  return *end != s && isfinite(*v) && *v >= 0;
+}
+
+bool zmc_parse_size(const char *s, uint64_t *out) {
   char *end;
-  double v = strtod(s, &end);
-  if (end == s || !isfinite(v) || v < 0)
+  double v;
+  if (!leading_number(s, &v, &end))
     return false;
   double mul = 1;
   switch (*end) {
@@ -114,11 +121,9 @@ bool zmc_parse_size(const char *s, uint64_t *out) {
 }
 
 bool zmc_parse_pct(const char *s, double *out) {
-  if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-    return false;
   char *end;
-  double v = strtod(s, &end);
-  if (end == s || !isfinite(v) || v < 0)
+  double v;
+  if (!leading_number(s, &v, &end))
     return false;
   if (*end == '%')
     end++;
