@@ -100,6 +100,16 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   fprintf(f, "\"realloc\": {\"in_place\": %llu, \"moved\": %llu, \"shrunk\": %llu},\n",
           (unsigned long long)p->realloc_in_place, (unsigned long long)p->realloc_moved,
           (unsigned long long)p->realloc_shrunk);
+  if (run->fault) {
+    fprintf(f, "      \"fault\": {");
+    u64(f, "injected", p->fault_hits, ", ");
+    u64(f, "first_request", p->fault_first, ", \"site\": ");
+    if (p->fault_site[0])
+      str(f, p->fault_site);
+    else
+      fputs("null", f);
+    fprintf(f, "},\n");
+  }
   functions(f, p);
   histogram(f, p);
   fprintf(f, "      \"timeline\": [");
@@ -126,6 +136,11 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
              "\"interval_ms\": %u, \"children\": %s,\n",
           run->exit_status, run->signal, run->wall_s, run->interval_ms,
           run->children ? "true" : "false");
+  if (run->fault) {
+    fprintf(f, "  \"fault\": ");
+    str(f, run->fault);
+    fprintf(f, ",\n");
+  }
   fprintf(f, "  \"summary\": {");
   i64(f, "peak_requested_bytes", run->sum_peak_requested, ", ");
   i64(f, "peak_held_bytes", run->sum_peak_held, ", ");

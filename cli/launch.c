@@ -180,36 +180,50 @@ static char *env_entry(const char *key, const char *value) {
   return e;
 }
 
-/* Frees what child_env allocated: the array and its last three entries. */
-static void free_env(char **env) {
+/* Frees what child_env allocated: the array and its last `own` entries. */
+static void free_env(char **env, size_t own) {
   size_t n = 0;
   while (env[n])
     n++;
-  for (size_t i = n >= 3 ? n - 3 : 0; i < n; i++)
+  for (size_t i = n >= own ? n - own : 0; i < n; i++)
     free(env[i]);
   free(env);
 }
 
-/* The environment with LD_PRELOAD (ours first) and the record's fd/token. */
-static char **child_env(const char *preload, int fd, uint64_t token) {
+/* Entries the launcher sets itself, left out of the inherited ones. */
+static bool ours(const char *e) {
+  static const char *const keys[] = {"LD_PRELOAD=", ZMR_ENV_FD "=", ZMR_ENV_TOKEN "=",
+                                     ZMR_ENV_FAULT "=", NULL};
+  for (int k = 0; keys[k]; k++)
+    if (!strncmp(e, keys[k], strlen(keys[k])))
+      return true;
+  return false;
+}
+
+/* The environment with LD_PRELOAD (ours first), the record's fd/token and
+ * the fault setting; *own: the entries allocated here (the last ones). */
+static char **child_env(const char *preload, int fd, uint64_t token, const char *fault,
+                        size_t *own) {
   extern char **environ;
   size_t n = 0;
   while (environ[n])
     n++;
-  char **env = calloc(n + 4, sizeof *env);
+  char **env = calloc(n + 5, sizeof *env);
   if (!env)
     return NULL;
   size_t k = 0;
   const char *old = getenv("LD_PRELOAD");
   char buf[64];
   for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], ZMR_ENV_FD "=", 12) &&
-        strncmp(environ[i], ZMR_ENV_TOKEN "=", 15))
+    if (!ours(environ[i]))
       env[k++] = environ[i];
+  size_t first = k;
   size_t plen = strlen(preload) + (old ? strlen(old) + 1 : 0) + 1;
   char *pl = malloc(plen);
-  if (!pl)
+  if (!pl) {
+    free(env);
     return NULL;
+  }
   snprintf(pl, plen, "%s%s%s", preload, old && *old ? " " : "", old ? old : "");
   env[k++] = env_entry("LD_PRELOAD", pl);
   free(pl);
@@ -217,9 +231,17 @@ static char **child_env(const char *preload, int fd, uint64_t token) {
   env[k++] = env_entry(ZMR_ENV_FD, buf);
   snprintf(buf, sizeof buf, "%llx", (unsigned long long)token);
   env[k++] = env_entry(ZMR_ENV_TOKEN, buf);
+  if (fault)
+    env[k++] = env_entry(ZMR_ENV_FAULT, fault);
   env[k] = NULL;
-  if (!env[k - 1] || !env[k - 2] || !env[k - 3]) {
-    free_env(env);
+  *own = k - first;
+  bool ok = true;
+  for (size_t i = first; i < k; i++)
+    ok = ok && env[i];
+  if (!ok) {
+    for (size_t i = first; i < k; i++)
+      free(env[i]);
+    free(env);
     return NULL;
   }
   return env;
@@ -356,7 +378,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   fill_header(&wrote, o);
   if (o->sites && o->sites->on)
     zmc_sites_layout(base, &wrote, ZMR_PROCS_END, o->sites);
-  char **env = child_env(preload, fd, wrote.token);
+  size_t own = 0;
+  char **env = child_env(preload, fd, wrote.token, o->fault, &own);
   if (!env) {
     fprintf(stderr, "zmem: out of memory\n");
     return 125;
@@ -371,7 +394,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   pid_t pid = fork();
   if (pid < 0) {
     fprintf(stderr, "zmem: fork: %s\n", strerror(errno));
-    free_env(env);
+    free_env(env, own);
     return 125;
   }
   if (pid == 0) {
@@ -381,7 +404,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
     fprintf(stderr, "zmem: %s: %s\n", path, strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
-  free_env(env);
+  free_env(env, own);
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   int status = watch(pid, base, &sp, run, start, o->interval_ms, &ru);

@@ -11,6 +11,7 @@ typedef struct zmc_launch_opts {
   unsigned interval_ms;
   bool children;
   const struct zmc_sites_opts *sites; /* allocation sites; NULL: off */
+  const char *fault; /* fault setting for the program (ZMR_ENV_FAULT); NULL: none */
 } zmc_launch_opts;
 
 /* Resolves argv[0] like the shell (PATH), checks that it can be profiled,

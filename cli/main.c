@@ -2,6 +2,7 @@
  * heap of any dynamically linked program (docs/run.md). */
 #define _GNU_SOURCE
 #include "baseline.h"
+#include "faultopt.h"
 #include "launch.h"
 #include "sites_run.h"
 #include "unwind.h"
@@ -44,6 +45,8 @@ typedef struct options {
   const char *baseline;
   double max_increase;
   zmc_sites_opts sites;
+  zmc_fault_opts fault;
+  char fault_setting[128];
 } options;
 
 static void usage(FILE *f) {
@@ -64,6 +67,10 @@ static void usage(FILE *f) {
           "  --sites              call stacks: top sites in the report (docs/sites.md);\n"
           "    --depth N (32), --sample BYTES (Poisson, e.g. 512K), --unwind auto|fp|dwarf,\n"
           "    --pprof F.pb.gz, --collapsed F, --flame F.svg (each implies --sites)\n"
+          "  --fail N[:REPEAT]    allocation request N fails (ENOMEM), and the REPEAT\n"
+          "                       after it; the report names it (docs/sweep.md)\n"
+          "  --fail-p P           each request fails with probability P (0 to 1) ...\n"
+          "  --seed S             ... reproducibly from seed S (default 0)\n"
           "SIZE: bytes, or with K, M, G, T (powers of 1024), e.g. 64M, 1.5G.\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
@@ -165,7 +172,18 @@ static int parse_value(options *op, const char *a, const char *v) {
       return bad("--unwind wants auto, fp or dwarf, not '%s'", v);
     op->sites.mode = m;
   }
-  else if (is(a, "--interval")) {
+  else if (is(a, "--fail")) {
+    if (!zmc_parse_fail(v, &op->fault.nth, &op->fault.repeat))
+      return bad("--fail wants N or N:REPEAT (N from 1, REPEAT from 0), not '%s'", v);
+  } else if (is(a, "--fail-p")) {
+    if (!zmc_parse_prob(v, &op->fault.p))
+      return bad("--fail-p wants a probability from 0 to 1 such as 0.01, not '%s'", v);
+    op->fault.p_set = true;
+  } else if (is(a, "--seed")) {
+    if (!zmc_parse_count(v, &op->fault.seed))
+      return bad("--seed wants a number from 0, not '%s'", v);
+    op->fault.seed_set = true;
+  } else if (is(a, "--interval")) {
     uint64_t ms;
     char *end;
     errno = 0;
@@ -194,7 +212,7 @@ static const char *const valued[] = {"--output", "--json", "--plot", "--trace",
                                      "--baseline", "--interval", "--max-peak",
                                      "--max-leaked", "--max-increase", "--depth",
                                      "--sample", "--unwind", "--pprof", "--collapsed",
-                                     "--flame", NULL};
+                                     "--flame", "--fail", "--fail-p", "--seed", NULL};
 /* Options that turn allocation sites on by themselves. */
 static const char *const want_sites[] = {"--depth", "--sample", "--unwind", "--pprof",
                                          "--collapsed", "--flame", NULL};
@@ -237,6 +255,8 @@ static int parse(int argc, char **argv, options *op, int *first) {
     return bad("%s", "no program given: zmem run [options] -- program [args...]");
   if (op->max_increase_set != (op->baseline != NULL))
     return bad("%s", "--baseline and --max-increase go together");
+  if (op->fault.seed_set && !op->fault.p_set)
+    return bad("%s", "--seed goes with --fail-p");
   *first = i;
   return 0;
 }
@@ -342,6 +362,8 @@ static int cmd_run(int argc, char **argv) {
   if ((r = prepare(&op, &base_peak)) != 0)
     return r;
   static zmc_run run;
+  op.launch.fault = zmc_fault_setting(&op.fault, op.fault_setting, sizeof op.fault_setting);
+  run.fault = op.launch.fault;
   run.argv = argv + first;
   run.argc = argc - first;
   run.interval_ms = op.launch.interval_ms;

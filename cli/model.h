@@ -12,6 +12,8 @@
 
 extern const char *const zmc_fn_names[ZMR_NFN];
 
+#define ZMC_SITE_BYTES 512
+
 typedef struct zmc_proc {
   uint32_t index, parent_index, origin, state;
   int pid, ppid;
@@ -29,6 +31,12 @@ typedef struct zmc_proc {
   uint64_t rss_peak; /* bytes; 0 unknown */
   uint64_t hist[ZMR_HIST_BUCKETS];
   uint32_t threads;
+  /* Fault injection (--fail, --fail-p): failures injected, the number of
+   * the first injected request (0: none) and, with sites, its call site. */
+  uint64_t fault_hits, fault_first;
+  uint32_t fault_npcs;
+  uint64_t fault_pcs[ZMR_FAULT_MAX_PCS];
+  char fault_site[ZMC_SITE_BYTES]; /* "func file:line < caller ..."; "" unknown */
 } zmc_proc;
 
 typedef struct zmc_sample {
@@ -45,6 +53,7 @@ typedef struct zmc_run {
   double wall_s;
   unsigned interval_ms;
   bool children;
+  const char *fault; /* the fault setting (ZMR_ENV_FAULT), or NULL */
   zmc_proc *procs;
   uint32_t nprocs, lost_procs; /* lost: beyond ZMR_MAX_PROCS */
   zmc_sample *samples;

@@ -97,8 +97,29 @@ static char *reason(const char *fmt, const char *arg) {
   return strdup(buf);
 }
 
+/* The call site of the first injected failure: up to three frames, the
+ * innermost first, in the words of the text report. */
+static void fault_site(zm__symtab *sym, zmc_proc *p) {
+  size_t at = 0;
+  for (uint32_t k = 0; k < p->fault_npcs && k < 3; k++) {
+    zm__sym_frame f;
+    char one[ZMC_SITE_BYTES / 2];
+    zm__sym_lookup(sym, p->fault_pcs[k], &f);
+    const char *file = strrchr(f.file, '/');
+    if (f.status == ZM__SYM_OK && f.line > 0)
+      snprintf(one, sizeof one, "%.150s %.90s:%d", f.func, file ? file + 1 : f.file, f.line);
+    else
+      zm__sym_format(&f, one, sizeof one);
+    int w = snprintf(p->fault_site + at, sizeof p->fault_site - at, "%s%s",
+                     k ? " < " : "", one);
+    if (w < 0 || (size_t)w >= sizeof p->fault_site - at)
+      break;
+    at += (size_t)w;
+  }
+}
+
 static void read_slot(const void *base, uint64_t offset, const zmc_sites_opts *o,
-                      uint32_t k, zmc_sites *st, uint32_t i) {
+                      uint32_t k, zmc_sites *st, uint32_t i, zmc_proc *proc) {
   const char *slot = (const char *)base + zms_slot_offset(offset, slot_bytes(o), k);
   char err[256];
   if (zm__prof_read_table(&st->prof[i], slot + sizeof(zms_modules), table_bytes(o), err,
@@ -109,6 +130,8 @@ static void read_slot(const void *base, uint64_t offset, const zmc_sites_opts *o
   }
   zm__symtab *sym = symbols((const zms_modules *)slot);
   zm__prof_symbolize(&st->prof[i], sym);
+  if (sym && proc->fault_npcs)
+    fault_site(sym, proc);
   zm__sym_close(sym);
   st->has[i] = true;
 }
@@ -160,7 +183,7 @@ const char *zmc_sites_collect(const void *base, uint64_t offset, const zmc_sites
       continue;
     }
     used[k1 - 1] = true;
-    read_slot(base, offset, o, (uint32_t)(k1 - 1), st, i);
+    read_slot(base, offset, o, (uint32_t)(k1 - 1), st, i, &run->procs[i]);
   }
   merge_all(st, run);
   return NULL;

@@ -46,6 +46,29 @@ static void sum_fns(const zmc_run *run, zmc_proc *s) {
   }
 }
 
+/* Fault injection: which request failed in which process, and where. */
+static void faults(FILE *f, const zmc_run *run) {
+  if (!run->fault)
+    return;
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    const zmc_proc *p = &run->procs[i];
+    total += p->fault_hits;
+    if (!p->fault_hits)
+      continue;
+    fprintf(f, "  allocation request %llu failed (injected)", (unsigned long long)p->fault_first);
+    if (run->nprocs > 1)
+      fprintf(f, " in pid %d", p->pid);
+    if (p->fault_hits > 1)
+      fprintf(f, ", %llu failures injected in all", (unsigned long long)p->fault_hits);
+    fputc('\n', f);
+    if (p->fault_site[0])
+      fprintf(f, "    at %s\n", p->fault_site);
+  }
+  if (!total)
+    fprintf(f, "  no allocation request failed (injected): fewer requests than asked\n");
+}
+
 static void header(FILE *f, const zmc_run *run) {
   fprintf(f, "zmem run:");
   for (int i = 0; i < run->argc && i < 8; i++)
@@ -55,6 +78,7 @@ static void header(FILE *f, const zmc_run *run) {
     fprintf(f, "  killed by SIG%s after %.3f s\n", sigabbrev_np(run->signal), run->wall_s);
   else
     fprintf(f, "  exit status %d after %.3f s\n", run->exit_status, run->wall_s);
+  faults(f, run);
 }
 
 static void memory(FILE *f, const zmc_run *run, const zmc_proc *s) {

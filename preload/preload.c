@@ -10,6 +10,7 @@
  * allocator (the thread-local guard), requests go to the bootstrap arena or
  * straight to the real functions, uncounted. */
 #define _GNU_SOURCE
+#include "inject.h"
 #include "proc.h"
 #include "real.h"
 #include "sites.h"
@@ -91,6 +92,7 @@ static void init(void) {
                                   be_free, be_usable, NULL, be_aligned};
     ok = zm_set_backend(&be) == 0 && zm_set_layout(ZM_LAYOUT_LEAN) == 0;
     zm_set_oom_handler(oom_returns, NULL);
+    zmp_inject_init();
   }
   if (ok) {
     slot_key_ok = pthread_key_create(&slot_key, slot_gone) == 0;
@@ -170,9 +172,17 @@ static void *raw_malloc(size_t n) {
   return atomic_load(&state) == READY ? zmp_next.malloc(n) : zmp_arena_alloc(n);
 }
 
+/* A failed request: fault injection notes the ones it caused. */
+static inline void failed_request(void) {
+  if (unlikely(zmp_inject_on))
+    zmp_inject_failed();
+}
+
 static void *do_alloc(int fn, size_t n, size_t align) {
   guard++;
   void *p = align ? zm_aligned_alloc(align, n) : zm_try_malloc(n);
+  if (!p)
+    failed_request();
   zmr_slot *s = my_slot();
   if (s) {
     count_call(s, fn, n, !p);
@@ -191,7 +201,19 @@ EXPORT void *malloc(size_t n) {
 
 /* calloc goes to the real calloc, not through the core: a user backend has
  * no calloc, and malloc + memset would touch every page of a large block
- * that the real calloc gets already zeroed from the kernel. */
+ * that the real calloc gets already zeroed from the kernel. Under fault
+ * injection it goes through the core, so that the core numbers it (and
+ * may refuse it) like every other request. */
+static void *zeroed(size_t n) {
+  if (unlikely(zmp_inject_on)) {
+    void *p = zm_try_calloc(n ? n : 1, 1);
+    if (!p)
+      failed_request();
+    return p;
+  }
+  return zmp_next.calloc(n ? n : 1, 1);
+}
+
 EXPORT void *calloc(size_t count, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) {
@@ -209,7 +231,7 @@ EXPORT void *calloc(size_t count, size_t size) {
     return zmp_arena_alloc(n); /* static storage: already zero */
   }
   guard++;
-  void *p = zmp_next.calloc(n ? n : 1, 1);
+  void *p = zeroed(n);
   zmr_slot *s = my_slot();
   if (s) {
     count_call(s, ZMR_CALLOC, n, !p);
@@ -305,6 +327,8 @@ static void *do_realloc(int fn, void *p, size_t n) {
     old_req = forget(p, old_held);
   }
   void *q = zm_try_realloc(p, n);
+  if (!q && n)
+    failed_request();
   if (s)
     count_realloc(s, fn, p, q, n, old_req, old_held);
   guard--;

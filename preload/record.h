@@ -146,6 +146,21 @@ typedef struct zmr_header {
 /* The environment the launcher hands to the program. */
 #define ZMR_ENV_FD "ZMEM_RUN_FD"       /* the shared memory's descriptor */
 #define ZMR_ENV_TOKEN "ZMEM_RUN_TOKEN" /* header.token, in hex */
+/* Fault injection (`zmem run --fail/--fail-p`, `zmem sweep`): options in
+ * the ZMEM_OPTIONS syntax, fault keys only, e.g. "fault=7:0" or
+ * "fault_seed=3,fault_p=0.01". */
+#define ZMR_ENV_FAULT "ZMEM_RUN_FAULT"
+
+/* Words of zmr_proc.ext that fault injection writes (ext[0] is the sites
+ * slot, sites_record.h). The stack of the first injected failure is
+ * recorded only when the run has allocation sites. */
+enum {
+  ZMR_EXT_FAULT_HITS = 1,  /* failures injected in this process */
+  ZMR_EXT_FAULT_FIRST = 2, /* number of the first injected request; 0: none */
+  ZMR_EXT_FAULT_NPCS = 3,  /* return addresses recorded below */
+  ZMR_EXT_FAULT_PCS = 4,   /* first of them, innermost first */
+  ZMR_FAULT_MAX_PCS = ZMR_PROC_EXT - ZMR_EXT_FAULT_PCS
+};
 
 _Static_assert(sizeof(zmr_header) <= ZMR_HEADER_BYTES, "header fits its page");
 

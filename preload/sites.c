@@ -178,6 +178,27 @@ void zmp_sites_init(void) {
 
 /* ------------------------------------------------------------- counting */
 
+/* The current stack into pcs (ZM__UNWIND_MAX_DEPTH + 8 entries); *skip:
+ * the preload's own frames at its start. Returns the depth after them. */
+static size_t capture(uintptr_t *pcs, size_t *skip) {
+  size_t got = zm__unwind_capture(pcs, ZM__UNWIND_MAX_DEPTH + 8, 0), k = 0;
+  while (k < got && pcs[k] >= self_lo && pcs[k] < self_hi)
+    k++;
+  *skip = k;
+  return got - k < dir->depth ? got - k : dir->depth;
+}
+
+size_t zmp_sites_stack(uintptr_t *out, size_t max) {
+  if (!tab)
+    return 0;
+  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH + 8];
+  size_t skip, depth = capture(pcs, &skip);
+  depth = depth < max ? depth : max;
+  memcpy(out, pcs + skip, depth * sizeof *out);
+  check_modules(out, depth);
+  return depth;
+}
+
 void zmp_sites_new(void *p, size_t n) {
   if (!tab)
     return;
@@ -187,11 +208,7 @@ void zmp_sites_new(void *p, size_t n) {
   if (!zm__sample(&sampler, n, &w))
     return;
   uintptr_t pcs[ZM__UNWIND_MAX_DEPTH + 8];
-  size_t got = zm__unwind_capture(pcs, sizeof pcs / sizeof pcs[0], 0);
-  size_t skip = 0; /* the preload's own frames */
-  while (skip < got && pcs[skip] >= self_lo && pcs[skip] < self_hi)
-    skip++;
-  size_t depth = got - skip < dir->depth ? got - skip : dir->depth;
+  size_t skip, depth = capture(pcs, &skip);
   zm__st_entry *e = zm__stacktab_find(tab, pcs + skip, (uint32_t)depth);
   uint32_t entries = atomic_load_explicit(&tab->entries_used, memory_order_relaxed);
   if (entries != seen_entries) {
