@@ -5,6 +5,7 @@
 #include "faultopt.h"
 #include "launch.h"
 #include "sites_run.h"
+#include "sweep.h"
 #include "unwind.h"
 #include "render.h"
 #include "summary.h"
@@ -389,6 +390,8 @@ static int cmd_run(int argc, char **argv) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "run"))
     return cmd_run(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "sweep"))
+    return zmc_sweep_main(argc, argv);
   if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
     printf("zmem %d.%d.%d\n", ZMEM_VERSION_MAJOR, ZMEM_VERSION_MINOR, ZMEM_VERSION_PATCH);
     return 0;

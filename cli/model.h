@@ -33,7 +33,7 @@ typedef struct zmc_proc {
   uint32_t threads;
   /* Fault injection (--fail, --fail-p): failures injected, the number of
    * the first injected request (0: none) and, with sites, its call site. */
-  uint64_t fault_hits, fault_first;
+  uint64_t fault_hits, fault_first, fault_requests; /* requests: numbered at exit */
   uint32_t fault_npcs;
   uint64_t fault_pcs[ZMR_FAULT_MAX_PCS];
   char fault_site[ZMC_SITE_BYTES]; /* "func file:line < caller ..."; "" unknown */

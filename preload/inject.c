@@ -57,3 +57,8 @@ void zmp_inject_failed(void) {
   }
   p->ext[ZMR_EXT_FAULT_HITS] += mine;
 }
+
+void zmp_inject_exit(void) {
+  if (zmp_inject_on && zmp_proc)
+    zmp_proc->ext[ZMR_EXT_FAULT_REQUESTS] = zm_fault_requests();
+}

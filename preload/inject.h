@@ -20,4 +20,7 @@ void zmp_inject_init(void);
  * inside the preload's recursion guard. */
 void zmp_inject_failed(void);
 
+/* The process is exiting: records how many requests it numbered. */
+void zmp_inject_exit(void);
+
 #endif

@@ -444,10 +444,12 @@ EXPORT size_t malloc_usable_size(void *p) {
  * tells it from waitpid (the first process) or reports it as unknown. */
 static void on_exit_hook(int code, void *arg) {
   (void)arg;
+  zmp_inject_exit();
   zmp_proc_exit(code);
 }
 
 EXPORT void _exit(int code) {
+  zmp_inject_exit();
   zmp_proc_exit(code);
   syscall(SYS_exit_group, code);
   __builtin_unreachable();

@@ -157,8 +157,9 @@ typedef struct zmr_header {
 enum {
   ZMR_EXT_FAULT_HITS = 1,  /* failures injected in this process */
   ZMR_EXT_FAULT_FIRST = 2, /* number of the first injected request; 0: none */
-  ZMR_EXT_FAULT_NPCS = 3,  /* return addresses recorded below */
-  ZMR_EXT_FAULT_PCS = 4,   /* first of them, innermost first */
+  ZMR_EXT_FAULT_REQUESTS = 3, /* requests numbered when the process exited */
+  ZMR_EXT_FAULT_NPCS = 4,  /* return addresses recorded below */
+  ZMR_EXT_FAULT_PCS = 5,   /* first of them, innermost first */
   ZMR_FAULT_MAX_PCS = ZMR_PROC_EXT - ZMR_EXT_FAULT_PCS
 };
 

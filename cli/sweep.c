@@ -1,0 +1,599 @@
+/* `zmem sweep`: the baseline run, then one run per step under the preload
+ * with request `step` made to fail, several at a time, each in a runner
+ * process that leads a process group of its own (so a step past the
+ * timeout, and whatever it started, dies with one kill), classified when
+ * it ends. See sweep.h and docs/sweep.md. */
+#define _GNU_SOURCE
+#include "sweep.h"
+
+#include "faultopt.h"
+#include "launch.h"
+#include "sites_run.h"
+#include "summary.h"
+#include "unwind.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_FOUND = 1, EXIT_USAGE = 2, EXIT_ZMEM = 125, EXIT_INTERRUPTED = 130 };
+
+#define BASELINE_TIMEOUT_S 300.0
+#define NEVER "fault=18446744073709551615:0" /* numbers requests, fails none */
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+typedef struct job {
+  pid_t pid; /* the runner, leader of the step's process group; 0: free */
+  uint64_t step;
+  int rfd, outfd;
+  double start;
+  bool killed, cancelled; /* cancelled: killed and not recorded */
+  size_t got;
+  zmc_step res;
+} job;
+
+typedef struct ctx {
+  zmc_sweep *s;
+  char path[PATH_MAX], preload[PATH_MAX];
+  int input; /* the copy of stdin, or -1 */
+  zmc_sites_opts sites;
+  bool baseline; /* running the baseline: step 0 only */
+  uint64_t next, started, done;
+  double timeout;
+} ctx;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------- the runner */
+
+static void redirect(const ctx *c, int outfd) {
+  int in = -1;
+  if (c->input >= 0) {
+    char p[64]; /* an open file of its own: each step reads from the start */
+    snprintf(p, sizeof p, "/proc/self/fd/%d", c->input);
+    in = open(p, O_RDONLY);
+  }
+  if (in < 0)
+    in = open("/dev/null", O_RDONLY);
+  if (in >= 0 && in != 0) {
+    dup2(in, 0);
+    close(in);
+  }
+  dup2(outfd, 1);
+  dup2(outfd, 2);
+}
+
+/* The step's figures from the run, all processes together. */
+static void fill(zmc_step *r, zmc_run *run) {
+  zmc_summarize(run);
+  r->exit_status = run->exit_status;
+  r->signal = run->signal;
+  r->live_blocks = run->leaked_blocks;
+  r->live_bytes = run->leaked_requested;
+  r->wall_s = run->wall_s;
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    const zmc_proc *p = &run->procs[i];
+    r->injected += p->fault_hits;
+    if (p->fault_requests > r->requests)
+      r->requests = p->fault_requests;
+    if (p->fault_hits && !r->first_request) {
+      r->first_request = p->fault_first;
+      memcpy(r->site, p->fault_site, sizeof r->site);
+    }
+  }
+}
+
+static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
+  setpgid(0, 0);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  redirect(c, outfd);
+  char setting[64];
+  if (step)
+    snprintf(setting, sizeof setting, "fault=%llu:0", (unsigned long long)step);
+  zmc_launch_opts o = {.interval_ms = 100, .children = true,
+                       .sites = c->s->sites ? &c->sites : NULL,
+                       .fault = step ? setting : NEVER};
+  static zmc_run run;
+  static zmc_step r;
+  run.argv = c->s->argv;
+  run.argc = c->s->argc;
+  r.step = step;
+  r.launch_rc = zmc_launch(c->path, c->s->argv, c->preload, &o, &run);
+  if (!r.launch_rc)
+    fill(&r, &run);
+  (void)!write(wfd, &r, sizeof r); /* below PIPE_BUF: one piece */
+  _exit(0);
+}
+
+/* ------------------------------------------------------------ the jobs */
+
+static int step_output(const ctx *c, uint64_t step) {
+  if (!c->s->logs)
+    return open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  char p[PATH_MAX];
+  if (step)
+    snprintf(p, sizeof p, "%s/step-%llu.log", c->s->logs, (unsigned long long)step);
+  else
+    snprintf(p, sizeof p, "%s/baseline.log", c->s->logs);
+  return open(p, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+}
+
+static int start(ctx *c, job *j, uint64_t step) {
+  int fds[2];
+  int out = step_output(c, step);
+  if (out < 0 || pipe2(fds, O_CLOEXEC) != 0) {
+    fprintf(stderr, "zmem: sweep: step %llu: %s\n", (unsigned long long)step,
+            strerror(errno));
+    if (out >= 0)
+      close(out);
+    return -1;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0)
+    runner(c, step, fds[1], out);
+  close(fds[1]);
+  if (pid < 0) {
+    fprintf(stderr, "zmem: sweep: fork: %s\n", strerror(errno));
+    close(fds[0]);
+    close(out);
+    return -1;
+  }
+  setpgid(pid, pid); /* also here: no kill may miss the group */
+  *j = (job){.pid = pid, .step = step, .rfd = fds[0], .outfd = out, .start = now_s()};
+  c->started++;
+  return 0;
+}
+
+/* The last lines of the step's output, at most ZMC_TAIL_BYTES - 1 bytes. */
+static void tail(int fd, char *buf) {
+  struct stat st;
+  buf[0] = 0;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0)
+    return;
+  off_t n = st.st_size < ZMC_TAIL_BYTES - 1 ? st.st_size : ZMC_TAIL_BYTES - 1;
+  ssize_t got = pread(fd, buf, (size_t)n, st.st_size - n);
+  buf[got > 0 ? got : 0] = 0;
+  char *nl = n < st.st_size ? strchr(buf, '\n') : NULL;
+  if (nl)
+    memmove(buf, nl + 1, strlen(nl + 1) + 1);
+}
+
+static int classify(const zmc_sweep *s, const zmc_step *r) {
+  if (r->launch_rc)
+    return ZMC_ERROR;
+  if (r->signal)
+    return ZMC_CRASH;
+  /* An exit with another status than the baseline's is the program giving
+   * up on the failure: what it still holds then is not a leak. */
+  if (r->exit_status == s->baseline.exit_status &&
+      r->live_blocks > s->baseline.live_blocks)
+    return ZMC_LEAK;
+  return ZMC_CLEAN;
+}
+
+static zmc_step *slot_for(zmc_sweep *s, uint64_t step) {
+  uint64_t i = step - s->from;
+  if (i >= s->cap) {
+    uint64_t cap = s->cap ? s->cap * 2 : 256;
+    while (cap <= i)
+      cap *= 2;
+    zmc_step *n = realloc(s->steps, cap * sizeof *n);
+    if (!n)
+      return NULL;
+    memset(n + s->cap, 0, (cap - s->cap) * sizeof *n);
+    s->steps = n;
+    s->cap = cap;
+  }
+  if (i >= s->nsteps)
+    s->nsteps = i + 1;
+  return &s->steps[i];
+}
+
+static void record(ctx *c, job *j, bool ok) {
+  zmc_sweep *s = c->s;
+  zmc_step *r = c->baseline ? &s->baseline : slot_for(s, j->step);
+  if (!r)
+    return;
+  if (ok)
+    *r = j->res;
+  else
+    *r = (zmc_step){.step = j->step, .wall_s = now_s() - j->start};
+  r->kind = j->killed ? ZMC_HANG : ok ? classify(s, r) : ZMC_ERROR;
+  if (r->kind == ZMC_CRASH || r->kind == ZMC_ERROR)
+    tail(j->outfd, r->tail);
+  r->ran = true;
+  c->done++;
+  bool no_failure = ok && !j->killed && !r->signal && !r->launch_rc && !r->injected;
+  if (!c->baseline && no_failure && (!s->last || j->step < s->last)) {
+    s->last = j->step;
+    s->complete = true;
+  }
+}
+
+/* The runner ended (its pipe closed): the step's result, then the group. */
+static void finish(ctx *c, job *j) {
+  int st;
+  while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  kill(-j->pid, SIGKILL); /* what the program left running */
+  record(c, j, j->got == sizeof j->res && !j->killed);
+  close(j->rfd);
+  close(j->outfd);
+  j->pid = 0;
+}
+
+static void drain(ctx *c, job *j) {
+  ssize_t n = read(j->rfd, (char *)&j->res + j->got, sizeof j->res - j->got);
+  if (n > 0)
+    j->got += (size_t)n;
+  else if (n == 0 || errno != EINTR)
+    finish(c, j);
+}
+
+/* ------------------------------------------------------- the scheduler */
+
+static bool more(const ctx *c) {
+  const zmc_sweep *s = c->s;
+  if (c->baseline)
+    return c->next == 0;
+  return !(s->to && c->next > s->to) && !(s->last && c->next > s->last);
+}
+
+static void kill_job(job *j) {
+  if (j->pid && !j->killed) {
+    kill(-j->pid, SIGKILL);
+    j->killed = true;
+  }
+}
+
+static void cancel(job *j) {
+  kill_job(j);
+  j->cancelled = true;
+}
+
+/* Steps past the end of the sweep, once it is known, are not needed. */
+static void cancel_beyond(ctx *c, job *jobs, unsigned n) {
+  for (unsigned k = 0; k < n; k++)
+    if (jobs[k].pid && c->s->last && jobs[k].step > c->s->last)
+      cancel(&jobs[k]);
+}
+
+static void check_timeouts(ctx *c, job *jobs, unsigned n) {
+  double t = now_s();
+  for (unsigned k = 0; k < n; k++)
+    if (jobs[k].pid && t - jobs[k].start > c->timeout)
+      kill_job(&jobs[k]);
+}
+
+static unsigned fill_slots(ctx *c, job *jobs, unsigned n) {
+  unsigned running = 0;
+  for (unsigned k = 0; k < n; k++) {
+    if (!jobs[k].pid && more(c) && !stop && start(c, &jobs[k], c->next) == 0)
+      c->next++;
+    else if (!jobs[k].pid && more(c) && !stop)
+      stop = 2; /* cannot start steps: give up with what was found */
+    running += jobs[k].pid != 0;
+  }
+  return running;
+}
+
+static void wait_some(ctx *c, job *jobs, unsigned n) {
+  struct pollfd p[n];
+  for (unsigned k = 0; k < n; k++)
+    p[k] = (struct pollfd){jobs[k].pid ? jobs[k].rfd : -1, POLLIN, 0};
+  if (poll(p, n, 100) <= 0)
+    return;
+  for (unsigned k = 0; k < n; k++)
+    if (jobs[k].pid && (p[k].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (jobs[k].cancelled) {
+        int st;
+        waitpid(jobs[k].pid, &st, 0);
+        close(jobs[k].rfd);
+        close(jobs[k].outfd);
+        jobs[k].pid = 0;
+      } else
+        drain(c, &jobs[k]);
+    }
+}
+
+static void schedule(ctx *c, unsigned n) {
+  job *jobs = calloc(n, sizeof *jobs);
+  if (!jobs) {
+    stop = 2;
+    return;
+  }
+  for (;;) {
+    unsigned running = fill_slots(c, jobs, n);
+    if (!running)
+      break;
+    if (stop)
+      for (unsigned k = 0; k < n; k++)
+        cancel(&jobs[k]);
+    wait_some(c, jobs, n);
+    cancel_beyond(c, jobs, n);
+    check_timeouts(c, jobs, n);
+    if (!c->baseline)
+      zmc_sweep_progress(c->s, (int64_t)c->done);
+  }
+  free(jobs);
+}
+
+/* ------------------------------------------------------------- options */
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: zmem sweep [options] [--] program [args...]\n"
+          "Runs program once without failures (the baseline), then once per step,\n"
+          "making allocation request 1, 2, 3, ... fail, until a step runs with no\n"
+          "injected failure; reports the steps that crashed, hung or leaked.\n"
+          "  --from A         first step (default 1)\n"
+          "  --to B           last step (default: until the program makes fewer\n"
+          "                   requests than the step's number)\n"
+          "  --timeout S      seconds before a step counts as a hang and is killed\n"
+          "                   (default: 10, or 10 times the baseline's time if longer)\n"
+          "  --jobs J         steps run at once (default: one per online CPU)\n"
+          "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
+          "  --sites          name the call site of each crashing step's failure\n"
+          "  --logs DIR       keep each step's stdout and stderr in DIR/step-N.log\n"
+          "stdin is read once and every step gets the same bytes (a terminal: none).\n"
+          "Exit status: 0 when every step was clean, 1 when a step crashed, hung,\n"
+          "leaked or could not be run, 2 for a bad command line, 125 when zmem\n"
+          "failed, 130 when interrupted (what was found so far is reported).\n");
+}
+
+static int bad(const char *fmt, const char *arg) {
+  fprintf(stderr, "zmem: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(zmem sweep --help for the options)\n");
+  return EXIT_USAGE;
+}
+
+static bool is(const char *a, const char *name) {
+  size_t n = strlen(name);
+  return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
+}
+
+static int value(zmc_sweep *s, const char *a, const char *v) {
+  uint64_t n;
+  if (is(a, "--from") || is(a, "--to")) {
+    if (!zmc_parse_count(v, &n) || n == 0)
+      return bad(is(a, "--from") ? "--from wants a step from 1, not '%s'"
+                                 : "--to wants a step from 1, not '%s'", v);
+    *(is(a, "--from") ? &s->from : &s->to) = n;
+  } else if (is(a, "--timeout")) {
+    char *end;
+    errno = 0;
+    double t = strtod(v, &end);
+    if (!*v || *end || errno || !(t > 0 && t <= 86400) || *v == '-')
+      return bad("--timeout wants seconds above 0 (at most 86400), not '%s'", v);
+    s->timeout_s = t;
+    s->timeout_given = true;
+  } else if (is(a, "--jobs")) {
+    if (!zmc_parse_count(v, &n) || n == 0 || n > 1024)
+      return bad("--jobs wants a number from 1 to 1024, not '%s'", v);
+    s->jobs = (unsigned)n;
+  } else if (is(a, "--json"))
+    s->json = v;
+  else if (is(a, "--logs"))
+    s->logs = v;
+  else
+    return bad("unknown option '%s'", a);
+  return 0;
+}
+
+static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
+                                     "--json", "--logs", NULL};
+
+/* 0 with *first the program's index, -1 after --help, or an exit status. */
+static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
+  int i = 2;
+  for (; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (a[0] != '-' || !a[1])
+      break;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return -1;
+    }
+    if (!strcmp(a, "--sites")) {
+      s->sites = true;
+      continue;
+    }
+    bool known = false;
+    for (int k = 0; valued[k]; k++)
+      known = known || is(a, valued[k]);
+    if (!known)
+      return bad("unknown option '%s'", a);
+    if (strchr(a, '='))
+      v = strchr(a, '=') + 1;
+    else if (i + 1 < argc)
+      v = argv[++i];
+    else
+      return bad("%s needs a value", a);
+    int r = value(s, a, v);
+    if (r)
+      return r;
+  }
+  if (i >= argc)
+    return bad("%s", "no program given: zmem sweep [options] -- program [args...]");
+  if (s->to && s->to < s->from)
+    return bad("%s", "--to is below --from");
+  *first = i;
+  return 0;
+}
+
+/* ------------------------------------------------------------ the sweep */
+
+/* stdin, read once into an unlinked file that every step reopens. */
+static int copy_stdin(void) {
+  if (isatty(0))
+    return -1;
+  int fd = open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -2;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EBADF)
+      break; /* no stdin at all: the steps get none either */
+    if (n <= 0)
+      return n == 0 ? fd : (close(fd), -2);
+    if (write(fd, buf, (size_t)n) != n)
+      return close(fd), -2;
+  }
+  return fd;
+}
+
+static int prepare(ctx *c, char **argv, int first) {
+  int r = zmc_check_program(argv[first], c->path, sizeof c->path);
+  if (r)
+    return r;
+  if (zmc_find_preload(c->preload, sizeof c->preload) != 0)
+    return EXIT_ZMEM;
+  if (c->s->logs && mkdir(c->s->logs, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "zmem: --logs %s: %s\n", c->s->logs, strerror(errno));
+    return EXIT_USAGE;
+  }
+  c->input = copy_stdin();
+  if (c->input == -2) {
+    fprintf(stderr, "zmem: cannot keep a copy of stdin: %s\n", strerror(errno));
+    return EXIT_ZMEM;
+  }
+  return 0;
+}
+
+static const char *why_baseline(const zmc_step *b) {
+  static char why[128];
+  if (b->kind == ZMC_HANG)
+    return "did not end before the timeout";
+  if (b->launch_rc)
+    return "could not be run";
+  if (b->signal) {
+    snprintf(why, sizeof why, "was killed by signal %d", b->signal);
+    return why;
+  }
+  return NULL;
+}
+
+static int run_baseline(ctx *c) {
+  c->baseline = true;
+  c->timeout = c->s->timeout_given ? c->s->timeout_s : BASELINE_TIMEOUT_S;
+  schedule(c, 1);
+  c->baseline = false;
+  if (stop)
+    return EXIT_INTERRUPTED;
+  const char *why = why_baseline(&c->s->baseline);
+  if (why) {
+    fprintf(stderr, "zmem: sweep: the baseline run (no failure injected) %s;\n"
+                    "      a sweep needs a program that runs to its end first.\n", why);
+    if (c->s->baseline.tail[0])
+      fprintf(stderr, "its last output:\n%s\n", c->s->baseline.tail);
+    return EXIT_FOUND;
+  }
+  if (!c->s->timeout_given)
+    c->s->timeout_s = c->s->baseline.wall_s * 10 > 10 ? c->s->baseline.wall_s * 10 : 10;
+  return 0;
+}
+
+static void count(zmc_sweep *s) {
+  if (s->last && s->last - s->from + 1 < s->nsteps)
+    s->nsteps = s->last - s->from + 1;
+  memset(s->counts, 0, sizeof s->counts);
+  for (uint64_t i = 0; i < s->nsteps; i++)
+    if (s->steps[i].ran)
+      s->counts[s->steps[i].kind]++;
+}
+
+static int report(zmc_sweep *s) {
+  FILE *table = s->json && !strcmp(s->json, "-") ? stderr : stdout;
+  zmc_sweep_table(table, s);
+  if (!s->json)
+    return 0;
+  FILE *f = strcmp(s->json, "-") ? fopen(s->json, "w") : stdout;
+  int r = f ? zmc_sweep_json(f, s) : -1;
+  if (f && f != stdout && fclose(f) != 0)
+    r = -1;
+  if (r)
+    fprintf(stderr, "zmem: writing %s failed: %s\n", s->json, strerror(errno));
+  return r;
+}
+
+static int outcome(const zmc_sweep *s) {
+  if (s->interrupted)
+    return EXIT_INTERRUPTED;
+  for (int k = ZMC_CRASH; k < ZMC_NKINDS; k++)
+    if (s->counts[k])
+      return EXIT_FOUND;
+  return 0;
+}
+
+static void catch_signals(void) {
+  struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+int zmc_sweep_main(int argc, char **argv) {
+  static zmc_sweep s;
+  static ctx c;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  s.from = 1;
+  s.jobs = cpus > 0 ? (unsigned)cpus : 1;
+  int first, r = parse(argc, argv, &s, &first);
+  if (r)
+    return r < 0 ? 0 : r;
+  s.argv = argv + first;
+  s.argc = argc - first;
+  c.s = &s;
+  c.sites = (zmc_sites_opts){.on = s.sites, .depth = ZM__UNWIND_DEFAULT_DEPTH,
+                             .mode = ZM__UNWIND_AUTO};
+  if ((r = prepare(&c, argv, first)) != 0)
+    return r;
+  if (s.json && strcmp(s.json, "-") && access(s.json, F_OK) != 0) {
+    FILE *f = fopen(s.json, "w"); /* a path that cannot be written: now */
+    if (!f)
+      return bad("cannot write --json %s", s.json);
+    fclose(f);
+    unlink(s.json);
+  }
+  catch_signals();
+  double t0 = now_s();
+  if ((r = run_baseline(&c)) != 0)
+    return r;
+  c.next = s.from;
+  c.timeout = s.timeout_s;
+  schedule(&c, s.jobs);
+  zmc_sweep_progress(&s, -1);
+  s.interrupted = stop != 0;
+  s.wall_s = now_s() - t0;
+  count(&s);
+  bool stuck = stop == 2;
+  if (stuck)
+    fprintf(stderr, "zmem: sweep: steps could not be started; results so far:\n");
+  r = report(&s);
+  free(s.steps);
+  return r || stuck ? EXIT_ZMEM : outcome(&s);
+}

@@ -1,0 +1,175 @@
+/* The outputs of `zmem sweep`: see sweep.h. */
+#define _GNU_SOURCE /* sigabbrev_np */
+#include "sweep.h"
+
+#include "summary.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const kinds[ZMC_NKINDS] = {"clean", "crash", "hang", "leak", "error"};
+
+const char *zmc_kind_name(int kind) {
+  return kind >= 0 && kind < ZMC_NKINDS ? kinds[kind] : "?";
+}
+
+static const char *status(const zmc_step *r, char *buf, size_t cap) {
+  if (r->kind == ZMC_HANG)
+    snprintf(buf, cap, "killed");
+  else if (r->launch_rc)
+    snprintf(buf, cap, "zmem %d", r->launch_rc);
+  else if (r->signal)
+    snprintf(buf, cap, "SIG%s", sigabbrev_np(r->signal) ? sigabbrev_np(r->signal) : "?");
+  else
+    snprintf(buf, cap, "exit %d", r->exit_status);
+  return buf;
+}
+
+static void baseline(FILE *f, const zmc_sweep *s) {
+  char b[32];
+  const zmc_step *r = &s->baseline;
+  fprintf(f, "zmem sweep:");
+  for (int i = 0; i < s->argc && i < 8; i++)
+    fprintf(f, " %s", s->argv[i]);
+  fprintf(f, "%s\n", s->argc > 8 ? " ..." : "");
+  fprintf(f, "  baseline: %llu allocation requests, exit %d, %lld blocks (%s) live at "
+             "exit, %.3f s\n",
+          (unsigned long long)r->requests, r->exit_status, (long long)r->live_blocks,
+          zmc_human(b, sizeof b, (double)r->live_bytes), r->wall_s);
+}
+
+static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
+  char st[32];
+  fprintf(f, "  %6llu  %-6s  %-8s", (unsigned long long)r->step, zmc_kind_name(r->kind),
+          status(r, st, sizeof st));
+  if (r->kind == ZMC_LEAK)
+    fprintf(f, "  +%lld blocks", (long long)(r->live_blocks - s->baseline.live_blocks));
+  if (r->site[0])
+    fprintf(f, "  at %s", r->site);
+  fputc('\n', f);
+  if (r->kind == ZMC_CRASH && r->tail[0]) {
+    const char *line = r->tail; /* the last lines of its output, indented */
+    for (int n = 0; *line && n < 3; n++) {
+      size_t len = strcspn(line, "\n");
+      fprintf(f, "          | %.*s\n", (int)(len < 150 ? len : 150), line);
+      line += len + (line[len] == '\n');
+    }
+  }
+}
+
+void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
+  baseline(f, s);
+  uint64_t shown = 0;
+  for (uint64_t i = 0; i < s->nsteps; i++) {
+    const zmc_step *r = &s->steps[i];
+    if (!r->ran || r->kind == ZMC_CLEAN)
+      continue;
+    if (!shown++)
+      fprintf(f, "  %6s  %-6s  %-8s  %s\n", "step", "result", "status", "details");
+    row(f, s, r);
+  }
+  uint64_t ran = 0;
+  for (int k = 0; k < ZMC_NKINDS; k++)
+    ran += s->counts[k];
+  fprintf(f, "%llu steps (%llu to %llu), %.1f s: %llu clean, %llu crash, %llu hang, "
+             "%llu leak, %llu error%s\n",
+          (unsigned long long)ran, (unsigned long long)s->from,
+          (unsigned long long)(s->from + (s->nsteps ? s->nsteps - 1 : 0)), s->wall_s,
+          (unsigned long long)s->counts[ZMC_CLEAN], (unsigned long long)s->counts[ZMC_CRASH],
+          (unsigned long long)s->counts[ZMC_HANG], (unsigned long long)s->counts[ZMC_LEAK],
+          (unsigned long long)s->counts[ZMC_ERROR],
+          s->interrupted ? "; interrupted"
+          : s->complete  ? ""
+                         : "; stopped at --to before a step ran with no failure");
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20 || c >= 0x7f)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void step_json(FILE *f, const zmc_step *r, const char *end) {
+  fprintf(f, "{\"step\": %llu, \"result\": \"%s\", ", (unsigned long long)r->step,
+          zmc_kind_name(r->kind));
+  if (r->kind == ZMC_HANG || r->launch_rc)
+    fprintf(f, "\"exit_status\": null, \"signal\": null, ");
+  else if (r->signal)
+    fprintf(f, "\"exit_status\": null, \"signal\": \"SIG%s\", ",
+            sigabbrev_np(r->signal) ? sigabbrev_np(r->signal) : "?");
+  else
+    fprintf(f, "\"exit_status\": %d, \"signal\": null, ", r->exit_status);
+  fprintf(f, "\"injected\": %llu, \"first_request\": %llu, \"requests\": %llu, "
+             "\"live_blocks\": %lld, \"live_bytes\": %lld, \"wall_s\": %.6f, \"site\": ",
+          (unsigned long long)r->injected, (unsigned long long)r->first_request,
+          (unsigned long long)r->requests, (long long)r->live_blocks,
+          (long long)r->live_bytes, r->wall_s);
+  if (r->site[0])
+    str(f, r->site);
+  else
+    fputs("null", f);
+  fputs(", \"output_tail\": ", f);
+  str(f, r->tail);
+  fprintf(f, "}%s", end);
+}
+
+int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
+  fprintf(f, "{\n  \"format\": \"zmem-sweep\",\n  \"schema\": 1,\n  \"command\": [");
+  for (int i = 0; i < s->argc; i++) {
+    if (i)
+      fputs(", ", f);
+    str(f, s->argv[i]);
+  }
+  fprintf(f, "],\n  \"from\": %llu, \"to\": %llu, \"timeout_s\": %.3f, \"jobs\": %u, "
+             "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n",
+          (unsigned long long)s->from, (unsigned long long)s->to, s->timeout_s, s->jobs,
+          s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s);
+  fputs("  \"baseline\": ", f);
+  step_json(f, &s->baseline, ",\n");
+  fputs("  \"counts\": {", f);
+  for (int k = 0; k < ZMC_NKINDS; k++)
+    fprintf(f, "%s\"%s\": %llu", k ? ", " : "", kinds[k], (unsigned long long)s->counts[k]);
+  fputs("},\n  \"steps\": [\n", f);
+  uint64_t left = 0;
+  for (uint64_t i = 0; i < s->nsteps; i++)
+    left += s->steps[i].ran;
+  for (uint64_t i = 0; i < s->nsteps; i++)
+    if (s->steps[i].ran) {
+      fputs("    ", f);
+      step_json(f, &s->steps[i], --left ? ",\n" : "\n");
+    }
+  fputs("  ]\n}\n", f);
+  return ferror(f) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ progress */
+
+void zmc_sweep_progress(const zmc_sweep *s, int64_t done) {
+  static int tty = -1;
+  if (tty < 0)
+    tty = isatty(2);
+  if (!tty)
+    return;
+  if (done < 0) {
+    fputs("\r\033[K", stderr);
+    return;
+  }
+  uint64_t crashes = 0, total = s->to ? s->to - s->from + 1 : 0;
+  for (uint64_t i = 0; i < s->nsteps; i++)
+    crashes += s->steps[i].ran && s->steps[i].kind == ZMC_CRASH;
+  if (!total)
+    total = s->last ? s->last - s->from + 1 : s->baseline.requests + 1;
+  fprintf(stderr, "\r\033[Kzmem sweep: %lld/%llu steps, %llu crash%s", (long long)done,
+          (unsigned long long)total, (unsigned long long)crashes, crashes == 1 ? "" : "es");
+}
