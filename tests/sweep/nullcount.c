@@ -22,7 +22,7 @@ static void *request(int i, void **keep, int *err) {
     p = realloc(*keep, 4096);
     if (p)
       *keep = p;
-    else if (memcmp(*keep, "keep", 5) != 0)
+    else if (*keep && memcmp(*keep, "keep", 5) != 0)
       *err = -1; /* the old block did not survive */
     break;
   case 3: p = aligned_alloc(64, 128); break;

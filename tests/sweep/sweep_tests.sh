@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Tests of `zmem run --fail/--fail-p/--seed` and `zmem sweep`.
+#   sweep_tests.sh ZMEM HELPERS_DIR TEST
+# HELPERS_DIR: the test programs built from this folder.
+set -u
+ZMEM=$1
+H=$2
+TEST=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/zmem-sweep-test.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+fail() { echo "FAIL: $TEST: $*" >&2; exit 1; }
+skip() { echo "SKIP: $TEST: $*" >&2; exit 77; }
+# json FILE PYTHON-EXPRESSION: the expression, with d the parsed file, must hold.
+json() {
+  python3 - "$1" "$2" <<'PY' || fail "check failed: $2 ($(head -c 300 "$1"))"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+}
+# bad PATTERN zmem-args...: exit status 2 and a message naming the problem.
+bad() {
+  local pat=$1
+  shift
+  "$ZMEM" "$@" >out.txt 2>err.txt </dev/null
+  local rc=$?
+  [ $rc = 2 ] || fail "zmem $*: status $rc, wanted 2 ($(head -2 err.txt))"
+  grep -q -- "$pat" err.txt || fail "zmem $*: no '$pat' in: $(head -3 err.txt)"
+  [ ! -s out.txt ] || fail "zmem $*: wrote to stdout"
+}
+# The program's requests come before its first output, so its request k is
+# the process's request k.
+NC=$H/zmem_sweep_nullcount
+
+case $TEST in
+fail_nth)
+  for k in 1 2 3 4 5 6 7 8 9 10 17 40; do
+    "$ZMEM" run --fail $k -- "$NC" 40 >out.txt 2>rep.txt || fail "--fail $k: status $?"
+    printf 'request %d failed: ENOMEM\n1 failed\n' $k | cmp -s - out.txt ||
+      fail "--fail $k: the program saw: $(cat out.txt)"
+    grep -q "allocation request $k failed (injected)" rep.txt ||
+      fail "--fail $k: report: $(head -4 rep.txt)"
+  done
+  "$ZMEM" run --fail 1000 --json r.json -- "$NC" 40 >out.txt 2>rep.txt
+  grep -qx "0 failed" out.txt || fail "--fail 1000: $(cat out.txt)"
+  grep -q "no allocation request failed" rep.txt || fail "--fail 1000: $(head -4 rep.txt)"
+  json r.json 'd["fault"] == "fault=1000:0" and d["processes"][0]["fault"]["injected"] == 0'
+  "$ZMEM" run --fail 7 --json r.json -- "$NC" 40 >/dev/null 2>&1
+  json r.json 'd["processes"][0]["fault"] == {"injected": 1, "first_request": 7, "site": None}' ;;
+fail_repeat)
+  "$ZMEM" run --fail 3:2 -- "$NC" 20 >out.txt 2>rep.txt
+  printf 'request 3 failed: ENOMEM\nrequest 4 failed: ENOMEM\nrequest 5 failed: ENOMEM\n3 failed\n' |
+    cmp -s - out.txt || fail "--fail 3:2: $(cat out.txt)"
+  grep -q "allocation request 3 failed (injected), 3 failures injected in all" rep.txt ||
+    fail "--fail 3:2 report: $(head -4 rep.txt)" ;;
+fail_p)
+  "$ZMEM" run --fail-p 0.3 --seed 7 -- "$NC" 300 >a.txt 2>/dev/null
+  "$ZMEM" run --fail-p 0.3 --seed 7 -- "$NC" 300 >b.txt 2>/dev/null
+  "$ZMEM" run --fail-p 0.3 --seed 8 -- "$NC" 300 >c.txt 2>/dev/null
+  cmp -s a.txt b.txt || fail "same seed, other failures: $(diff a.txt b.txt | head -4)"
+  ! cmp -s a.txt c.txt || fail "seeds 7 and 8 failed the same requests"
+  n=$(tail -1 a.txt | cut -d' ' -f1)
+  [ "$n" -ge 45 ] && [ "$n" -le 135 ] || fail "p=0.3 of 300 requests: $n failed"
+  grep -v "failed: ENOMEM" a.txt | grep -qv "^$n failed" && fail "not ENOMEM: $(cat a.txt)"
+  "$ZMEM" run --fail-p 0 -- "$NC" 50 2>/dev/null | grep -qx "0 failed" || fail "p=0"
+  "$ZMEM" run --fail-p 1 -- "$NC" 50 2>/dev/null | grep -qx "50 failed" || fail "p=1" ;;
+bad_values)
+  bad "--fail wants N" run --fail 0 -- "$NC"
+  bad "--fail wants N" run --fail -3 -- "$NC"
+  bad "--fail wants N" run --fail x -- "$NC"
+  bad "--fail wants N" run --fail 3:x -- "$NC"
+  bad "--fail wants N" run --fail 3: -- "$NC"
+  bad "--fail wants N" run --fail 99999999999999999999999 -- "$NC"
+  bad "--fail-p wants a probability" run --fail-p 1.5 -- "$NC"
+  bad "--fail-p wants a probability" run --fail-p -0.1 -- "$NC"
+  bad "--fail-p wants a probability" run --fail-p nan -- "$NC"
+  bad "--fail-p wants a probability" run --fail-p 0.5x -- "$NC"
+  bad "--seed wants a number" run --fail-p 0.5 --seed -1 -- "$NC"
+  bad "--seed goes with --fail-p" run --seed 3 -- "$NC"
+  bad "--fail needs a value" run --fail
+  bad "--from wants a step" sweep --from 0 -- "$NC"
+  bad "--to wants a step" sweep --to x -- "$NC"
+  bad "--to is below --from" sweep --from 5 --to 4 -- "$NC"
+  bad "--timeout wants seconds" sweep --timeout 0 -- "$NC"
+  bad "--timeout wants seconds" sweep --timeout -1 -- "$NC"
+  bad "--jobs wants a number" sweep --jobs 0 -- "$NC"
+  bad "unknown option" sweep --frobnicate -- "$NC"
+  bad "no program given" sweep --jobs 2
+  "$ZMEM" sweep --help | grep -q -- "--timeout S" || fail "sweep --help" ;;
+planted)
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt err.txt)"
+  json s.json 'd["counts"] == {"clean": 5, "crash": 1, "hang": 0, "leak": 0, "error": 0}'
+  json s.json '[s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5, 6] and d["complete"]'
+  json s.json '[(s["step"], s["signal"]) for s in d["steps"] if s["result"] != "clean"] == [(4, "SIGSEGV")]'
+  json s.json 'd["baseline"]["requests"] == 5 and d["steps"][5]["injected"] == 0'
+  json s.json 'all(s["injected"] == 1 and s["first_request"] == s["step"] for s in d["steps"][:5])'
+  [ "$(grep -c ' crash ' table.txt)" = 1 ] || fail "table: $(cat table.txt)"
+  grep -q "^ *4  crash   SIGSEGV" table.txt || fail "table: $(cat table.txt)"
+  grep -q "6 steps (1 to 6).*5 clean, 1 crash, 0 hang, 0 leak" table.txt ||
+    fail "summary: $(tail -1 table.txt)" ;;
+planted_sites)
+  line=$(grep -n PLANTED "$HERE/planted.c" | head -1 | cut -d: -f1)
+  "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>&1
+  grep -q "^ *4  crash   SIGSEGV   at main planted.c:$line" table.txt ||
+    fail "no site planted.c:$line in: $(cat table.txt)"
+  json s.json "d['steps'][3]['site'].startswith('main planted.c:$line')" ;;
+sort)
+  command -v sort >/dev/null || skip "no sort"
+  printf 'pear\napple\nfig\nbanana\ncherry\n10\n9\n' >in.txt
+  sort <in.txt >want.txt
+  "$ZMEM" sweep --logs logs --json s.json -- sort <in.txt >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
+  json s.json 'd["baseline"]["requests"] > 0 and d["complete"] and d["counts"]["hang"] == 0'
+  json s.json '[s["step"] for s in d["steps"]] == list(range(1, len(d["steps"]) + 1))'
+  json s.json 'len(d["steps"]) == d["baseline"]["requests"] + 1 and d["steps"][-1]["injected"] == 0'
+  json s.json 'all(s["result"] in ("clean", "crash", "leak", "error") for s in d["steps"])'
+  cmp -s want.txt logs/baseline.log || fail "baseline output: $(head -3 logs/baseline.log)"
+  # Every step read the same stdin: each one that succeeded wrote it sorted.
+  python3 - s.json <<'PY' || fail "a step that exited 0 did not see the whole input"
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = open("want.txt").read()
+ok = [s["step"] for s in d["steps"] if s["exit_status"] == 0]
+assert ok, "no step exited 0"
+bad = [n for n in ok if open("logs/step-%d.log" % n).read() != want]
+sys.exit(1 if bad else 0)
+PY
+  ;;
+sqlite)
+  command -v sqlite3 >/dev/null || skip "no sqlite3"
+  printf 'create table t(a integer primary key, b text);\ninsert into t values (1, %s), (2, %s);\nselect b from t order by a;\n' "'one'" "'two'" >in.sql
+  "$ZMEM" sweep --json s.json -- sqlite3 :memory: <in.sql >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
+  json s.json 'd["baseline"]["requests"] > 100 and d["complete"] and d["counts"]["hang"] == 0'
+  json s.json '[s["step"] for s in d["steps"]] == list(range(1, len(d["steps"]) + 1))'
+  json s.json 'sum(d["counts"].values()) == len(d["steps"]) and d["steps"][-1]["injected"] == 0'
+  json s.json 'd["counts"]["error"] == 0' ;;
+hang)
+  start=$(date +%s)
+  "$ZMEM" sweep --timeout 1 --json s.json -- "$H/zmem_sweep_hang" >table.txt 2>&1
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
+  json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "hang"), (2, "clean")]'
+  grep -q "^ *1  hang    killed" table.txt || fail "table: $(cat table.txt)"
+  [ $(($(date +%s) - start)) -lt 20 ] || fail "took too long"
+  sleep 0.5
+  ! pgrep -f "$H/zmem_sweep_hang" >/dev/null || fail "a hung step's process survived" ;;
+interrupt)
+  "$ZMEM" sweep --timeout 100 --json s.json -- "$H/zmem_sweep_hang" >table.txt 2>&1 &
+  pid=$!
+  sleep 2
+  kill -INT $pid
+  wait $pid
+  rc=$?
+  [ $rc = 130 ] || fail "status $rc after SIGINT: $(cat table.txt)"
+  grep -q "interrupted" table.txt || fail "no report: $(cat table.txt)"
+  json s.json 'd["interrupted"] and d["counts"]["hang"] == 0'
+  sleep 0.5
+  ! pgrep -f "$H/zmem_sweep_hang" >/dev/null || fail "a step's process survived" ;;
+*)
+  fail "unknown test" ;;
+esac
+exit 0
