@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <string.h>
 
-static void str(FILE *f, const char *s) {
+void zmc_json_str(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -80,7 +80,7 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   else
     fprintf(f, "\"parent_index\": null, ");
   fprintf(f, "\"origin\": \"%s\", \"command\": ", origin(p->origin));
-  str(f, p->command);
+  zmc_json_str(f, p->command);
   fprintf(f, ",\n      ");
   status(f, p);
   fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, ", p->start_s, p->end_s);
@@ -105,7 +105,7 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
     u64(f, "injected", p->fault_hits, ", ");
     u64(f, "first_request", p->fault_first, ", \"site\": ");
     if (p->fault_site[0])
-      str(f, p->fault_site);
+      zmc_json_str(f, p->fault_site);
     else
       fputs("null", f);
     fprintf(f, "},\n");
@@ -130,7 +130,7 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
   for (int i = 0; i < run->argc; i++) {
     if (i)
       fprintf(f, ", ");
-    str(f, run->argv[i]);
+    zmc_json_str(f, run->argv[i]);
   }
   fprintf(f, "],\n  \"exit_status\": %d, \"signal\": %d, \"wall_s\": %.6f, "
              "\"interval_ms\": %u, \"children\": %s,\n",
@@ -138,7 +138,7 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
           run->children ? "true" : "false");
   if (run->fault) {
     fprintf(f, "  \"fault\": ");
-    str(f, run->fault);
+    zmc_json_str(f, run->fault);
     fprintf(f, ",\n");
   }
   fprintf(f, "  \"summary\": {");

@@ -1,6 +1,7 @@
 /* zmem: the command. `zmem run [options] -- program args...` profiles the
  * heap of any dynamically linked program (docs/run.md). */
 #define _GNU_SOURCE
+#include "args.h"
 #include "baseline.h"
 #include "faultopt.h"
 #include "launch.h"
@@ -78,11 +79,16 @@ static void usage(FILE *f) {
           "126/127 when the program cannot be run or is not found.\n");
 }
 
+static void commands(FILE *f) {
+  fprintf(f, "usage: zmem run [options] [--] program [args...]    (zmem run --help)\n"
+             "       zmem sweep [options] [--] program [args...]  (zmem sweep --help)\n"
+             "       zmem --version\n"
+             "run: reports the program's heap use; sweep: runs it once per allocation\n"
+             "request, making request 1, 2, 3, ... fail, and reports crashes, hangs, leaks.\n");
+}
+
 static int bad(const char *fmt, const char *arg) {
-  fprintf(stderr, "zmem: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(zmem run --help for the options)\n");
-  return EXIT_USAGE;
+  return zmc_usage_error("run", fmt, arg);
 }
 
 /* Creates the output's temporary file next to path now, so an unwritable
@@ -128,63 +134,46 @@ static int finish_output(output *o, const zmc_run *run) {
   return r;
 }
 
-static int take_value(int argc, char **argv, int *i, const char **v) {
-  const char *a = argv[*i];
-  const char *eq = strchr(a, '=');
-  if (eq) {
-    *v = eq + 1;
-    return 0;
-  }
-  if (*i + 1 >= argc)
-    return -1;
-  *v = argv[++*i];
-  return 0;
-}
-
-static bool is(const char *a, const char *name) {
-  size_t n = strlen(name);
-  return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
-}
 
 static int parse_value(options *op, const char *a, const char *v) {
-  if (is(a, "--output")) op->out[OUT_TEXT].path = v;
-  else if (is(a, "--json")) op->out[OUT_JSON].path = v;
-  else if (is(a, "--plot")) op->out[OUT_PLOT].path = v;
-  else if (is(a, "--trace")) op->out[OUT_TRACE].path = v;
-  else if (is(a, "--baseline")) op->baseline = v;
-  else if (is(a, "--pprof")) op->out[OUT_PPROF].path = v;
-  else if (is(a, "--collapsed")) op->out[OUT_COLLAPSED].path = v;
-  else if (is(a, "--flame")) op->out[OUT_FLAME].path = v;
-  else if (is(a, "--depth")) {
+  if (zmc_is_opt(a, "--output")) op->out[OUT_TEXT].path = v;
+  else if (zmc_is_opt(a, "--json")) op->out[OUT_JSON].path = v;
+  else if (zmc_is_opt(a, "--plot")) op->out[OUT_PLOT].path = v;
+  else if (zmc_is_opt(a, "--trace")) op->out[OUT_TRACE].path = v;
+  else if (zmc_is_opt(a, "--baseline")) op->baseline = v;
+  else if (zmc_is_opt(a, "--pprof")) op->out[OUT_PPROF].path = v;
+  else if (zmc_is_opt(a, "--collapsed")) op->out[OUT_COLLAPSED].path = v;
+  else if (zmc_is_opt(a, "--flame")) op->out[OUT_FLAME].path = v;
+  else if (zmc_is_opt(a, "--depth")) {
     char *end;
     errno = 0;
     long d = strtol(v, &end, 10);
     if (!*v || *end || errno || d < 1 || d > ZM__UNWIND_MAX_DEPTH)
       return bad("--depth wants a number of frames from 1 to 128, not '%s'", v);
     op->sites.depth = (int)d;
-  } else if (is(a, "--sample")) {
+  } else if (zmc_is_opt(a, "--sample")) {
     uint64_t b;
     if (!zmc_parse_size(v, &b) || b == 0)
       return bad("--sample wants a size above 0 such as 512K, not '%s'", v);
     op->sites.sample = b;
-  } else if (is(a, "--unwind")) {
+  } else if (zmc_is_opt(a, "--unwind")) {
     int m = zm__unwind_parse_mode(v);
     if (m < 0)
       return bad("--unwind wants auto, fp or dwarf, not '%s'", v);
     op->sites.mode = m;
   }
-  else if (is(a, "--fail")) {
+  else if (zmc_is_opt(a, "--fail")) {
     if (!zmc_parse_fail(v, &op->fault.nth, &op->fault.repeat))
       return bad("--fail wants N or N:REPEAT (N from 1, REPEAT from 0), not '%s'", v);
-  } else if (is(a, "--fail-p")) {
+  } else if (zmc_is_opt(a, "--fail-p")) {
     if (!zmc_parse_prob(v, &op->fault.p))
       return bad("--fail-p wants a probability from 0 to 1 such as 0.01, not '%s'", v);
     op->fault.p_set = true;
-  } else if (is(a, "--seed")) {
+  } else if (zmc_is_opt(a, "--seed")) {
     if (!zmc_parse_count(v, &op->fault.seed))
       return bad("--seed wants a number from 0, not '%s'", v);
     op->fault.seed_set = true;
-  } else if (is(a, "--interval")) {
+  } else if (zmc_is_opt(a, "--interval")) {
     uint64_t ms;
     char *end;
     errno = 0;
@@ -192,15 +181,15 @@ static int parse_value(options *op, const char *a, const char *v) {
     if (!*v || *end || errno || ms < 1 || ms > 3600000 || *v == '-')
       return bad("--interval wants milliseconds from 1 to 3600000, not '%s'", v);
     op->launch.interval_ms = (unsigned)ms;
-  } else if (is(a, "--max-peak")) {
+  } else if (zmc_is_opt(a, "--max-peak")) {
     if (!zmc_parse_size(v, &op->max_peak))
       return bad("--max-peak wants a size such as 64M or 1.5G, not '%s'", v);
     op->max_peak_set = true;
-  } else if (is(a, "--max-leaked")) {
+  } else if (zmc_is_opt(a, "--max-leaked")) {
     if (!zmc_parse_size(v, &op->max_leaked))
       return bad("--max-leaked wants a size such as 0, 4K or 10M, not '%s'", v);
     op->max_leaked_set = true;
-  } else if (is(a, "--max-increase")) {
+  } else if (zmc_is_opt(a, "--max-increase")) {
     if (!zmc_parse_pct(v, &op->max_increase))
       return bad("--max-increase wants a percentage such as 5 or 2.5%%, not '%s'", v);
     op->max_increase_set = true;
@@ -221,36 +210,30 @@ static const char *const want_sites[] = {"--depth", "--sample", "--unwind", "--p
 /* Parses options; *first is the program's index. 0, -1 (help shown) or an
  * exit status. */
 static int parse(int argc, char **argv, options *op, int *first) {
-  int i = 2;
-  for (; i < argc; i++) {
+  int i = 1, kind;
+  while ((kind = zmc_opt_next(argc, argv, &i)) == ZMC_OPT) {
     const char *a = argv[i];
-    if (!strcmp(a, "--")) {
-      i++;
-      break;
-    }
-    if (a[0] != '-' || !a[1])
-      break;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return -1;
-    }
     if (!strcmp(a, "--no-children")) { op->launch.children = false; continue; }
     if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { op->quiet = true; continue; }
     if (!strcmp(a, "--sites")) { op->sites.on = true; continue; }
     for (int k = 0; want_sites[k]; k++)
-      if (is(a, want_sites[k]))
+      if (zmc_is_opt(a, want_sites[k]))
         op->sites.on = true;
     bool known = false;
     for (int k = 0; valued[k]; k++)
-      known = known || is(a, valued[k]);
+      known = known || zmc_is_opt(a, valued[k]);
     if (!known)
       return bad("unknown option '%s'", a);
     const char *v;
-    if (take_value(argc, argv, &i, &v) != 0)
+    if (zmc_opt_value(argc, argv, &i, &v) != 0)
       return bad("%s needs a value", a);
     int r = parse_value(op, a, v);
     if (r)
       return r;
+  }
+  if (kind == ZMC_OPT_HELP) {
+    usage(stdout);
+    return -1;
   }
   if (i >= argc)
     return bad("%s", "no program given: zmem run [options] -- program [args...]");
@@ -398,13 +381,17 @@ int main(int argc, char **argv) {
   }
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                     !strcmp(argv[1], "help"))) {
+    commands(stdout);
+    fputc('\n', stdout);
     usage(stdout);
+    fputc('\n', stdout);
+    zmc_sweep_usage(stdout);
     return 0;
   }
   if (argc < 2)
     fprintf(stderr, "zmem: no command given\n");
   else
     fprintf(stderr, "zmem: unknown command '%s'\n", argv[1]);
-  usage(stderr);
+  commands(stderr);
   return EXIT_USAGE;
 }

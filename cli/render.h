@@ -12,6 +12,9 @@ int zmc_write_json(FILE *f, const zmc_run *run);
 int zmc_write_svg(FILE *f, const zmc_run *run);
 int zmc_write_trace(FILE *f, const zmc_run *run);
 
+/* s as a JSON string, quotes included. */
+void zmc_json_str(FILE *f, const char *s);
+
 /* A process's status in words: "exit 0", "SIGKILL", "exec", "unknown". */
 const char *zmc_status_words(const zmc_proc *p, char *buf, size_t cap);
 

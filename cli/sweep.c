@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "sweep.h"
 
+#include "args.h"
 #include "faultopt.h"
 #include "launch.h"
 #include "sites_run.h"
@@ -24,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_FOUND = 1, EXIT_USAGE = 2, EXIT_ZMEM = 125, EXIT_INTERRUPTED = 130 };
+enum { EXIT_FOUND = 1, EXIT_USAGE = ZMC_EXIT_USAGE, EXIT_ZMEM = 125, EXIT_INTERRUPTED = 130 };
 
 #define BASELINE_TIMEOUT_S 300.0
 #define NEVER "fault=18446744073709551615:0" /* numbers requests, fails none */
@@ -336,7 +337,7 @@ static void schedule(ctx *c, unsigned n) {
 
 /* ------------------------------------------------------------- options */
 
-static void usage(FILE *f) {
+void zmc_sweep_usage(FILE *f) {
   fprintf(f,
           "usage: zmem sweep [options] [--] program [args...]\n"
           "Runs program once without failures (the baseline), then once per step,\n"
@@ -358,25 +359,18 @@ static void usage(FILE *f) {
 }
 
 static int bad(const char *fmt, const char *arg) {
-  fprintf(stderr, "zmem: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(zmem sweep --help for the options)\n");
-  return EXIT_USAGE;
+  return zmc_usage_error("sweep", fmt, arg);
 }
 
-static bool is(const char *a, const char *name) {
-  size_t n = strlen(name);
-  return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
-}
 
 static int value(zmc_sweep *s, const char *a, const char *v) {
   uint64_t n;
-  if (is(a, "--from") || is(a, "--to")) {
+  if (zmc_is_opt(a, "--from") || zmc_is_opt(a, "--to")) {
     if (!zmc_parse_count(v, &n) || n == 0)
-      return bad(is(a, "--from") ? "--from wants a step from 1, not '%s'"
+      return bad(zmc_is_opt(a, "--from") ? "--from wants a step from 1, not '%s'"
                                  : "--to wants a step from 1, not '%s'", v);
-    *(is(a, "--from") ? &s->from : &s->to) = n;
-  } else if (is(a, "--timeout")) {
+    *(zmc_is_opt(a, "--from") ? &s->from : &s->to) = n;
+  } else if (zmc_is_opt(a, "--timeout")) {
     char *end;
     errno = 0;
     double t = strtod(v, &end);
@@ -384,13 +378,13 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
       return bad("--timeout wants seconds above 0 (at most 86400), not '%s'", v);
     s->timeout_s = t;
     s->timeout_given = true;
-  } else if (is(a, "--jobs")) {
+  } else if (zmc_is_opt(a, "--jobs")) {
     if (!zmc_parse_count(v, &n) || n == 0 || n > 1024)
       return bad("--jobs wants a number from 1 to 1024, not '%s'", v);
     s->jobs = (unsigned)n;
-  } else if (is(a, "--json"))
+  } else if (zmc_is_opt(a, "--json"))
     s->json = v;
-  else if (is(a, "--logs"))
+  else if (zmc_is_opt(a, "--logs"))
     s->logs = v;
   else
     return bad("unknown option '%s'", a);
@@ -402,37 +396,27 @@ static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
 
 /* 0 with *first the program's index, -1 after --help, or an exit status. */
 static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
-  int i = 2;
-  for (; i < argc; i++) {
+  int i = 1, kind;
+  while ((kind = zmc_opt_next(argc, argv, &i)) == ZMC_OPT) {
     const char *a = argv[i], *v;
-    if (!strcmp(a, "--")) {
-      i++;
-      break;
-    }
-    if (a[0] != '-' || !a[1])
-      break;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return -1;
-    }
     if (!strcmp(a, "--sites")) {
       s->sites = true;
       continue;
     }
     bool known = false;
     for (int k = 0; valued[k]; k++)
-      known = known || is(a, valued[k]);
+      known = known || zmc_is_opt(a, valued[k]);
     if (!known)
       return bad("unknown option '%s'", a);
-    if (strchr(a, '='))
-      v = strchr(a, '=') + 1;
-    else if (i + 1 < argc)
-      v = argv[++i];
-    else
+    if (zmc_opt_value(argc, argv, &i, &v) != 0)
       return bad("%s needs a value", a);
     int r = value(s, a, v);
     if (r)
       return r;
+  }
+  if (kind == ZMC_OPT_HELP) {
+    zmc_sweep_usage(stdout);
+    return -1;
   }
   if (i >= argc)
     return bad("%s", "no program given: zmem sweep [options] -- program [args...]");
@@ -562,7 +546,7 @@ int zmc_sweep_main(int argc, char **argv) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   s.from = 1;
   s.jobs = cpus > 0 ? (unsigned)cpus : 1;
-  int first, r = parse(argc, argv, &s, &first);
+  int first = 0, r = parse(argc, argv, &s, &first);
   if (r)
     return r < 0 ? 0 : r;
   s.argv = argv + first;

@@ -59,6 +59,9 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s);
 /* "steps done/total, crashes" on a terminal; done < 0 clears the line. */
 void zmc_sweep_progress(const zmc_sweep *s, int64_t done);
 
+/* Its usage text. */
+void zmc_sweep_usage(FILE *f);
+
 /* `zmem sweep ...` (argv[1] is "sweep"); returns the exit status. */
 int zmc_sweep_main(int argc, char **argv);
 

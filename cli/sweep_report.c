@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "sweep.h"
 
+#include "render.h"
 #include "summary.h"
 
 #include <signal.h>
@@ -86,20 +87,6 @@ void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
 
 /* ---------------------------------------------------------------- JSON */
 
-static void str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20 || c >= 0x7f)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 static void step_json(FILE *f, const zmc_step *r, const char *end) {
   fprintf(f, "{\"step\": %llu, \"result\": \"%s\", ", (unsigned long long)r->step,
           zmc_kind_name(r->kind));
@@ -116,11 +103,11 @@ static void step_json(FILE *f, const zmc_step *r, const char *end) {
           (unsigned long long)r->requests, (long long)r->live_blocks,
           (long long)r->live_bytes, r->wall_s);
   if (r->site[0])
-    str(f, r->site);
+    zmc_json_str(f, r->site);
   else
     fputs("null", f);
   fputs(", \"output_tail\": ", f);
-  str(f, r->tail);
+  zmc_json_str(f, r->tail);
   fprintf(f, "}%s", end);
 }
 
@@ -129,7 +116,7 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
   for (int i = 0; i < s->argc; i++) {
     if (i)
       fputs(", ", f);
-    str(f, s->argv[i]);
+    zmc_json_str(f, s->argv[i]);
   }
   fprintf(f, "],\n  \"from\": %llu, \"to\": %llu, \"timeout_s\": %.3f, \"jobs\": %u, "
              "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n",

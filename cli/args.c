@@ -1,0 +1,44 @@
+/* Command-line pieces: see args.h. */
+#include "args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool zmc_is_opt(const char *a, const char *name) {
+  size_t n = strlen(name);
+  return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
+}
+
+int zmc_opt_next(int argc, char **argv, int *i) {
+  if (++*i >= argc)
+    return ZMC_OPT_END;
+  const char *a = argv[*i];
+  if (!strcmp(a, "--")) {
+    ++*i;
+    return ZMC_OPT_END;
+  }
+  if (a[0] != '-' || !a[1])
+    return ZMC_OPT_END;
+  if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+    return ZMC_OPT_HELP;
+  return ZMC_OPT;
+}
+
+int zmc_opt_value(int argc, char **argv, int *i, const char **v) {
+  const char *eq = strchr(argv[*i], '=');
+  if (eq) {
+    *v = eq + 1;
+    return 0;
+  }
+  if (*i + 1 >= argc)
+    return -1;
+  *v = argv[++*i];
+  return 0;
+}
+
+int zmc_usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "zmem: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(zmem %s --help for the options)\n", cmd);
+  return ZMC_EXIT_USAGE;
+}
