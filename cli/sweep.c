@@ -486,8 +486,10 @@ static int run_baseline(ctx *c) {
   c->timeout = c->s->timeout_given ? c->s->timeout_s : BASELINE_TIMEOUT_S;
   schedule(c, 1);
   c->baseline = false;
-  if (stop)
+  if (stop) {
+    fprintf(stderr, "zmem: sweep interrupted during the baseline run: no step ran\n");
     return EXIT_INTERRUPTED;
+  }
   const char *why = why_baseline(&c->s->baseline);
   if (why) {
     fprintf(stderr, "zmem: sweep: the baseline run (no failure injected) %s;\n"
@@ -568,6 +570,7 @@ int zmc_sweep_main(int argc, char **argv) {
   if ((r = run_baseline(&c)) != 0)
     return r;
   c.next = s.from;
+  c.done = 0; /* steps only, for the progress line */
   c.timeout = s.timeout_s;
   schedule(&c, s.jobs);
   zmc_sweep_progress(&s, -1);

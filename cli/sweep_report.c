@@ -41,13 +41,16 @@ static void baseline(FILE *f, const zmc_sweep *s) {
 }
 
 static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
-  char st[32];
-  fprintf(f, "  %6llu  %-6s  %-8s", (unsigned long long)r->step, zmc_kind_name(r->kind),
-          status(r, st, sizeof st));
+  char st[32], more[32] = "";
   if (r->kind == ZMC_LEAK)
-    fprintf(f, "  +%lld blocks", (long long)(r->live_blocks - s->baseline.live_blocks));
-  if (r->site[0])
-    fprintf(f, "  at %s", r->site);
+    snprintf(more, sizeof more, "+%lld blocks",
+             (long long)(r->live_blocks - s->baseline.live_blocks));
+  bool details = more[0] || r->site[0];
+  fprintf(f, "  %6llu  %-6s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
+          details ? 8 : 0, status(r, st, sizeof st));
+  if (details)
+    fprintf(f, "  %s%s%s%s", more, more[0] && r->site[0] ? "  " : "",
+            r->site[0] ? "at " : "", r->site);
   fputc('\n', f);
   if (r->kind == ZMC_CRASH && r->tail[0]) {
     const char *line = r->tail; /* the last lines of its output, indented */
@@ -144,10 +147,12 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
 
 void zmc_sweep_progress(const zmc_sweep *s, int64_t done) {
   static int tty = -1;
+  static int64_t shown = -1;
   if (tty < 0)
     tty = isatty(2);
-  if (!tty)
+  if (!tty || done == shown)
     return;
+  shown = done;
   if (done < 0) {
     fputs("\r\033[K", stderr);
     return;
