@@ -33,6 +33,8 @@ enum { EXIT_FOUND = 1, EXIT_USAGE = ZMC_EXIT_USAGE, EXIT_ZMEM = 125, EXIT_INTERR
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
+_Static_assert(sizeof(zmc_step) <= PIPE_BUF, "a step's result is one write");
+
 typedef struct job {
   pid_t pid; /* the runner, leader of the step's process group; 0: free */
   uint64_t step;
@@ -230,9 +232,11 @@ static void record(ctx *c, job *j, bool ok) {
 /* The runner ended (its pipe closed): the step's result, then the group. */
 static void finish(ctx *c, job *j) {
   int st;
+  /* What the program left running; before the reaping, while the
+   * runner's pid still names its group. */
+  kill(-j->pid, SIGKILL);
   while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR)
     ;
-  kill(-j->pid, SIGKILL); /* what the program left running */
   record(c, j, j->got == sizeof j->res && !j->killed);
   close(j->rfd);
   close(j->outfd);
@@ -294,8 +298,7 @@ static unsigned fill_slots(ctx *c, job *jobs, unsigned n) {
   return running;
 }
 
-static void wait_some(ctx *c, job *jobs, unsigned n) {
-  struct pollfd p[n];
+static void wait_some(ctx *c, job *jobs, struct pollfd *p, unsigned n) {
   for (unsigned k = 0; k < n; k++)
     p[k] = (struct pollfd){jobs[k].pid ? jobs[k].rfd : -1, POLLIN, 0};
   if (poll(p, n, 100) <= 0)
@@ -315,7 +318,10 @@ static void wait_some(ctx *c, job *jobs, unsigned n) {
 
 static void schedule(ctx *c, unsigned n) {
   job *jobs = calloc(n, sizeof *jobs);
-  if (!jobs) {
+  struct pollfd *p = calloc(n, sizeof *p);
+  if (!jobs || !p) {
+    free(jobs);
+    free(p);
     stop = 2;
     return;
   }
@@ -326,13 +332,14 @@ static void schedule(ctx *c, unsigned n) {
     if (stop)
       for (unsigned k = 0; k < n; k++)
         cancel(&jobs[k]);
-    wait_some(c, jobs, n);
+    wait_some(c, jobs, p, n);
     cancel_beyond(c, jobs, n);
     check_timeouts(c, jobs, n);
     if (!c->baseline)
       zmc_sweep_progress(c->s, (int64_t)c->done);
   }
   free(jobs);
+  free(p);
 }
 
 /* ------------------------------------------------------------- options */

@@ -7,6 +7,7 @@
 
 #include <zmem.h>
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 bool zmp_inject_on;
 /* The core's hit count when this process last looked: a fork child
  * inherits it with the core's counters, so it records only its own. */
-static uint64_t seen_hits;
+static _Atomic uint64_t seen_hits;
 
 void zmp_inject_init(void) {
   const char *s = getenv(ZMR_ENV_FAULT);
@@ -40,22 +41,28 @@ static void note_stack(zmr_proc *p) {
   p->ext[ZMR_EXT_FAULT_NPCS] = n;
 }
 
-void zmp_inject_failed(void) {
+/* Claims the hits not yet recorded; 0 when there are none (a real
+ * failure, or another thread recorded them). */
+static uint64_t claim_hits(void) {
   uint64_t hits = zm_fault_hits();
+  uint64_t seen = atomic_load_explicit(&seen_hits, memory_order_relaxed);
+  while (seen < hits && !atomic_compare_exchange_weak(&seen_hits, &seen, hits))
+    ;
+  return seen < hits ? hits - seen : 0;
+}
+
+void zmp_inject_failed(void) {
+  uint64_t mine = claim_hits();
   zmr_proc *p = zmp_proc;
-  if (hits == seen_hits)
-    return; /* a real failure */
-  uint64_t mine = hits - seen_hits;
-  seen_hits = hits;
-  if (!p)
+  if (!mine || !p)
     return;
-  /* Exact with one thread; with several, another thread's request may
-   * have been numbered in between. */
-  if (!p->ext[ZMR_EXT_FAULT_FIRST]) {
-    p->ext[ZMR_EXT_FAULT_FIRST] = zm_fault_requests();
+  /* The request number is exact with one thread; with several, another
+   * thread's request may have been numbered in between. */
+  uint64_t none = 0;
+  if (__atomic_compare_exchange_n(&p->ext[ZMR_EXT_FAULT_FIRST], &none, zm_fault_requests(),
+                                  false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     note_stack(p);
-  }
-  p->ext[ZMR_EXT_FAULT_HITS] += mine;
+  __atomic_fetch_add(&p->ext[ZMR_EXT_FAULT_HITS], mine, __ATOMIC_RELAXED);
 }
 
 void zmp_inject_exit(void) {
