@@ -153,9 +153,12 @@ hang)
   sleep 0.5
   ! pgrep -f "$H/zmem_sweep_hang" >/dev/null || fail "a hung step's process survived" ;;
 interrupt)
-  "$ZMEM" sweep --timeout 100 --json s.json -- "$H/zmem_sweep_hang" >table.txt 2>&1 &
+  "$ZMEM" sweep --timeout 100 --logs logs --json s.json -- "$H/zmem_sweep_hang" \
+    >table.txt 2>&1 &
   pid=$!
-  sleep 2
+  # Once step 1 (which hangs) has started, and a moment for step 2 to end.
+  for _ in $(seq 300); do [ -e logs/step-1.log ] && break; sleep 0.1; done
+  sleep 1
   kill -INT $pid
   wait $pid
   rc=$?
