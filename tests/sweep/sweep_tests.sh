@@ -67,6 +67,20 @@ fail_p)
   grep -v "failed: ENOMEM" a.txt | grep -qv "^$n failed" && fail "not ENOMEM: $(cat a.txt)"
   "$ZMEM" run --fail-p 0 -- "$NC" 50 2>/dev/null | grep -qx "0 failed" || fail "p=0"
   "$ZMEM" run --fail-p 1 -- "$NC" 50 2>/dev/null | grep -qx "50 failed" || fail "p=1" ;;
+fail_fork)
+  for k in 1 2 3; do
+    "$ZMEM" run --fail $k -- "$H/zmem_sweep_forknum" 2>err.txt >/dev/null
+    [ "$(grep -E '^(parent|child) ' err.txt)" = "parent $k" ] ||
+      fail "--fail $k before the fork: $(cat err.txt)"
+  done
+  for k in 4 5 6; do
+    "$ZMEM" run --fail $k -- "$H/zmem_sweep_forknum" 2>err.txt >/dev/null
+    [ "$(grep -E '^(parent|child) ' err.txt | sort | tr '\n' ,)" = "child $k,parent $k," ] ||
+      fail "--fail $k after the fork: $(cat err.txt)"
+    grep -q "allocation request $k failed (injected) in pid" err.txt || fail "report: $(cat err.txt)"
+  done
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_forknum" >table.txt 2>&1 || fail "$(cat table.txt)"
+  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7 and d["counts"]["clean"] == 7' ;;
 bad_values)
   bad "--fail wants N" run --fail 0 -- "$NC"
   bad "--fail wants N" run --fail -3 -- "$NC"
@@ -109,6 +123,14 @@ planted_sites)
   grep -q "^ *4  crash   SIGSEGV   at main planted.c:$line" table.txt ||
     fail "no site planted.c:$line in: $(cat table.txt)"
   json s.json "d['steps'][3]['site'].startswith('main planted.c:$line')" ;;
+leak)
+  "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_leaky" >table.txt 2>&1
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
+  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] != "clean"] == [(3, "leak")]'
+  json s.json 'd["steps"][2]["live_blocks"] - d["baseline"]["live_blocks"] == 2 and len(d["steps"]) == 5'
+  grep -q "^ *3  leak    exit 0    +2 blocks  at main leaky.c:" table.txt ||
+    fail "table: $(cat table.txt)" ;;
 sort)
   command -v sort >/dev/null || skip "no sort"
   printf 'pear\napple\nfig\nbanana\ncherry\n10\n9\n' >in.txt
