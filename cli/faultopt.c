@@ -58,3 +58,17 @@ const char *zmc_fault_setting(const zmc_fault_opts *o, char *buf, size_t cap) {
              (unsigned long long)o->seed, o->p);
   return buf;
 }
+
+const char *zmc_fault_env_key(void) {
+  static const char *const keys[] = {"fault", "fault_p", "fault_seed"};
+  const char *s = getenv("ZMEM_OPTIONS");
+  while (s && *s) {
+    s += strspn(s, " \t,");
+    size_t len = strcspn(s, "=, \t");
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+      if (len == strlen(keys[k]) && strncmp(s, keys[k], len) == 0)
+        return keys[k];
+    s += strcspn(s, ",");
+  }
+  return NULL;
+}

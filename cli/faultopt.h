@@ -27,4 +27,9 @@ bool zmc_parse_count(const char *s, uint64_t *out);
  * for. */
 const char *zmc_fault_setting(const zmc_fault_opts *o, char *buf, size_t cap);
 
+/* The fault key ("fault", "fault_p" or "fault_seed") that the caller's
+ * ZMEM_OPTIONS sets, or NULL. Inside the program the library would apply
+ * it over the setting above, so the commands refuse to run with both. */
+const char *zmc_fault_env_key(void);
+
 #endif

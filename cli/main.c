@@ -241,6 +241,9 @@ static int parse(int argc, char **argv, options *op, int *first) {
     return bad("%s", "--baseline and --max-increase go together");
   if (op->fault.seed_set && !op->fault.p_set)
     return bad("%s", "--seed goes with --fail-p");
+  if ((op->fault.nth || op->fault.p_set) && zmc_fault_env_key())
+    return bad("ZMEM_OPTIONS sets %s, which would override --fail and --fail-p; "
+               "unset it or leave those out", zmc_fault_env_key());
   *first = i;
   return 0;
 }

@@ -429,6 +429,9 @@ static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
     return bad("%s", "no program given: zmem sweep [options] -- program [args...]");
   if (s->to && s->to < s->from)
     return bad("%s", "--to is below --from");
+  if (zmc_fault_env_key())
+    return bad("ZMEM_OPTIONS sets %s, which would override the sweep's failures; "
+               "unset it", zmc_fault_env_key());
   *first = i;
   return 0;
 }

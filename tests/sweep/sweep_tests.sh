@@ -103,6 +103,10 @@ bad_values)
   bad "--jobs wants a number" sweep --jobs 0 -- "$NC"
   bad "unknown option" sweep --frobnicate -- "$NC"
   bad "no program given" sweep --jobs 2
+  ZMEM_OPTIONS="stats=0, fault_p=0.5" bad "ZMEM_OPTIONS sets fault_p" run --fail 3 -- "$NC"
+  ZMEM_OPTIONS="fault=2" bad "ZMEM_OPTIONS sets fault" sweep -- "$NC"
+  ZMEM_OPTIONS="fault_seed=1" "$ZMEM" run -- "$NC" >/dev/null 2>&1 ||
+    fail "run without --fail refused a ZMEM_OPTIONS fault key"
   "$ZMEM" sweep --help | grep -q -- "--timeout S" || fail "sweep --help" ;;
 planted)
   "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>err.txt
