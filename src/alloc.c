@@ -66,7 +66,12 @@ static inline void *lean_new(size_t n, bool zero, size_t *bytes) {
   return p;
 }
 
+/* With the built-in allocator, through its size source: where it keeps a
+ * size table (builtin.h), its realloc keeps every block in its request's
+ * class, which a sized free in the fast path relies on. */
 static void *lean_resize(void *p, size_t n, int64_t *delta) {
+  if (zm__be_direct())
+    return bi_realloc_counted(p, n, delta);
   size_t old = zm__be_usable(p);
   void *q = zm__be_realloc(p, n);
   if (q)
@@ -385,6 +390,10 @@ void zm_free_sized(void *ptr, size_t size) {
   if (zm__debug_assert && bi_has_good_size &&
       bi_usable(ptr) != bi_good_size(n))
     sized_mismatch();
+#ifdef ZM__BI_SIZE_TABLE
+  if (zm__debug_assert && bi_in_table(n) && bi_usable(ptr) != bi_table_size(n))
+    sized_mismatch();
+#endif
   int *e = my_errno(), saved = *e;
   zm__count(-(int64_t)bi_free_sized_counted(ptr, n), -1, ZM__CALL_FREE);
   *e = saved;
