@@ -79,7 +79,8 @@ static const char *const ct_desc[NCONT] = {
     "plain thread-local add per call (the least exact lean accounting "
     "must do; nobody could read the total)",
     "the same floor on zmem's own size source (src/builtin.h: the "
-    "usable-size query, or jemalloc's per-thread byte counters): "
+    "usable-size query; jemalloc's per-thread byte counters; the size "
+    "table on mimalloc and tcmalloc): "
     "floor-zm -> zm-lean is the cost of zmem's features",
     "floor-zm, freeing through the size source's sized free",
     "zmem, lean layout (no header), zm_malloc/zm_free/zm_realloc",

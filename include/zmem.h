@@ -450,10 +450,22 @@ ZM_API int zm_tag_stats(zm_tag tag, zm_tag_info *info);
 /* Hard limit: an allocation that would take zm_used_memory() above `bytes`
  * fails (try variants: NULL with ENOMEM; checked ones: the OOM handler). Never
  * exceeded, even by threads racing for the last bytes. 0 removes the limit.
- * With a limit (hard or soft) set, every allocation and free also updates one
- * shared atomic counter; with none set the fast path is unchanged. The
- * counter starts from the memory live at the call, so set limits while no
- * allocation is in flight (at start-up, say). A limit below the memory in
+ * The limit is held by a shared counter. With the hard limit alone (no soft
+ * limit, no tag limits; lean layout), each thread charges the counter in
+ * steps of 32 KiB and admits its allocations from what it took, its
+ * reserve, so most calls touch no shared memory; frees refill the reserve,
+ * which gives anything above 64 KiB back. Near the limit a thread takes only
+ * what a call needs, a refused call makes every other thread give its
+ * reserve back on its next call, and a thread's own reserve always counts
+ * for its own requests: so an allocation is refused only if the memory in
+ * use plus the request plus the reserves of the other threads (at most
+ * 64 KiB each) exceed the limit; with one thread, exactly when the memory in
+ * use plus the request would. Thread exit and fork give reserves back.
+ * Otherwise (a soft limit or a tag limit set, or the header or debug
+ * layout) every allocation and free updates the shared counter. With no
+ * limit set the fast path is unchanged. The counter starts from the memory
+ * live at the call, so set limits while no allocation is in flight (at
+ * start-up, say). A limit below the memory in
  * use now would fail every allocation until enough is freed: it is refused
  * (-1, EINVAL; nothing changes). Also the option limit=SIZE. */
 ZM_API int zm_set_limit(size_t bytes);

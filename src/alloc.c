@@ -66,7 +66,12 @@ static inline void *lean_new(size_t n, bool zero, size_t *bytes) {
   return p;
 }
 
+/* With the built-in allocator, through its size source: where it keeps a
+ * size table (builtin.h), its realloc keeps every block in its request's
+ * class, which a sized free in the fast path relies on. */
 static void *lean_resize(void *p, size_t n, int64_t *delta) {
+  if (zm__be_direct())
+    return bi_realloc_counted(p, n, delta);
   size_t old = zm__be_usable(p);
   void *q = zm__be_realloc(p, n);
   if (q)
@@ -248,6 +253,33 @@ zm__noinline static void *alloc_general(int mode, size_t size, bool zero,
   return p;
 }
 
+/* The mode of the lean path under a hard limit alone (no soft limit, so no
+ * ZM__MODE_SOFT): the fast path with the thread's reserve of the limit
+ * (limits.h) in place of the shared counter. */
+static inline bool is_limited(int mode) {
+  return mode == (ZM_LAYOUT_LEAN | ZM__MODE_LIMITS);
+}
+
+/* Refused before the backend is asked when the reserve cannot cover the
+ * request; the block's exact bytes are taken from it after. */
+zm__noinline static void *alloc_limited(size_t size, bool zero,
+                                        zm__call call) {
+  size_t n = bi_zero_ok ? size : nonzero(size), bytes;
+  if (zm__unlikely(!zm__reserve_has(n)) && !zm__reserve_refill(n))
+    return NULL;
+  void *p = bi_malloc_counted(n, zero, &bytes);
+  if (zm__unlikely(!p))
+    return NULL;
+  /* the reserve was valid before the call: only its size is checked */
+  zm__reserve *r = &zm__my_reserve;
+  if (zm__unlikely(r->left < (int64_t)bytes) && !zm__reserve_refill(bytes)) {
+    bi_free(p);
+    return NULL;
+  }
+  r->left -= (int64_t)bytes;
+  return zm__count_p(p, (int64_t)bytes, 1, call);
+}
+
 zm__inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
   if (zm__likely(zm__mode_is_fast() && size <= MAX_REQUEST)) {
     size_t bytes;
@@ -258,6 +290,8 @@ zm__inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
   if (size > MAX_REQUEST)
     return NULL; /* before the mode: a refused call fixes no layout */
   int mode = zm__mode_get();
+  if (is_limited(mode))
+    return alloc_limited(size, zero, call);
   note_caller(mode);
   return alloc_general(mode, size, zero, call, tag);
 }
@@ -348,11 +382,25 @@ static inline void free_fast(void *ptr) {
   zm__count(-(int64_t)bi_free_counted(ptr), -1, ZM__CALL_FREE);
 }
 
+/* Under a hard limit alone: the bytes go to the thread's reserve, after the
+ * count went down. */
+zm__noinline static void free_limited(void *ptr) {
+  int *e = my_errno(), saved = *e;
+  size_t bytes = bi_free_counted(ptr);
+  zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
+  zm__reserve_give(bytes);
+  *e = saved;
+}
+
 void zm_free(void *ptr) {
   if (!ptr)
     return;
   if (zm__unlikely(!zm__mode_is_fast())) {
     int mode = zm__mode_get();
+    if (is_limited(mode)) {
+      free_limited(ptr);
+      return;
+    }
     note_caller(mode);
     free_general(mode, ptr);
     return;
@@ -385,6 +433,10 @@ void zm_free_sized(void *ptr, size_t size) {
   if (zm__debug_assert && bi_has_good_size &&
       bi_usable(ptr) != bi_good_size(n))
     sized_mismatch();
+#ifdef ZM__BI_SIZE_TABLE
+  if (zm__debug_assert && bi_in_table(n) && bi_usable(ptr) != bi_table_size(n))
+    sized_mismatch();
+#endif
   int *e = my_errno(), saved = *e;
   zm__count(-(int64_t)bi_free_sized_counted(ptr, n), -1, ZM__CALL_FREE);
   *e = saved;

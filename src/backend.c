@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void *builtin_malloc(void *ud, size_t n) {
   (void)ud;
@@ -225,6 +226,64 @@ zm__at_load static void check_malloc_owner(void) {
   zm__je_owns_malloc = zm__prim_same_object((void *)malloc, (void *)mallocx);
   zm__je_counters_ok = counters_check();
 }
+#endif
+
+#ifdef ZM__BI_SIZE_TABLE
+uint16_t zm__bi_table[ZM__BI_TABLE_MAX / 8 + 1];
+size_t zm__bi_table_lim;
+
+/* Every request up to the bound must map to its entry (the classes are
+ * multiples of 8 bytes), and a real block of every class must have the
+ * entry's usable size. */
+static bool table_fill(uint16_t *t, size_t (*class_size)(size_t)) {
+  for (size_t k = 0; k <= ZM__BI_TABLE_MAX / 8; k++) {
+    size_t c = class_size(8 * k);
+    if (c < 8 * k || c > UINT16_MAX)
+      return false;
+    t[k] = (uint16_t)c;
+  }
+  for (size_t n = 0; n <= ZM__BI_TABLE_MAX; n++)
+    if (class_size(n) != t[(n + 7) >> 3])
+      return false;
+  return true;
+}
+
+static bool table_true_of_blocks(const uint16_t *t) {
+  for (size_t k = 0; k <= ZM__BI_TABLE_MAX / 8; k++) {
+    if (k > 0 && t[k] == t[k - 1])
+      continue; /* one block per class */
+    void *p = bi_malloc(8 * k), *z = bi_calloc(8 * k);
+    bool ok = p && z && bi_usable(p) == t[k] && bi_usable(z) == t[k];
+    if (p)
+      bi_free(p);
+    if (z)
+      bi_free(z);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+bool zm__bi_table_build(size_t (*class_size)(size_t)) {
+  static uint16_t t[ZM__BI_TABLE_MAX / 8 + 1];
+  zm__bi_table_lim = 0;
+  if (!table_fill(t, class_size) || !table_true_of_blocks(t))
+    return false;
+  memcpy(zm__bi_table, t, sizeof t);
+  zm__bi_table_lim = ZM__BI_TABLE_MAX + 1;
+  return true;
+}
+
+void *zm__bi_table_move(void *p, size_t n, size_t old) {
+  void *q = bi_malloc(n);
+  if (!q)
+    return NULL;
+  memcpy(q, p, old < n ? old : n);
+  bi_free(p);
+  return q;
+}
+
+zm__at_load static void table_at_load(void) { zm__bi_table_build(bi_class_size); }
 #endif
 
 /* ------------------------------------------ user backends' alignment */

@@ -172,6 +172,10 @@ static inline void bi_free_sized(void *p, size_t n) {
 static inline void bi_free_usable(void *p, size_t u) { (void)u; mi_free(p); }
 static inline size_t bi_usable(const void *p) { return mi_usable_size(p); }
 static inline size_t bi_good_size(size_t n) { return n; }
+/* The size class of a request (documented: the usable size a block of that
+ * request gets); the source of the size table below. */
+static inline size_t bi_class_size(size_t n) { return mi_good_size(bi_req(n)); }
+static inline void bi_free_class(void *p, size_t n) { (void)n; mi_free(p); }
 /* Not mi_malloc_aligned: in mimalloc 2.0.9 (issue #700) its fast path takes
  * any power-of-two size from the alignment up to 1024 as naturally aligned,
  * which it is not (mi_malloc_aligned(256, 256) can be 128-aligned). The _at
@@ -181,14 +185,17 @@ static inline void *bi_aligned(size_t a, size_t n) {
 }
 
 #define ZM__BI_SIZE_BY_QUERY 1
+#define ZM__BI_SIZE_TABLE 1
 
 #elif defined(ZMEM_BACKEND_TCMALLOC)
+#include <gperftools/nallocx.h>
 #include <gperftools/tcmalloc.h>
 #define ZM__BUILTIN_NAME "tcmalloc"
 static const bool bi_zero_ok = true;
-/* tc_free_sized is not used: tcmalloc keeps a block in place on a realloc
+/* bi_has_good_size is false: tcmalloc keeps a block in place on a realloc
  * that shrinks it by less than half, so the requested size no longer names
- * the block's size class. */
+ * the block's size class. Only the size table below, whose realloc moves
+ * such a block, lets a sized free trust the request. */
 static const bool bi_has_good_size = false;
 static const bool bi_free_keeps_errno = false;
 static inline void *bi_malloc(size_t n) { return tc_malloc(bi_req(n)); }
@@ -203,9 +210,18 @@ static inline size_t bi_usable(const void *p) {
   return tc_malloc_size((void *)p);
 }
 static inline size_t bi_good_size(size_t n) { return n; }
+/* nallocx: the size class of a request (gperftools 2.6 and later). */
+static inline size_t bi_class_size(size_t n) { return tc_nallocx(bi_req(n), 0); }
+/* tc_free_sized finds the block's class from the size instead of the page
+ * map: valid when the block's class is the request's, which the size
+ * table's realloc keeps true. */
+static inline void bi_free_class(void *p, size_t n) {
+  tc_free_sized(p, bi_req(n));
+}
 static inline void *bi_aligned(size_t a, size_t n) { return tc_memalign(a, n); }
 
 #define ZM__BI_SIZE_BY_QUERY 1
+#define ZM__BI_SIZE_TABLE 1
 
 #else /* libc */
 #include <malloc.h>
@@ -242,11 +258,60 @@ static inline void *bi_aligned(size_t a, size_t n) {
 #define ZM__BI_SIZE_BY_QUERY 1
 #endif
 
+#ifdef ZM__BI_SIZE_TABLE
+/* The size table (mimalloc, tcmalloc): a request of at most
+ * ZM__BI_TABLE_MAX bytes gets a block of its size class, whose usable size
+ * is zm__bi_table[(n + 7) / 8]. Built at load from the allocator's
+ * documented class query (bi_class_size) and accepted only if every request
+ * up to the bound maps to one entry and a real block of every class has the
+ * entry's usable size (backend.c); otherwise zm__bi_table_lim stays 0 and
+ * every call takes the usable-size query, the documented path.
+ *
+ * With the table, allocation counts with an array load instead of the query
+ * and a sized free with none. The table is true of a block only while its
+ * usable size is the class of the size it was last requested with; a
+ * realloc that the allocator does in place (both shrink by less than half
+ * without moving, tcmalloc grows into a class a quarter above the old one)
+ * can leave a block in another class than its new request. So a realloc to
+ * a request in the table does not call the allocator's realloc: a block
+ * already of the new request's class stays (no call at all), any other
+ * moves to a fresh block of that class (zm__bi_table_move). That keeps
+ * "usable size = table[last request]" true of every block by construction,
+ * with no failure case (a failed move leaves the block as it was), and
+ * costs less than a realloc followed by a check; the alternative, a sized
+ * free that distrusts resized blocks, would need a mark per block. 4096
+ * covers every request of the mixed workload (16 B..4 KiB); above it,
+ * requests are rare enough that the query's cost is small beside the
+ * allocator's own work. */
+#define ZM__BI_TABLE_MAX 4096
+extern zm__hidden uint16_t zm__bi_table[ZM__BI_TABLE_MAX / 8 + 1];
+/* ZM__BI_TABLE_MAX + 1 while the table is in use, 0 while it is not. */
+extern zm__hidden size_t zm__bi_table_lim;
+/* Builds the table from `class_size` and checks it; true when accepted
+ * (zm__bi_table_lim set), false when refused (the query is used). A test
+ * hook besides its use at load. */
+zm__hidden bool zm__bi_table_build(size_t (*class_size)(size_t));
+/* Moves block p (`old` usable bytes) to a new block of n bytes: the new
+ * block, or NULL with p unchanged. */
+zm__hidden void *zm__bi_table_move(void *p, size_t n, size_t old);
+
+static inline bool bi_in_table(size_t n) { return n < zm__bi_table_lim; }
+static inline size_t bi_table_size(size_t n) {
+  return zm__bi_table[(n + 7) >> 3];
+}
+#endif
+
 #ifdef ZM__BI_SIZE_BY_QUERY
 /* Size source, for the allocators above without a cheaper one: their
- * usable-size query. */
+ * usable-size query, or the size table where there is one. */
 static inline void *bi_malloc_counted(size_t n, bool zero, size_t *bytes) {
   void *p = zero ? bi_calloc(n) : bi_malloc(n);
+#ifdef ZM__BI_SIZE_TABLE
+  if (zm__likely(bi_in_table(n))) {
+    *bytes = bi_table_size(n);
+    return p;
+  }
+#endif
   if (zm__likely(p != NULL))
     *bytes = bi_usable(p);
   return p;
@@ -258,15 +323,32 @@ static inline size_t bi_free_counted(void *p) {
   return u;
 }
 
-/* n: the size the block was last requested with (unused: these
- * allocators' sized frees would need the size class, not the request). */
+/* n: the size the block was last requested with (the query's path ignores
+ * it: these allocators' sized frees need the size class, which only the
+ * table keeps equal to the request's). */
 static inline size_t bi_free_sized_counted(void *p, size_t n) {
+#ifdef ZM__BI_SIZE_TABLE
+  if (zm__likely(bi_in_table(n))) {
+    size_t u = bi_table_size(n);
+    bi_free_class(p, n);
+    return u;
+  }
+#endif
   (void)n;
   return bi_free_counted(p);
 }
 
 static inline void *bi_realloc_counted(void *p, size_t n, int64_t *delta) {
   size_t old = bi_usable(p);
+#ifdef ZM__BI_SIZE_TABLE
+  if (zm__likely(bi_in_table(n))) {
+    size_t u = bi_table_size(n);
+    void *q = u == old ? p : zm__bi_table_move(p, n, old);
+    if (q)
+      *delta = (int64_t)u - (int64_t)old;
+    return q;
+  }
+#endif
   void *q = bi_realloc(p, n);
   if (q)
     *delta = (int64_t)bi_usable(q) - (int64_t)old;

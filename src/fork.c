@@ -34,6 +34,7 @@ static void unlock_all(void) {
 static void child(void) {
   zm__registry_fork_child();
   unlock_all();
+  zm__limits_fork_child();
 }
 
 zm__at_load static void watch_fork(void) {

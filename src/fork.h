@@ -19,5 +19,8 @@ void zm__debug_fork_unlock(void);
 /* The child's part of fork, before the locks are released: drops the other
  * threads' per-thread state (stats.c). */
 void zm__registry_fork_child(void);
+/* The child's part after the locks are released: the other threads'
+ * reserves of the hard limit are gone with them (limits.c). */
+void zm__limits_fork_child(void);
 
 #endif

@@ -48,8 +48,10 @@ static bool fits(const counter *c, size_t bytes) {
   return !limit || (size_t)(now > 0 ? now : 0) + bytes <= limit;
 }
 
+static bool reserve_flush_own(void);
+
 bool zm__limit_admit(size_t bytes, zm_tag tag) {
-  if (!fits(&global, bytes))
+  if (!fits(&global, bytes) && !(reserve_flush_own() && fits(&global, bytes)))
     return false;
   const zm_tag *chain;
   unsigned n = zm__tag_chain(tag, &chain);
@@ -156,7 +158,8 @@ bool zm__limit_charge(size_t bytes, zm_tag tag) {
   if (!global_on())
     return true;
   int64_t before;
-  if (!charge(&global, bytes, &before)) {
+  if (!charge(&global, bytes, &before) &&
+      !(reserve_flush_own() && charge(&global, bytes, &before))) {
     undo_tags(chain, n, bytes);
     return false;
   }
@@ -176,6 +179,140 @@ void zm__limit_adjust(int64_t delta, zm_tag tag) {
   }
 }
 
+/* --------------------------------------------------------------- reserves */
+
+__thread zm__reserve zm__my_reserve __attribute__((tls_model("initial-exec")));
+_Atomic uint64_t zm__reserve_gen = (uint64_t)1 << 32;
+_Atomic bool zm__reserve_on;
+
+#define GEN_SET(g) ((g) >> 32)
+
+/* Brings the thread's reserve to the current generation: a reserve taken
+ * before the counter was last set is void (the new count does not hold
+ * it); one asked back is given back. limits_mutex. */
+static void reserve_sync(zm__reserve *r) {
+  uint64_t g = atomic_load_explicit(&zm__reserve_gen, memory_order_relaxed);
+  if (r->gen == g)
+    return;
+  if (GEN_SET(r->gen) == GEN_SET(g) && r->left)
+    add(&global, -r->left);
+  r->left = 0;
+  r->gen = g;
+}
+
+/* Thread exit gives the reserve back: a key whose destructor runs at exit,
+ * set on the thread's first charge. */
+static pthread_key_t reserve_key;
+static bool reserve_key_ok;
+static __thread bool reserve_armed __attribute__((tls_model("initial-exec")));
+
+static void reserve_exit(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&limits_mutex);
+  reserve_sync(&zm__my_reserve);
+  if (zm__my_reserve.left)
+    add(&global, -zm__my_reserve.left);
+  zm__my_reserve.left = 0;
+  pthread_mutex_unlock(&limits_mutex);
+  reserve_armed = false; /* a later charge in this thread sets the key again */
+}
+
+zm__at_load static void reserve_key_init(void) {
+  reserve_key_ok = pthread_key_create(&reserve_key, reserve_exit) == 0;
+}
+
+/* Before the lock: setting the key may allocate (glibc, beyond its first
+ * 32 keys), and that allocation may come back here. */
+static void reserve_arm(void) {
+  if (reserve_armed || !reserve_key_ok)
+    return;
+  reserve_armed = true;
+  pthread_setspecific(reserve_key, (void *)1);
+}
+
+bool zm__reserve_refill(size_t n) {
+  reserve_arm();
+  zm__reserve *r = &zm__my_reserve;
+  pthread_mutex_lock(&limits_mutex);
+  reserve_sync(r);
+  bool ok = true;
+  int64_t want = (int64_t)n - r->left, before;
+  /* no more than the call needs while reserves are not in use (the mode
+   * changed under this call) */
+  int64_t extra = atomic_load(&zm__reserve_on) ? ZM__RESERVE : 0;
+  if (want > 0) {
+    if (charge(&global, (size_t)(want + extra), &before))
+      r->left += want + extra;
+    else if (charge(&global, (size_t)want, &before))
+      r->left += want; /* near the limit: no more than the call needs */
+    else {
+      /* refused: the other threads give their reserves back on their next
+       * call (the thread's own reserve stays, counted towards its calls) */
+      r->gen = atomic_fetch_add(&zm__reserve_gen, 1) + 1;
+      ok = false;
+    }
+  }
+  pthread_mutex_unlock(&limits_mutex);
+  return ok;
+}
+
+/* The calling thread's reserve back to the shared counter, when the
+ * general path (realloc, aligned allocation) finds the counter full: its
+ * requests must not be refused for bytes the thread itself holds. True if
+ * there was any. */
+static bool reserve_flush_own(void) {
+  zm__reserve *r = &zm__my_reserve;
+  if (!r->left)
+    return false;
+  pthread_mutex_lock(&limits_mutex);
+  reserve_sync(r);
+  bool any = r->left > 0;
+  if (any)
+    add(&global, -r->left);
+  r->left = 0;
+  pthread_mutex_unlock(&limits_mutex);
+  return any;
+}
+
+void zm__reserve_trim(void) {
+  zm__reserve *r = &zm__my_reserve;
+  pthread_mutex_lock(&limits_mutex);
+  reserve_sync(r);
+  if (r->left > ZM__RESERVE) {
+    add(&global, ZM__RESERVE - r->left);
+    r->left = ZM__RESERVE;
+  }
+  pthread_mutex_unlock(&limits_mutex);
+}
+
+void zm__reserve_give_slow(size_t bytes) {
+  pthread_mutex_lock(&limits_mutex);
+  reserve_sync(&zm__my_reserve);
+  add(&global, -(int64_t)bytes);
+  pthread_mutex_unlock(&limits_mutex);
+}
+
+/* Voids every reserve and decides whether reserves are in use. Where they
+ * were (`had`), the counter holds them besides the bytes in use, so it is
+ * set anew to `live`. limits_mutex. */
+static void reserve_reset_locked(bool had, size_t live) {
+  if (had && global_on())
+    atomic_store(&global.charged, (int64_t)live);
+  atomic_store(&zm__reserve_gen,
+               (GEN_SET(atomic_load(&zm__reserve_gen)) + 1) << 32);
+  atomic_store(&zm__reserve_on, atomic_load(&global.limit) != 0 &&
+                                    atomic_load(&soft) == 0);
+}
+
+void zm__limits_fork_child(void) {
+  if (!atomic_load(&zm__reserve_on))
+    return;
+  size_t live = zm_used_memory();
+  pthread_mutex_lock(&limits_mutex);
+  reserve_reset_locked(true, live);
+  pthread_mutex_unlock(&limits_mutex);
+}
+
 /* ---------------------------------------------------------------- setters */
 
 /* Starts or stops the charging: the counter starts from what is live now. */
@@ -184,7 +321,12 @@ static void track(counter *c, bool was_on, bool on, size_t live) {
     atomic_store(&c->charged, (int64_t)live);
 }
 
-static void update_mode(void) { zm__mode_set_limits(zm__limits_active()); }
+/* The soft flag first: a hard limit's reserves are never in use with a
+ * soft limit set (the soft limit is checked against the shared counter). */
+static void update_mode(void) {
+  zm__mode_set_flag(ZM__MODE_SOFT, atomic_load(&soft) != 0);
+  zm__mode_set_limits(zm__limits_active());
+}
 
 /* Limits from ZMEM_OPTIONS are an operator's ceilings: the program's own
  * (zm_set_limit, zm_configure) may be tighter, never looser. In force is the
@@ -197,10 +339,13 @@ static size_t tighter(size_t a, size_t b) {
   return a < b ? a : b;
 }
 
+/* A change of the global limits sets the counter anew when reserves were
+ * or will be in use (their bytes are in the counter but not in use). */
 static void apply_hard_locked(size_t live) {
   bool was = global_on();
   atomic_store(&global.limit, tighter(code_hard, env_hard));
   track(&global, was, global_on(), live);
+  reserve_reset_locked(atomic_load(&zm__reserve_on), live);
   update_mode();
 }
 
@@ -209,6 +354,7 @@ static void apply_soft_locked(size_t live) {
   size_t bytes = tighter(code_soft, env_soft);
   atomic_store(&soft, bytes);
   track(&global, was, global_on(), live);
+  reserve_reset_locked(atomic_load(&zm__reserve_on), live);
   atomic_store(&soft_armed, atomic_load(&global.charged) <= (int64_t)bytes);
   update_mode();
 }

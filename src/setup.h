@@ -22,6 +22,7 @@ enum {
   ZM__MODE_LIMITS = 8,        /* some limit is set */
   ZM__MODE_FAULT = 16,        /* fault injection is armed (fault.c) */
   ZM__MODE_USER_BACKEND = 32, /* a backend from zm_set_backend */
+  ZM__MODE_SOFT = 64,         /* a soft limit is set (limits.c): no reserves */
 };
 extern zm__hidden _Atomic int zm__mode;
 

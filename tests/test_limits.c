@@ -277,3 +277,143 @@ Test(limits, a_limit_set_under_traffic_refuses_nothing_it_should_not,
   cr_assert_not_null(p);
   zm_free(p);
 }
+
+/* ---------------------------------------------- the per-thread reserves */
+
+#define BIG_LIMIT ((size_t)1 << 20)
+#define STEP 1000
+
+/* Allocates STEP-byte blocks into v until one is refused; *n gets how many.
+ * True if the refusal was due: the memory in use plus the refused block's
+ * cost, plus `slack` (what other threads may hold), exceeds the limit, and
+ * the limit was never exceeded. No assertion, so that a fork child can use
+ * it. */
+static bool fill_to_limit(void **v, int max, size_t limit, size_t slack,
+                          int *n) {
+  void *probe = zm_malloc(STEP);
+  if (!probe)
+    return false;
+  size_t c = cost(probe);
+  zm_free(probe);
+  bool ok = true;
+  *n = 0;
+  while (*n < max && (v[*n] = zm_try_malloc(STEP)) != NULL) {
+    ok = ok && zm_used_memory() <= limit;
+    (*n)++;
+  }
+  return ok && *n < max && zm_used_memory() + c + slack > limit;
+}
+
+static void free_all(void **v, int n) {
+  for (int i = 0; i < n; i++)
+    zm_free(v[i]);
+}
+
+static void *take_reserve(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 100; i++)
+    zm_free(zm_malloc(STEP * (size_t)(i % 5 + 1)));
+  return NULL;
+}
+
+/* Threads that charged reserves and exited gave them back: one thread can
+ * then use the whole limit. */
+Test(limits, exited_threads_leave_the_whole_limit) {
+  static void *v[2000];
+  size_t base = zm_used_memory(), limit = base + BIG_LIMIT;
+  cr_assert_eq(zm_set_limit(limit), 0);
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++)
+    pthread_create(&th[i], NULL, take_reserve, NULL);
+  for (int i = 0; i < 4; i++)
+    pthread_join(th[i], NULL);
+  take_reserve(NULL); /* and the caller's own reserve counts for itself */
+  int n;
+  cr_assert(fill_to_limit(v, 2000, limit, 0, &n), "refused within the limit");
+  free_all(v, n);
+  cr_assert_eq(zm_used_memory(), base);
+  /* and again, with the reserve the frees left */
+  cr_assert(fill_to_limit(v, 2000, limit, 0, &n), "refused within the limit");
+  free_all(v, n);
+  cr_assert_eq(zm_used_memory(), base);
+}
+
+static _Atomic int phase;
+static void *idle_holder(void *arg) {
+  void **block = arg;
+  *block = zm_malloc(STEP); /* charges a reserve */
+  atomic_store(&phase, 1);
+  while (atomic_load(&phase) == 1)
+    usleep(1000);
+  zm_free(*block); /* its next call gives the reserve back */
+  *block = NULL;
+  atomic_store(&phase, 3);
+  while (atomic_load(&phase) == 3)
+    usleep(1000);
+  return NULL;
+}
+
+/* A live thread's reserve can refuse another thread's request only within
+ * its bound (64 KiB); after a refusal, the holder's next call gives it
+ * back. */
+Test(limits, a_refusal_asks_reserves_back) {
+  static void *v[2000], *w[2000];
+  size_t base = zm_used_memory(), limit = base + BIG_LIMIT;
+  cr_assert_eq(zm_set_limit(limit), 0);
+  void *block = NULL;
+  pthread_t th;
+  pthread_create(&th, NULL, idle_holder, &block);
+  while (atomic_load(&phase) != 1)
+    usleep(1000);
+  int n, m;
+  cr_assert(fill_to_limit(v, 2000, limit, 64 * 1024, &n),
+            "refused beyond the other thread's reserve");
+  atomic_store(&phase, 2);
+  while (atomic_load(&phase) != 3)
+    usleep(1000);
+  cr_assert(fill_to_limit(w, 2000, limit, 0, &m),
+            "refused within the limit after the reserve was asked back");
+  atomic_store(&phase, 4);
+  pthread_join(th, NULL);
+  free_all(v, n);
+  free_all(w, m);
+  cr_assert_eq(zm_used_memory(), base);
+}
+
+static _Atomic int forked;
+static void *hold_until_forked(void *arg) {
+  (void)arg;
+  void *p = zm_malloc(STEP);
+  atomic_store(&phase, 1);
+  while (!atomic_load(&forked))
+    usleep(1000);
+  zm_free(p);
+  return NULL;
+}
+
+/* A fork child has only the forking thread: the other threads' reserves
+ * are given back, and the child can use the whole limit. */
+Test(limits, a_fork_child_gets_the_other_threads_reserves) {
+  static void *v[2000];
+  size_t base = zm_used_memory(), limit = base + BIG_LIMIT;
+  cr_assert_eq(zm_set_limit(limit), 0);
+  pthread_t th;
+  pthread_create(&th, NULL, hold_until_forked, NULL);
+  while (atomic_load(&phase) != 1)
+    usleep(1000);
+  pid_t pid = fork();
+  if (pid == 0) {
+    /* the holder's block stays in use in the child; its reserve does not */
+    int n;
+    bool ok = fill_to_limit(v, 2000, limit, 0, &n);
+    free_all(v, n);
+    _exit(ok ? 0 : 1);
+  }
+  atomic_store(&forked, 1);
+  pthread_join(th, NULL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "the fork child was refused within the limit");
+  cr_assert_eq(zm_used_memory(), base);
+}
