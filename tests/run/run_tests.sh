@@ -4,17 +4,7 @@
 # ZMEM: the zmem command; HELPERS_DIR: the test programs built from this
 # folder. Each "same" test runs a program plain and under `zmem run` and
 # wants the same stdout and exit status, and a valid JSON report.
-set -u
-ZMEM=$1
-H=$2
-TEST=$3
-HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/zmem-run-test.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-
-fail() { echo "FAIL: $TEST: $*" >&2; exit 1; }
-skip() { echo "SKIP: $TEST: $*" >&2; exit 77; }
+. "$(dirname "$0")/../script_test.sh" run "$@"
 check() { python3 "$HERE/check.py" "$@" || fail "report check failed: $*"; }
 
 # same [zmem-options] -- program args: compares stdout and status.

@@ -2,17 +2,7 @@
 # Tests of `zmem run --fail/--fail-p/--seed` and `zmem sweep`.
 #   sweep_tests.sh ZMEM HELPERS_DIR TEST
 # HELPERS_DIR: the test programs built from this folder.
-set -u
-ZMEM=$1
-H=$2
-TEST=$3
-HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d "${TMPDIR:-/tmp}/zmem-sweep-test.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-
-fail() { echo "FAIL: $TEST: $*" >&2; exit 1; }
-skip() { echo "SKIP: $TEST: $*" >&2; exit 77; }
+. "$(dirname "$0")/../script_test.sh" sweep "$@"
 # json FILE PYTHON-EXPRESSION: the expression, with d the parsed file, must hold.
 json() {
   python3 - "$1" "$2" <<'PY' || fail "check failed: $2 ($(head -c 300 "$1"))"
