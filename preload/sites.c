@@ -186,17 +186,14 @@ void zmp_sites_new(void *p, size_t n) {
   zm__weight w;
   if (!zm__sample(&sampler, n, &w))
     return;
-  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH + 8];
-  size_t got = zm__unwind_capture(pcs, sizeof pcs / sizeof pcs[0], 0);
-  size_t skip = 0; /* the preload's own frames */
-  while (skip < got && pcs[skip] >= self_lo && pcs[skip] < self_hi)
-    skip++;
-  size_t depth = got - skip < dir->depth ? got - skip : dir->depth;
-  zm__st_entry *e = zm__stacktab_find(tab, pcs + skip, (uint32_t)depth);
+  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
+  uint64_t hash;
+  size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
+  zm__st_entry *e = zm__stacktab_find_hashed(tab, pcs, (uint32_t)depth, hash);
   uint32_t entries = atomic_load_explicit(&tab->entries_used, memory_order_relaxed);
   if (entries != seen_entries) {
     seen_entries = entries;
-    check_modules(pcs + skip, depth);
+    check_modules(pcs, depth);
   }
   zmp_block b = {zm__stacktab_index(tab, e), w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count,
                  w.bytes};
