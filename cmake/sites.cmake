@@ -51,7 +51,8 @@ set_target_properties(zmem_sites_table PROPERTIES
 add_library(zmem_sites_preload STATIC
   preload/modules.c
   preload/sample.c
-  preload/unwind.c)
+  preload/unwind.c
+  preload/cfi.c)
 target_include_directories(zmem_sites_preload PUBLIC ${PROJECT_SOURCE_DIR}/preload)
 target_compile_options(zmem_sites_preload PRIVATE ${ZMEM_WARNINGS})
 target_compile_options(zmem_sites_preload PUBLIC -fno-omit-frame-pointer)

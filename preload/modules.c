@@ -46,7 +46,8 @@ static bool fp_prologue_at(const uint8_t *p) {
 #endif
 }
 
-int zm__modules_func_has_fp(const zm__module *m, uintptr_t pc) {
+int zm__modules_eh_find(const zm__module *m, uintptr_t pc, uintptr_t *start,
+                        const uint8_t **fde) {
   if (!m->eh_table)
     return 0;
   uint32_t lo = 0, hi = m->eh_count; /* last entry whose start <= pc */
@@ -57,8 +58,15 @@ int zm__modules_func_has_fp(const zm__module *m, uintptr_t pc) {
     else
       hi = mid;
   }
-  uintptr_t start = m->eh_base + (intptr_t)m->eh_table[2 * lo];
-  if (start > pc || start < m->lo)
+  *start = m->eh_base + (intptr_t)m->eh_table[2 * lo];
+  *fde = (const uint8_t *)(m->eh_base + (intptr_t)m->eh_table[2 * lo + 1]);
+  return *start <= pc;
+}
+
+int zm__modules_func_has_fp(const zm__module *m, uintptr_t pc) {
+  uintptr_t start;
+  const uint8_t *fde;
+  if (!zm__modules_eh_find(m, pc, &start, &fde) || start < m->lo)
     return 0;
   uintptr_t end = start + PROLOGUE_WINDOW;
   end = end < pc ? end : pc;

@@ -33,6 +33,12 @@ typedef struct zm__module {
   char path[ZM__MOD_PATH]; /* "" for the main program: see zm__modules_main_path */
 } zm__module;
 
+/* The entry of module m's .eh_frame_hdr search table for the function
+ * that holds pc (the last one starting at or below pc): its start and its
+ * FDE. 0 when there is none (no table, pc before the first function). */
+int zm__modules_eh_find(const zm__module *m, uintptr_t pc, uintptr_t *start,
+                        const uint8_t **fde);
+
 /* 1 when the function of module m that holds pc sets up a frame pointer,
  * 0 when it does not or cannot be told (no .eh_frame_hdr, an unusual
  * encoding, another architecture). */

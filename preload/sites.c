@@ -178,23 +178,14 @@ void zmp_sites_init(void) {
 
 /* ------------------------------------------------------------- counting */
 
-/* The current stack into pcs (ZM__UNWIND_MAX_DEPTH + 8 entries); *skip:
- * the preload's own frames at its start. Returns the depth after them. */
-static size_t capture(uintptr_t *pcs, size_t *skip) {
-  size_t got = zm__unwind_capture(pcs, ZM__UNWIND_MAX_DEPTH + 8, 0), k = 0;
-  while (k < got && pcs[k] >= self_lo && pcs[k] < self_hi)
-    k++;
-  *skip = k;
-  return got - k < dir->depth ? got - k : dir->depth;
-}
-
 size_t zmp_sites_stack(uintptr_t *out, size_t max) {
   if (!tab)
     return 0;
-  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH + 8];
-  size_t skip, depth = capture(pcs, &skip);
+  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
+  uint64_t hash;
+  size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
   depth = depth < max ? depth : max;
-  memcpy(out, pcs + skip, depth * sizeof *out);
+  memcpy(out, pcs, depth * sizeof *out);
   check_modules(out, depth);
   return depth;
 }
@@ -207,13 +198,14 @@ void zmp_sites_new(void *p, size_t n) {
   zm__weight w;
   if (!zm__sample(&sampler, n, &w))
     return;
-  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH + 8];
-  size_t skip, depth = capture(pcs, &skip);
-  zm__st_entry *e = zm__stacktab_find(tab, pcs + skip, (uint32_t)depth);
+  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
+  uint64_t hash;
+  size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
+  zm__st_entry *e = zm__stacktab_find_hashed(tab, pcs, (uint32_t)depth, hash);
   uint32_t entries = atomic_load_explicit(&tab->entries_used, memory_order_relaxed);
   if (entries != seen_entries) {
     seen_entries = entries;
-    check_modules(pcs + skip, depth);
+    check_modules(pcs, depth);
   }
   zmp_block b = {zm__stacktab_index(tab, e), w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count,
                  w.bytes};

@@ -1,6 +1,8 @@
 /* The stack table: see stacktab.h. */
 #include "stacktab.h"
 
+#include "stackhash.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -59,20 +61,15 @@ zm__st_header *zm__stacktab_init(void *region, size_t len, uint32_t capacity,
 
 /* ------------------------------------------------------------- lookup */
 
-static uint64_t hash_frames(const uintptr_t *f, uint32_t depth) {
-  uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ depth;
-  for (uint32_t i = 0; i < depth; i++) {
-    h ^= (uint64_t)f[i];
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 32;
-  }
-  return h;
-}
-
 static bool same(zm__st_header *t, const zm__st_entry *e, uint64_t h,
                  const uintptr_t *f, uint32_t depth) {
-  return e->hash == h && e->depth == depth &&
-         memcmp(pool(t) + e->frames, f, depth * sizeof *f) == 0;
+  if (e->hash != h || e->depth != depth)
+    return false;
+  const uintptr_t *g = pool(t) + e->frames;
+  for (uint32_t i = 0; i < depth; i++) /* (a few frames: no call to memcmp) */
+    if (g[i] != f[i])
+      return false;
+  return true;
 }
 
 /* Waits while another thread writes entry e's stack; false when that takes
@@ -126,9 +123,17 @@ zm__st_entry *zm__stacktab_find(zm__st_header *t, const uintptr_t *frames,
                                 uint32_t depth) {
   if (depth > t->max_depth)
     depth = t->max_depth;
+  return zm__stacktab_find_hashed(t, frames, depth, zm__stack_hash(frames, depth));
+}
+
+zm__st_entry *zm__stacktab_find_hashed(zm__st_header *t, const uintptr_t *frames,
+                                       uint32_t depth, uint64_t h) {
+  if (depth > t->max_depth) {
+    depth = t->max_depth;
+    h = zm__stack_hash(frames, depth);
+  }
   if (depth == 0)
     return &t->overflow;
-  uint64_t h = hash_frames(frames, depth);
   uint32_t mask = t->capacity - 1;
   zm__st_entry *tab = entries(t);
   for (uint32_t n = 0, i = (uint32_t)h & mask; n <= mask; n++, i = (i + 1) & mask) {

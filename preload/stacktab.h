@@ -102,6 +102,11 @@ zm__st_header *zm__stacktab_init(void *region, size_t len, uint32_t capacity,
 zm__st_entry *zm__stacktab_find(zm__st_header *t, const uintptr_t *frames,
                                 uint32_t depth);
 
+/* The same with the stack's hash already known: zm__stack_hash(frames,
+ * depth) (stackhash.h), which the capture computes while it walks. */
+zm__st_entry *zm__stacktab_find_hashed(zm__st_header *t, const uintptr_t *frames,
+                                       uint32_t depth, uint64_t hash);
+
 /* An allocation of `bytes` (count blocks: 1, or a sampled estimate) from
  * entry e, by the thread whose local state is l. */
 void zm__stacktab_alloc(zm__st_header *t, zm__st_local *l, zm__st_entry *e,

@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "unwind.h"
 
+#include "cfi.h"
 #include "modules.h"
+#include "stackhash.h"
 
 #include <errno.h>
 #include <libunwind.h>
@@ -16,12 +18,13 @@
 static _Atomic int cfg_mode = ZM__UNWIND_AUTO;
 static _Atomic int cfg_depth = ZM__UNWIND_DEFAULT_DEPTH;
 
-static TLS uintptr_t stack_hi; /* 0 until known; 1 when unknown */
-static TLS uint64_t n_fp, n_fallback;
+static TLS uintptr_t stack_lo, stack_hi; /* hi: 0 until known; 1 when unknown */
+static TLS uint64_t n_fp, n_cfi, n_fallback;
 
 /* Per-thread cache of frame-pointer verdicts by return address: entry =
  * pc << 1 | verdict, direct-mapped. */
-#define VCACHE 256
+#define VCACHE_BITS 8
+#define VCACHE (1 << VCACHE_BITS)
 static TLS uintptr_t vcache[VCACHE];
 
 /* Roots: return addresses in code without frame pointers where a
@@ -63,6 +66,7 @@ zm__unwind_mode zm__unwind_mode_get(void) {
 
 void zm__unwind_stats_get(zm__unwind_stats *out) {
   out->fp = n_fp;
+  out->cfi = n_cfi;
   out->fallback = n_fallback;
 }
 
@@ -76,8 +80,10 @@ static uintptr_t thread_stack_hi(void) {
   stack_hi = 1;
   if (pthread_getattr_np(pthread_self(), &a) != 0)
     return stack_hi;
-  if (pthread_attr_getstack(&a, &lo, &size) == 0)
+  if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+    stack_lo = (uintptr_t)lo;
     stack_hi = (uintptr_t)lo + size;
+  }
   pthread_attr_destroy(&a);
   return stack_hi;
 }
@@ -104,7 +110,9 @@ static void learn_root(uintptr_t pc) {
 /* Whether the function that ra returns into keeps a frame pointer, so
  * that the saved link in the frame below is its frame. */
 static bool caller_has_fp(uintptr_t ra) {
-  uintptr_t *slot = &vcache[(ra ^ ra >> 8) % VCACHE];
+  /* A multiplicative hash: return addresses a fixed distance apart (the
+   * same call sites in neighbouring functions) do not share a slot. */
+  uintptr_t *slot = &vcache[(uint64_t)ra * UINT64_C(0x9e3779b97f4a7c15) >> (64 - VCACHE_BITS)];
   if ((*slot >> 1) == ra)
     return *slot & 1;
   const zm__module *m = zm__modules_find(ra);
@@ -154,6 +162,92 @@ static enum walk_end fp_walk(walk *w, uintptr_t fp, uintptr_t lo, uintptr_t hi,
   return WALK_DONE;
 }
 
+#if ZM__CFI_WALK
+/* The walk by cached CFI rules (cfi.h). It starts in the capture's caller,
+ * from the capture's own frame record (this file keeps frame pointers):
+ * the caller's stack pointer is just above the record, its RBP is the
+ * saved one, its return address `self`. Every frame, with or without a
+ * frame pointer, then costs a cache look-up and two or three loads. Each
+ * load is checked first: the new CFA lies at least 8 bytes above the
+ * current stack pointer (so the walk only moves outwards and the return
+ * address at CFA - 8 lies in the stack) and at most at the thread's stack
+ * top; a saved RBP, below the CFA, must lie at or above the stack
+ * pointer. */
+typedef struct regs {
+  uintptr_t at, sp, bp; /* at: the address whose rule applies */
+} regs;
+
+enum { STEP_END = 0, STEP_OK = 1, STEP_FOREIGN = -1, STEP_BROKEN = -2 };
+
+/* One frame outwards: STEP_OK with *ra, STEP_END at the outermost frame,
+ * STEP_FOREIGN where the rule is unsupported, STEP_BROKEN where a check
+ * failed. */
+static inline __attribute__((always_inline)) int cfi_step(zm__cfi_slot *cache, uintptr_t hi,
+                                                          regs *g, uintptr_t *ra_out) {
+  zm__cfi spare;
+  const zm__cfi *r = zm__cfi_lookup(cache, g->at, &spare);
+  if (__builtin_expect(r->kind != ZM__CFI_RULE, 0))
+    return r->kind == ZM__CFI_END ? STEP_END : STEP_FOREIGN;
+  uintptr_t cfa = (r->cfa_reg == ZM__CFI_RSP ? g->sp : g->bp) + (uintptr_t)(intptr_t)r->cfa_off;
+  if (cfa < g->sp + sizeof(uintptr_t) || cfa > hi)
+    return STEP_BROKEN;
+  uintptr_t ra = ((const uintptr_t *)cfa)[-1];
+  if (r->bp8) {
+    const uintptr_t *bp_at = (const uintptr_t *)cfa + r->bp8;
+    if ((uintptr_t)bp_at < g->sp)
+      return STEP_BROKEN;
+    g->bp = *bp_at;
+  }
+  g->sp = cfa;
+  g->at = ra - 1; /* the call instruction */
+  *ra_out = ra;
+  return ra ? STEP_OK : STEP_END;
+}
+
+/* Drops the innermost frames whose return address lies in [own_lo,
+ * own_hi): the preload's own code, which keeps frame pointers, so they are
+ * passed by their frame records, each checked like the CFA below. Then
+ * drops w->skip frames, keeps up to w->max more and their hash. */
+static enum walk_end cfi_walk(walk *w, const uintptr_t *rec, uintptr_t lo, uintptr_t hi,
+                              uintptr_t own_lo, uintptr_t own_hi, uint64_t *hash) {
+  zm__cfi_slot *cache = zm__cfi_cache();
+  if ((uintptr_t)rec < lo || (uintptr_t)rec > hi - 2 * sizeof(uintptr_t) || !cache)
+    return WALK_BROKEN;
+  while (rec[1] - own_lo < own_hi - own_lo) {
+    const uintptr_t *next = (const uintptr_t *)rec[0];
+    if (next <= rec || (uintptr_t)next > hi - 2 * sizeof(uintptr_t))
+      return WALK_BROKEN;
+    rec = next;
+  }
+  uintptr_t ra = rec[1];
+  regs g = {ra - 1, (uintptr_t)(rec + 2), rec[0]};
+  uintptr_t *pcs = w->pcs;
+  size_t n = 0, max = w->max;
+  uint64_t h = ZM__STACK_HASH_SEED;
+  int st = STEP_OK;
+  for (unsigned drop = w->skip; drop; drop--) {
+    st = cfi_step(cache, hi, &g, &ra);
+    if (st != STEP_OK)
+      goto out;
+  }
+  for (;;) {
+    pcs[n++] = ra;
+    h = zm__stack_hash_step(h, ra);
+    if (n == max) {
+      st = STEP_END;
+      break;
+    }
+    st = cfi_step(cache, hi, &g, &ra);
+    if (st != STEP_OK)
+      break;
+  }
+out:
+  w->n = n;
+  *hash = zm__stack_hash_end(h, n);
+  return st == STEP_END ? WALK_DONE : st == STEP_FOREIGN ? WALK_FOREIGN : WALK_BROKEN;
+}
+#endif
+
 /* unw_backtrace's first entries are inside the capture; they are dropped
  * up to `self`, the return address into the capture's caller, which the
  * frame walk drops too. */
@@ -185,20 +279,27 @@ static size_t dwarf(uintptr_t *pcs, size_t max, unsigned skip, uintptr_t self,
   return n;
 }
 
-__attribute__((noinline)) size_t zm__unwind_capture(uintptr_t *pcs, size_t max,
-                                                    unsigned skip) {
-  int depth = zm__unwind_depth();
-  if (max > (size_t)depth)
-    max = (size_t)depth;
-  if (max == 0)
-    return 0;
-  zm__unwind_mode mode = zm__unwind_mode_get();
-  uintptr_t self = (uintptr_t)__builtin_return_address(0);
+/* The capture below the frame record rec, whose return address is self:
+ * the frame walk where the mode allows, else unw_backtrace. */
+static inline __attribute__((always_inline)) size_t
+capture(uintptr_t *pcs, size_t max, unsigned skip, zm__unwind_mode mode, const uintptr_t *rec,
+        uintptr_t self) {
   uintptr_t hi = mode == ZM__UNWIND_DWARF ? 1 : thread_stack_hi();
+#if ZM__CFI_WALK
+  if (mode == ZM__UNWIND_AUTO) {
+    walk w = {pcs, 0, max, skip + 1, 0}; /* + 1: self */
+    uint64_t hash;
+    if (hi > 1 && rec[1] == self && cfi_walk(&w, rec, stack_lo, hi, 0, 0, &hash) == WALK_DONE) {
+      n_cfi++;
+      return w.n;
+    }
+    n_fallback++;
+    return dwarf(pcs, max, skip, self, 0);
+  }
+#endif
   if (hi > 1) {
-    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     walk w = {pcs, 0, max, skip + 1, 0};
-    enum walk_end e = fp_walk(&w, fp, fp, hi, mode == ZM__UNWIND_AUTO);
+    enum walk_end e = fp_walk(&w, (uintptr_t)rec, (uintptr_t)rec, hi, mode == ZM__UNWIND_AUTO);
     if (mode == ZM__UNWIND_FP || e == WALK_DONE) {
       n_fp++;
       return w.n;
@@ -208,6 +309,64 @@ __attribute__((noinline)) size_t zm__unwind_capture(uintptr_t *pcs, size_t max,
   }
   n_fallback++;
   return dwarf(pcs, max, skip, self, 0);
+}
+
+static size_t depth_cap(size_t max) {
+  size_t depth = (size_t)zm__unwind_depth();
+  return max < depth ? max : depth;
+}
+
+__attribute__((noinline)) size_t zm__unwind_capture(uintptr_t *pcs, size_t max,
+                                                    unsigned skip) {
+  max = depth_cap(max);
+  if (max == 0)
+    return 0;
+  return capture(pcs, max, skip, zm__unwind_mode_get(), __builtin_frame_address(0),
+                 (uintptr_t)__builtin_return_address(0));
+}
+
+__attribute__((noinline)) size_t zm__unwind_capture_site(uintptr_t *pcs, size_t max,
+                                                         uintptr_t own_lo, uintptr_t own_hi,
+                                                         uint64_t *hash) {
+  max = depth_cap(max);
+  *hash = zm__stack_hash(pcs, 0);
+  if (max == 0)
+    return 0;
+  zm__unwind_mode mode = zm__unwind_mode_get();
+  const uintptr_t *rec = __builtin_frame_address(0);
+  uintptr_t self = (uintptr_t)__builtin_return_address(0);
+#if ZM__CFI_WALK
+  if (mode == ZM__UNWIND_AUTO) {
+    uintptr_t hi = thread_stack_hi();
+    walk w = {pcs, 0, max, 0, 0};
+    if (hi > 1 && rec[1] == self &&
+        cfi_walk(&w, rec, stack_lo, hi, own_lo, own_hi, hash) == WALK_DONE) {
+      n_cfi++;
+      return w.n;
+    }
+  }
+#endif
+  /* Room for the preload's own frames, dropped here. */
+  uintptr_t buf[ZM__UNWIND_MAX_DEPTH + 16];
+  size_t want = max + 16 < sizeof buf / sizeof buf[0] ? max + 16 : sizeof buf / sizeof buf[0];
+  size_t got, k = 0;
+#if ZM__CFI_WALK
+  if (mode == ZM__UNWIND_AUTO) { /* the walk above could not finish */
+    n_fallback++;
+    buf[0] = self;
+    got = 1 + dwarf(buf + 1, want - 1, 0, self, 0);
+  } else
+#endif
+  {
+    buf[0] = self;
+    got = 1 + capture(buf + 1, want - 1, 0, mode, rec, self);
+  }
+  while (k < got && buf[k] - own_lo < own_hi - own_lo)
+    k++;
+  size_t n = got - k < max ? got - k : max;
+  memcpy(pcs, buf + k, n * sizeof *pcs);
+  *hash = zm__stack_hash(pcs, n);
+  return n;
 }
 
 size_t zm__unwind_walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi,

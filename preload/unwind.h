@@ -8,12 +8,17 @@
  *   instead of reading past the stack.
  * - dwarf: libunwind's unw_backtrace, which follows the .eh_frame unwind
  *   tables and works on code built without frame pointers.
- * - auto (the default): the frame-pointer walk while every return address
- *   lies in a module built with frame pointers (modules.h); as soon as one
- *   does not, the whole stack is taken again with unw_backtrace. The one
- *   exception is the thread's root (the C library's code that called main
- *   or the thread's start routine), learnt from the unw_backtrace results:
- *   a walk that reaches it is complete.
+ * - auto (the default): on x86-64 (ZM__CFI_WALK, cfi.h), a walk by unwind
+ *   rules computed once per return address from .eh_frame and cached,
+ *   with or without frame pointers, checked against the stack bounds like
+ *   the frame-pointer walk; a frame it cannot follow (a signal trampoline,
+ *   a DWARF expression) sends the whole capture to unw_backtrace, which
+ *   gives the same frames. Elsewhere: the frame-pointer walk while every
+ *   function keeps a frame pointer (modules.h); as soon as one does not,
+ *   the whole stack is taken again with unw_backtrace. The one exception
+ *   is the thread's root (the C library's code that called main or the
+ *   thread's start routine), learnt from the unw_backtrace results: a walk
+ *   that reaches it is complete.
  *
  * Depth: at most ZM__UNWIND_DEFAULT_DEPTH frames unless configured, at most
  * ZM__UNWIND_MAX_DEPTH. Deeper stacks are cut: the innermost frames are
@@ -55,10 +60,20 @@ zm__unwind_mode zm__unwind_mode_get(void);
  * the number stored (0 when nothing could be taken). */
 size_t zm__unwind_capture(uintptr_t *pcs, size_t max, unsigned skip);
 
+/* The capture of an allocation's stack, for the preload: the return
+ * addresses from the one into the capture's caller outwards, less the
+ * innermost ones that lie in [own_lo, own_hi) (the preload's own code,
+ * which must keep frame pointers); up to min(max, the configured depth)
+ * frames. *hash gets their zm__stack_hash (stackhash.h), computed during
+ * the walk where it can be. */
+size_t zm__unwind_capture_site(uintptr_t *pcs, size_t max, uintptr_t own_lo,
+                               uintptr_t own_hi, uint64_t *hash);
+
 /* Counters for tests and the overhead figures: captures taken by the
- * frame-pointer walk alone, and those that fell back to unw_backtrace. */
+ * frame-pointer walk alone, by the cached CFI walk, and those that fell
+ * back to unw_backtrace. */
 typedef struct zm__unwind_stats {
-  uint64_t fp, fallback;
+  uint64_t fp, cfi, fallback;
 } zm__unwind_stats;
 void zm__unwind_stats_get(zm__unwind_stats *out);
 

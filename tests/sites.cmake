@@ -10,6 +10,13 @@ target_sources(test_unwind PRIVATE $<TARGET_OBJECTS:zmem_test_nofp>)
 target_include_directories(test_unwind PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(test_unwind PRIVATE zmem_sites_preload)
 set_target_properties(test_unwind PROPERTIES ENABLE_EXPORTS ON)
+# A dlopened library without frame pointers, for the CFI walk.
+add_library(zmem_test_nofpdl SHARED sites/libnofpdl.c)
+target_compile_options(zmem_test_nofpdl PRIVATE -O2 -fomit-frame-pointer
+  -fno-optimize-sibling-calls ${ZMEM_WARNINGS})
+add_dependencies(test_unwind zmem_test_nofpdl)
+target_compile_definitions(test_unwind PRIVATE
+  ZT_NOFP_DL="$<TARGET_FILE:zmem_test_nofpdl>")
 
 zmem_test(test_stacktab)
 target_link_libraries(test_stacktab PRIVATE zmem_sites_table)

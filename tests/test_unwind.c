@@ -2,14 +2,18 @@
  * each mode, the depth, bounds checks on broken chains, the fallback on code
  * without frame pointers. */
 #define _GNU_SOURCE
+#include "cfi.h"
 #include "modules.h"
+#include "stackhash.h"
 #include "sites/nofp.h"
 #include "unwind.h"
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
+#include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -98,8 +102,10 @@ Test(unwind, depth_cuts_the_outer_frames) {
   cr_assert_str_eq(fname(c.pcs[1]), "zt_level2");
 }
 
-/* A thread whose start routine calls zt_level1 directly: the stack is the
- * test's code down to the C library's start_thread, its root. */
+#if !ZM__CFI_WALK
+/* (On x86-64, auto takes the CFI walk, tested below.) A thread whose start
+ * routine calls zt_level1 directly: the stack is the test's code down to
+ * the C library's start_thread, its root. */
 typedef struct run {
   cap first, later;
   zm__unwind_stats before, after;
@@ -133,12 +139,14 @@ Test(unwind, threads_learn_their_root_then_walk_frames_only) {
     cr_assert_str_eq(fname(r.later.pcs[3]), "zt_thread_body");
   }
 }
+#endif
 
 /* Code without frame pointers between the capture and the test: auto
- * falls back to libunwind and finds every frame. */
-__attribute__((noinline)) size_t zt_nofp_entry(cap *c);
-size_t zt_nofp_entry(cap *c) {
-  size_t n = nofp_outer(take, c);
+ * finds every frame, through the CFI walk on x86-64, else by falling back
+ * to libunwind. */
+__attribute__((noinline)) size_t zt_nofp_entry(size_t (*cb)(void *), void *arg);
+size_t zt_nofp_entry(size_t (*cb)(void *), void *arg) {
+  size_t n = nofp_outer(cb, arg);
   __asm__ volatile("" ::: "memory");
   return n;
 }
@@ -154,9 +162,15 @@ Test(unwind, fallback_without_frame_pointers) {
     zm__unwind_stats before, after;
     zm__unwind_stats_get(&before);
     cap c = {0};
-    zt_nofp_entry(&c);
+    zt_nofp_entry(take, &c);
     zm__unwind_stats_get(&after);
-    cr_assert_eq(after.fallback - before.fallback, 1, "mode %d", modes[i]);
+#if ZM__CFI_WALK
+    if (modes[i] == ZM__UNWIND_AUTO) {
+      cr_assert_eq(after.cfi - before.cfi, 1);
+      cr_assert_eq(after.fallback, before.fallback);
+    } else
+#endif
+      cr_assert_eq(after.fallback - before.fallback, 1, "mode %d", modes[i]);
     cr_assert_geq(c.n, 4);
     cr_assert_str_eq(fname(c.pcs[0]), "nofp_inner");
     cr_assert_str_eq(fname(c.pcs[1]), "nofp_outer");
@@ -256,4 +270,254 @@ Test(unwind, dlopened_module_is_found) {
   const zm__module *m = zm__modules_find((uintptr_t)f);
   cr_assert_not_null(m);
   cr_assert(strstr(m->path, "libz.so") != NULL);
+}
+
+#if ZM__CFI_WALK
+/* The CFI walk (auto on x86-64) against libunwind (dwarf): the same
+ * return addresses, frame for frame, to the end of the stack. */
+typedef struct both {
+  cap fast, ref;
+  zm__unwind_stats before, after;
+} both;
+
+__attribute__((noinline)) static size_t take_both(void *arg) {
+  both *b = arg;
+  int depth = zm__unwind_depth();
+  zm__unwind_configure(ZM__UNWIND_AUTO, depth);
+  zm__unwind_stats_get(&b->before);
+  b->fast.n = zm__unwind_capture(b->fast.pcs, ZM__UNWIND_MAX_DEPTH, 0);
+  zm__unwind_stats_get(&b->after);
+  zm__unwind_configure(ZM__UNWIND_DWARF, depth);
+  b->ref.n = zm__unwind_capture(b->ref.pcs, ZM__UNWIND_MAX_DEPTH, 0);
+  zm__unwind_configure(ZM__UNWIND_AUTO, depth);
+  __asm__ volatile("" ::: "memory");
+  return b->fast.n;
+}
+
+static void expect_same(const both *b, const char *what) {
+  cr_assert_gt(b->ref.n, 2, "%s: libunwind found %zu frames", what, b->ref.n);
+  cr_assert_eq(b->fast.n, b->ref.n, "%s: %zu frames, libunwind %zu", what, b->fast.n,
+               b->ref.n);
+  for (size_t k = 0; k < b->ref.n; k++)
+    cr_assert_eq(b->fast.pcs[k], b->ref.pcs[k], "%s: frame %zu: %s, libunwind %s", what, k,
+                 fname(b->fast.pcs[k]), fname(b->ref.pcs[k]));
+}
+
+static void expect_cfi(const both *b, const char *what) {
+  expect_same(b, what);
+  cr_assert_eq(b->after.cfi - b->before.cfi, 1, "%s: not taken by the CFI walk", what);
+  cr_assert_eq(b->after.fallback, b->before.fallback, "%s", what);
+}
+
+static size_t zt_both_entry(both *b) { return zt_nofp_entry(take_both, b); }
+
+Test(cfi, same_stacks_as_libunwind_with_and_without_frame_pointers) {
+  zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_MAX_DEPTH);
+  for (int i = 0; i < 3; i++) { /* a miss, then cached rules */
+    both b;
+    memset(&b, 0, sizeof b);
+    zt_both_entry(&b);
+    expect_cfi(&b, "nofp");
+    cr_assert_str_eq(fname(b.fast.pcs[0]), "nofp_inner");
+    cr_assert_str_eq(fname(b.fast.pcs[1]), "nofp_outer");
+    cr_assert_str_eq(fname(b.fast.pcs[2]), "zt_nofp_entry");
+    memset(&b, 0, sizeof b);
+    take_both(&b);
+    expect_cfi(&b, "direct");
+  }
+}
+
+Test(cfi, rules_are_computed_once_per_address) {
+  zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_MAX_DEPTH);
+  both b;
+  zm__cfi_stats s1, s2;
+  /* (The first iterations may be separate copies of the loop, each with
+   * return addresses of its own.) */
+  for (volatile int i = 0; i < 8; i++) {
+    if (i == 3)
+      zm__cfi_stats_get(&s1);
+    zt_both_entry(&b);
+  }
+  zm__cfi_stats_get(&s2);
+  cr_assert_eq(s2.computed, s1.computed, "%llu rules computed again",
+               (unsigned long long)(s2.computed - s1.computed));
+  cr_assert_gt(s2.cached, 4);
+}
+
+Test(cfi, deep_recursion_without_frame_pointers) {
+  int depths[] = {40, 200};
+  for (int i = 0; i < 2; i++) {
+    zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_MAX_DEPTH);
+    both b;
+    memset(&b, 0, sizeof b);
+    nofp_recurse(depths[i], take_both, &b);
+    expect_cfi(&b, depths[i] == 40 ? "recursion 40" : "recursion 200");
+    if (depths[i] == 200)
+      cr_assert_eq(b.fast.n, ZM__UNWIND_MAX_DEPTH);
+    for (int k = 0; k < 30; k++)
+      cr_assert_str_eq(fname(b.fast.pcs[k]), "nofp_recurse");
+  }
+}
+
+void *zt_cfi_thread(void *arg);
+void *zt_cfi_thread(void *arg) {
+  both *b = arg;
+  for (int i = 0; i < 2; i++)
+    zt_both_entry(&b[i]);
+  return NULL;
+}
+
+Test(cfi, threads) {
+  zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_MAX_DEPTH);
+  for (int i = 0; i < 3; i++) {
+    both b[2];
+    memset(b, 0, sizeof b);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, zt_cfi_thread, b), 0);
+    pthread_join(t, NULL);
+    expect_cfi(&b[0], "thread, first");
+    expect_cfi(&b[1], "thread, second");
+    /* The thread's start routine, then the C library's (and a sanitizer's)
+     * start-up frames end the stack. */
+    size_t k = 0;
+    while (k < b[1].fast.n && strcmp(fname(b[1].fast.pcs[k]), "zt_cfi_thread") != 0)
+      k++;
+    cr_assert_lt(k, b[1].fast.n, "zt_cfi_thread is not in the stack");
+    cr_assert_leq(b[1].fast.n - k, 6, "%zu frames after the start routine", b[1].fast.n - k);
+  }
+}
+
+Test(cfi, dlopened_library_without_frame_pointers) {
+  void *h = dlopen(ZT_NOFP_DL, RTLD_NOW);
+  cr_assert_not_null(h, "%s", dlerror());
+  size_t (*call)(size_t (*)(void *), void *, int) =
+      (size_t (*)(size_t (*)(void *), void *, int))dlsym(h, "nofpdl_call");
+  cr_assert_not_null(call);
+  zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_MAX_DEPTH);
+  for (int i = 0; i < 2; i++) {
+    both b;
+    memset(&b, 0, sizeof b);
+    call(take_both, &b, 5);
+    expect_cfi(&b, "dlopen");
+    for (int k = 0; k < 5; k++)
+      cr_assert_str_eq(fname(b.fast.pcs[k]), "nofpdl_call");
+  }
+}
+
+/* A signal handler's stack passes through the signal trampoline, which
+ * the CFI walk does not follow: the capture falls back to libunwind, and
+ * gives its stack. */
+static both in_handler;
+void zt_handler(int sig);
+void zt_handler(int sig) {
+  (void)sig;
+  take_both(&in_handler);
+  __asm__ volatile("" ::: "memory"); /* no tail call */
+}
+
+Test(cfi, signal_handler_falls_back_to_libunwind) {
+  zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_MAX_DEPTH);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = zt_handler;
+  cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+  /* The thread's stack bounds are taken outside the handler (that
+   * allocates: unwind.h). */
+  both outside;
+  take_both(&outside);
+  for (int i = 0; i < 2; i++) {
+    memset(&in_handler, 0, sizeof in_handler);
+    raise(SIGUSR1);
+    expect_same(&in_handler, "signal");
+    cr_assert_eq(in_handler.after.fallback - in_handler.before.fallback, 1);
+    cr_assert_str_eq(fname(in_handler.fast.pcs[0]), "zt_handler");
+  }
+}
+
+Test(cfi, rules_of_known_functions) {
+  /* A function without a frame pointer: the CFA is RSP-based, RBP is the
+   * caller's. */
+  zm__cfi r = zm__cfi_compute((uintptr_t)nofp_inner + 8);
+  cr_assert_eq(r.kind, ZM__CFI_RULE);
+  cr_assert_eq(r.cfa_reg, ZM__CFI_RSP);
+  cr_assert_eq(r.ra8, -1);
+  cr_assert_eq(r.bp8, 0);
+  /* At a function's first instruction: CFA = RSP + 8. */
+  r = zm__cfi_compute((uintptr_t)nofp_outer);
+  cr_assert_eq(r.kind, ZM__CFI_RULE);
+  cr_assert_eq(r.cfa_reg, ZM__CFI_RSP);
+  cr_assert_eq(r.cfa_off, 8);
+  /* Past the frame set-up of a function with a frame pointer (this file
+   * keeps them): CFA = RBP + 16, RBP saved at CFA - 16. */
+  cap c = {0};
+  zt_level1(&c);
+  r = zm__cfi_compute(c.pcs[2] - 1); /* in zt_level1, at its call */
+  cr_assert_eq(r.kind, ZM__CFI_RULE);
+  cr_assert_eq(r.cfa_reg, ZM__CFI_RBP);
+  cr_assert_eq(r.cfa_off, 16);
+  cr_assert_eq(r.bp8, -2);
+  /* No unwind tables there. */
+  cr_assert_eq(zm__cfi_compute(0x10).kind, ZM__CFI_UNSUPPORTED);
+}
+#endif
+
+/* The preload's capture: its own frames (here zt_site_take's) dropped,
+ * the hash of the rest, in every mode. */
+typedef struct site_cap {
+  uintptr_t own_lo, own_hi;
+  uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
+  size_t n;
+  uint64_t hash;
+} site_cap;
+
+__attribute__((noinline)) size_t zt_site_take(site_cap *c);
+size_t zt_site_take(site_cap *c) {
+  c->n = zm__unwind_capture_site(c->pcs, ZM__UNWIND_MAX_DEPTH, c->own_lo, c->own_hi, &c->hash);
+  __asm__ volatile("" ::: "memory");
+  return c->n;
+}
+
+__attribute__((noinline)) size_t zt_site_outer(site_cap *c);
+size_t zt_site_outer(site_cap *c) {
+  size_t n = zt_site_take(c);
+  __asm__ volatile("" ::: "memory");
+  return n;
+}
+
+Test(unwind, site_capture_drops_own_frames_and_hashes) {
+  Dl_info di;
+  const ElfW(Sym) *sym = NULL;
+  cr_assert(dladdr1((void *)zt_site_take, &di, (void **)&sym, RTLD_DL_SYMENT));
+  cr_assert_not_null(sym);
+  cr_assert_gt(sym->st_size, 0);
+  int modes[] = {ZM__UNWIND_AUTO, ZM__UNWIND_DWARF, ZM__UNWIND_FP};
+  site_cap ref;
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(zm__unwind_configure(modes[i], ZM__UNWIND_MAX_DEPTH), 0);
+    site_cap c = {(uintptr_t)zt_site_take, (uintptr_t)zt_site_take + sym->st_size, {0}, 0, 0};
+    zt_site_outer(&c);
+    cr_assert_geq(c.n, 2, "mode %d", modes[i]);
+    cr_assert_str_eq(fname(c.pcs[0]), "zt_site_outer", "mode %d", modes[i]);
+    cr_assert_eq(c.hash, zm__stack_hash(c.pcs, c.n), "mode %d", modes[i]);
+    if (i == 0)
+      ref = c;
+    else if (modes[i] == ZM__UNWIND_DWARF) {
+      cr_assert_eq(c.n, ref.n);
+      for (size_t k = 0; k < c.n; k++)
+        cr_assert_eq(c.pcs[k], ref.pcs[k], "frame %zu", k);
+    }
+    /* With no own range, the first frame is the capture's caller's. */
+    site_cap all = {0, 0, {0}, 0, 0};
+    zt_site_outer(&all);
+    cr_assert_str_eq(fname(all.pcs[0]), "zt_site_take", "mode %d", modes[i]);
+    cr_assert_eq(all.pcs[1], c.pcs[0]);
+    /* The depth counts the frames kept, own ones left out. */
+    cr_assert_eq(zm__unwind_configure(modes[i], 2), 0);
+    site_cap two = c;
+    zt_site_outer(&two);
+    cr_assert_eq(two.n, 2);
+    cr_assert_eq(two.pcs[0], c.pcs[0]);
+    cr_assert_eq(two.hash, zm__stack_hash(two.pcs, 2));
+  }
+  zm__unwind_configure(ZM__UNWIND_AUTO, ZM__UNWIND_DEFAULT_DEPTH);
 }

@@ -3,4 +3,5 @@
 #include <stddef.h>
 size_t nofp_inner(size_t (*cb)(void *), void *arg);
 size_t nofp_outer(size_t (*cb)(void *), void *arg);
+size_t nofp_recurse(int depth, size_t (*cb)(void *), void *arg);
 #endif

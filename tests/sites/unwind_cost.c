@@ -2,9 +2,10 @@
  *   valgrind --tool=callgrind --callgrind-out-file=cg.out \
  *     build/tests/unwind_cost MODE DEPTH N
  *   callgrind_annotate cg.out | grep -E 'zm__unwind_capture|zm__stacktab'
- * MODE is fp, dwarf or auto; the capture runs N times at DEPTH frames below
- * main (plus the C library's start-up frames), each followed by a
- * zm__stacktab_find and zm__stacktab_alloc. Divide the inclusive counts by
+ * MODE is fp, dwarf or auto; the capture (zm__unwind_capture_site, as the
+ * preload takes it) runs N times at DEPTH frames below main (plus the C
+ * library's start-up frames), each followed by a zm__stacktab_find_hashed
+ * and zm__stacktab_alloc. Divide the inclusive counts by
  * N for the cost per allocation. */
 #include "stacktab.h"
 #include "unwind.h"
@@ -18,8 +19,10 @@ static zm__st_local local;
 __attribute__((noinline)) static void capture(int n) {
   uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
   for (int i = 0; i < n; i++) {
-    size_t got = zm__unwind_capture(pcs, ZM__UNWIND_MAX_DEPTH, 0);
-    zm__stacktab_alloc(tab, &local, zm__stacktab_find(tab, pcs, (uint32_t)got), 1, 64);
+    uint64_t hash;
+    size_t got = zm__unwind_capture_site(pcs, ZM__UNWIND_MAX_DEPTH, 0, 0, &hash);
+    zm__stacktab_alloc(tab, &local, zm__stacktab_find_hashed(tab, pcs, (uint32_t)got, hash),
+                       1, 64);
   }
 }
 
