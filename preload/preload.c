@@ -107,6 +107,31 @@ static void init(void) {
 
 __attribute__((constructor)) static void preload_ctor(void) { init(); }
 
+/* ------------------------------------------------- the allocator below */
+
+/* The allocator's calls: straight to the real allocator, or, under fault
+ * injection, through zmem's core (lean layout over that same allocator, so
+ * blocks are the same either way), which numbers each request and fails
+ * the chosen ones. The core is kept off the common path: its own
+ * accounting would only repeat the slots'. */
+static inline void *below_malloc(size_t n) {
+  return unlikely(zmp_inject_on) ? zm_try_malloc(n) : zmp_next.malloc(n);
+}
+static inline void *below_aligned(size_t align, size_t n) {
+  return unlikely(zmp_inject_on) ? zm_aligned_alloc(align, n) : zmp_next.memalign(align, n);
+}
+static inline void *below_realloc(void *p, size_t n) {
+  return unlikely(zmp_inject_on) ? zm_try_realloc(p, n) : zmp_next.realloc(p, n);
+}
+static inline void below_free(void *p) {
+  if (unlikely(zmp_inject_on))
+    zm_free(p);
+  else
+    zmp_next.free(p);
+}
+/* What the allocator holds for a live block. */
+static inline size_t held_size(void *p) { return zmp_next.usable_size(p); }
+
 /* ------------------------------------------------------------- counting */
 
 /* The slot is set before the key: pthread_setspecific may allocate, and
@@ -144,7 +169,7 @@ static inline void count_call(zmr_slot *s, int fn, size_t bytes, bool failed) {
 
 /* A new block p of n requested bytes. */
 static inline void count_new(zmr_slot *s, void *p, size_t n) {
-  size_t held = zm_usable_size(p);
+  size_t held = held_size(p);
   zmp_sizes_put(p, n, held);
   zmp_sites_new(p, n);
   unsigned b = zmr_bucket(n);
@@ -180,7 +205,7 @@ static inline void failed_request(void) {
 
 static void *do_alloc(int fn, size_t n, size_t align) {
   guard++;
-  void *p = align ? zm_aligned_alloc(align, n) : zm_try_malloc(n);
+  void *p = align ? below_aligned(align, n) : below_malloc(n);
   if (!p)
     failed_request();
   zmr_slot *s = my_slot();
@@ -245,13 +270,13 @@ EXPORT void *calloc(size_t count, size_t size) {
 static void free_counted(int fn, void *p) {
   zmr_slot *s = my_slot();
   if (s) {
-    size_t held = zm_usable_size(p);
+    size_t held = held_size(p);
     size_t req = forget(p, held);
     zmp_sites_gone(p);
     count_call(s, fn, req, false);
     zmp_slot_move(s, slot_shared, -(int64_t)req, -(int64_t)held, -1);
   }
-  zm_free(p);
+  below_free(p);
 }
 
 EXPORT void free(void *p) {
@@ -297,7 +322,7 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
       zmp_sizes_put(p, old_req, old_held); /* p is intact */
     return;
   }
-  size_t held = zm_usable_size(q);
+  size_t held = held_size(q);
   zmp_sizes_put(q, n, held);
   zmp_sites_gone(p); /* the block's site is the realloc's from now on */
   zmp_sites_new(q, n);
@@ -323,10 +348,10 @@ static void *do_realloc(int fn, void *p, size_t n) {
   zmr_slot *s = my_slot();
   size_t old_held = 0, old_req = 0;
   if (s) {
-    old_held = zm_usable_size(p);
+    old_held = held_size(p);
     old_req = forget(p, old_held);
   }
-  void *q = zm_try_realloc(p, n);
+  void *q = below_realloc(p, n);
   if (!q && n)
     failed_request();
   if (s)
@@ -427,7 +452,7 @@ EXPORT size_t malloc_usable_size(void *p) {
   if (unlikely(bypass()))
     return atomic_load(&state) == READY ? zmp_next.usable_size(p) : 0;
   guard++;
-  size_t n = zm_usable_size(p);
+  size_t n = held_size(p);
   zmr_slot *s = my_slot();
   if (s)
     count_call(s, ZMR_USABLE_SIZE, 0, false);
