@@ -21,7 +21,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define NSHARDS 256
+#define SHARD_BITS 8
+#define NSHARDS (1 << SHARD_BITS)
 #define MIN_CAP 512 /* entries */
 
 #define KEY_SHIFT 21
@@ -45,8 +46,13 @@ static inline size_t home(uint64_t k, size_t cap) {
   return (size_t)(k + (k >> 20) * 0x9e3779b97f4a7c15ULL) & (cap - 1);
 }
 
-/* A shard is a 64 KiB region of addresses, modulo 256 of them. */
-static inline shard *shard_of(uint64_t k) { return &shards[(k >> 12) & (NSHARDS - 1)]; }
+/* A shard is a 64 KiB region of addresses, chosen by a hash of the
+ * region's number: the C library gives each thread's arena a heap aligned
+ * to 64 MiB, so the low bits of the region number repeat from one arena to
+ * the next, and threads would contend for the same shards' locks. */
+static inline shard *shard_of(uint64_t k) {
+  return &shards[((k >> 12) * 0x9e3779b97f4a7c15ULL) >> (64 - SHARD_BITS)];
+}
 
 static inline uint64_t key_of(entry e) { return e >> KEY_SHIFT; }
 
