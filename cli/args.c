@@ -24,14 +24,21 @@ int zmc_opt_next(int argc, char **argv, int *i) {
   return ZMC_OPT;
 }
 
-int zmc_opt_value(int argc, char **argv, int *i, const char **v) {
-  const char *eq = strchr(argv[*i], '=');
+int zmc_opt_value(const char *cmd, int argc, char **argv, int *i,
+                  const char *const *valued, const char **v) {
+  const char *a = argv[*i];
+  bool known = false;
+  for (int k = 0; valued[k]; k++)
+    known = known || zmc_is_opt(a, valued[k]);
+  if (!known)
+    return zmc_usage_error(cmd, "unknown option '%s'", a);
+  const char *eq = strchr(a, '=');
   if (eq) {
     *v = eq + 1;
     return 0;
   }
   if (*i + 1 >= argc)
-    return -1;
+    return zmc_usage_error(cmd, "%s needs a value", a);
   *v = argv[++*i];
   return 0;
 }

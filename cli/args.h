@@ -16,9 +16,12 @@ int zmc_opt_next(int argc, char **argv, int *i);
 /* a is the option name, alone or followed by "=value". */
 bool zmc_is_opt(const char *a, const char *name);
 
-/* The option's value: after '=' in argv[*i], else argv[*i + 1] (consumed).
- * 0, or -1 when there is none. */
-int zmc_opt_value(int argc, char **argv, int *i, const char **v);
+/* The value of option argv[*i], which must be one of the NULL-ended list
+ * valued: after '=' in argv[*i], else argv[*i + 1] (consumed). 0, or, for
+ * an unknown option or a missing value, the usage error for subcommand
+ * cmd (written to stderr). */
+int zmc_opt_value(const char *cmd, int argc, char **argv, int *i,
+                  const char *const *valued, const char **v);
 
 /* Writes "zmem: " + fmt (with arg) and a hint naming `zmem cmd --help` to
  * stderr; returns ZMC_EXIT_USAGE. */

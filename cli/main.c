@@ -219,15 +219,10 @@ static int parse(int argc, char **argv, options *op, int *first) {
     for (int k = 0; want_sites[k]; k++)
       if (zmc_is_opt(a, want_sites[k]))
         op->sites.on = true;
-    bool known = false;
-    for (int k = 0; valued[k]; k++)
-      known = known || zmc_is_opt(a, valued[k]);
-    if (!known)
-      return bad("unknown option '%s'", a);
     const char *v;
-    if (zmc_opt_value(argc, argv, &i, &v) != 0)
-      return bad("%s needs a value", a);
-    int r = parse_value(op, a, v);
+    int r = zmc_opt_value("run", argc, argv, &i, valued, &v);
+    if (!r)
+      r = parse_value(op, a, v);
     if (r)
       return r;
   }

@@ -410,14 +410,9 @@ static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
       s->sites = true;
       continue;
     }
-    bool known = false;
-    for (int k = 0; valued[k]; k++)
-      known = known || zmc_is_opt(a, valued[k]);
-    if (!known)
-      return bad("unknown option '%s'", a);
-    if (zmc_opt_value(argc, argv, &i, &v) != 0)
-      return bad("%s needs a value", a);
-    int r = value(s, a, v);
+    int r = zmc_opt_value("sweep", argc, argv, &i, valued, &v);
+    if (!r)
+      r = value(s, a, v);
     if (r)
       return r;
   }
