@@ -381,13 +381,16 @@ Test(limits, a_refusal_asks_reserves_back) {
 }
 
 static _Atomic int forked;
+/* Global, so that in the fork child (which has no holder thread) the block
+ * is still reachable and memcheck does not call it lost. */
+static void *held_across_fork;
 static void *hold_until_forked(void *arg) {
   (void)arg;
-  void *p = zm_malloc(STEP);
+  held_across_fork = zm_malloc(STEP);
   atomic_store(&phase, 1);
   while (!atomic_load(&forked))
     usleep(1000);
-  zm_free(p);
+  zm_free(held_across_fork);
   return NULL;
 }
 
