@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 
+from pprof_raw import raw_samples
+
 CASE, ZMEM, PROG, PROG_NOFP, DL, OUT = sys.argv[1:7]
 os.makedirs(OUT, exist_ok=True)
 os.chdir(OUT)
@@ -60,17 +62,9 @@ def folded(path):
 
 def pprof_raw(path):
     env = dict(os.environ, HOME=OUT, GOCACHE=os.path.join(OUT, "gocache"))
-    text = subprocess.run(["go", "tool", "pprof", "-raw", path], capture_output=True,
-                          text=True, env=env, check=True).stdout
-    locs = {m.group(1): m.group(2) for m in
-            re.finditer(r"^\s+(\d+): 0x[0-9a-f]+ M=\d+ (\S+)", text, re.M)}
-    out = {}
-    section = text.split("Samples:")[1].split("Locations")[0]
-    for m in re.finditer(r"^\s+([\d ]+?): ([\d ]+)$", section, re.M):
-        values = [int(v) for v in m.group(1).split()]
-        leaf = locs[m.group(2).split()[0]]
-        out[leaf] = [a + b for a, b in zip(out.get(leaf, [0] * 6), values)]
-    return out
+    return raw_samples(subprocess.run(["go", "tool", "pprof", "-raw", path],
+                                      capture_output=True, text=True, env=env,
+                                      check=True).stdout)
 
 
 def first_pid(per_pid):

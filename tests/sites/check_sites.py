@@ -19,6 +19,8 @@ import sys
 import xml.etree.ElementTree as ET
 import zlib
 
+from pprof_raw import raw_samples
+
 DEMO, OUT = sys.argv[1], sys.argv[2]
 PEAK = {"loop_site": (120, 120000), "thread_site": (40, 80000), "dl_site_alloc": (12, 60000)}
 ALLOC = dict(PEAK, transient_site=(1, 150000))
@@ -59,20 +61,6 @@ def check_folded(prefix):
 
 def pprof(args, env):
     return run(["go", "tool", "pprof"] + args, env=env)
-
-
-def raw_samples(text):
-    """leaf function -> the six values, from `go tool pprof -raw`."""
-    locs = {}
-    for m in re.finditer(r"^\s+(\d+): 0x[0-9a-f]+ M=\d+ (\S+)", text, re.M):
-        locs[m.group(1)] = m.group(2)
-    out = {}
-    section = text.split("Samples:")[1].split("Locations")[0]
-    for m in re.finditer(r"^\s+([\d ]+?): ([\d ]+)$", section, re.M):
-        values = [int(v) for v in m.group(1).split()]
-        leaf = locs[m.group(2).split()[0]]
-        out[leaf] = [a + b for a, b in zip(out.get(leaf, [0] * 6), values)]
-    return out
 
 
 def check_pprof(prefix, env):
