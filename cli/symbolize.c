@@ -13,14 +13,6 @@
 
 #define MAX_MODULES 4096
 
-/* A sized symbol of a module, for the search by address. */
-typedef struct symx {
-  uint64_t lo, hi; /* [lo, hi) in the module's run-time addresses */
-  const char *name; /* libdwfl's, valid while the module is open */
-  int rank;         /* binding: global 2, weak 1, local 0 */
-  uint32_t order;   /* position in the symbol table */
-} symx;
-
 typedef struct mod {
   zm__sym_module m; /* path and build-id copied */
   char *path;
@@ -28,10 +20,6 @@ typedef struct mod {
   Dwfl *dwfl;       /* opened on first use */
   Dwfl_Module *dm;
   int state;        /* 0 not tried, 1 open, or a ZM__SYM_ failure */
-  symx *syms;       /* sorted by lo, then rank (best first), then order */
-  size_t nsyms;
-  uint64_t max_size;
-  bool syms_built;
 } mod;
 
 struct zm__symtab {
@@ -60,7 +48,6 @@ void zm__sym_close(zm__symtab *s) {
   for (size_t i = 0; i < s->n; i++) {
     if (s->mods[i].dwfl)
       dwfl_end(s->mods[i].dwfl);
-    free(s->mods[i].syms);
     free(s->mods[i].path);
   }
   free(s->mods);
@@ -133,77 +120,14 @@ static void copy(char *dst, size_t len, const char *src) {
   snprintf(dst, len, "%s", src ? src : "");
 }
 
-static int symx_cmp(const void *pa, const void *pb) {
-  const symx *a = pa, *b = pb;
-  if (a->lo != b->lo)
-    return a->lo < b->lo ? -1 : 1;
-  if (a->rank != b->rank)
-    return b->rank - a->rank;
-  return a->order < b->order ? -1 : a->order > b->order;
-}
-
-static int rank_of(int bind) {
-  return bind == STB_GLOBAL ? 2 : bind == STB_WEAK ? 1 : 0;
-}
-
-/* The module's sized symbols, sorted once: libdwfl's own search by address
- * scans the whole symbol table on every call, which for a program with
- * tens of thousands of symbols costs far more than the run it profiles. */
-static void build_syms(mod *d) {
-  d->syms_built = true;
-  int n = dwfl_module_getsymtab(d->dm);
-  if (n <= 0 || !(d->syms = malloc((size_t)n * sizeof *d->syms)))
-    return;
-  for (int i = 0; i < n; i++) {
-    GElf_Sym sym;
-    GElf_Addr addr;
-    GElf_Word shndx;
-    const char *name = dwfl_module_getsym_info(d->dm, i, &sym, &addr, &shndx, NULL, NULL);
-    int type = GELF_ST_TYPE(sym.st_info);
-    if (!name || !name[0] || sym.st_size == 0 || shndx == SHN_UNDEF ||
-        type == STT_SECTION || type == STT_FILE || type == STT_TLS)
-      continue;
-    symx *x = &d->syms[d->nsyms++];
-    *x = (symx){addr, addr + sym.st_size, name, rank_of(GELF_ST_BIND(sym.st_info)),
-                (uint32_t)i};
-    if (sym.st_size > d->max_size)
-      d->max_size = sym.st_size;
-  }
-  qsort(d->syms, d->nsyms, sizeof *d->syms, symx_cmp);
-}
-
-/* The symbol that holds a with the highest start; at one start, the best
- * binding, then the first in the table (libdwfl's choice). */
-static const symx *symbol_at(mod *d, uint64_t a) {
-  if (!d->syms_built)
-    build_syms(d);
-  size_t lo = 0, hi = d->nsyms; /* first entry with start > a */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (d->syms[mid].lo <= a)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  const symx *best = NULL;
-  for (size_t i = lo; i-- > 0;) {
-    const symx *x = &d->syms[i];
-    if (best && x->lo != best->lo)
-      break;
-    if (a - x->lo > d->max_size)
-      break;
-    if (a < x->hi && (!best || symx_cmp(x, best) < 0))
-      best = x;
-  }
-  return best;
-}
-
 /* The function: only a symbol whose extent holds the address. */
 static bool function_name(mod *d, uint64_t a, zm__sym_frame *out) {
-  const symx *x = symbol_at(d, a);
-  if (!x)
+  GElf_Off off;
+  GElf_Sym sym;
+  const char *name = dwfl_module_addrinfo(d->dm, a, &off, &sym, NULL, NULL, NULL);
+  if (!name || !name[0] || sym.st_size == 0 || off >= sym.st_size)
     return false;
-  copy(out->func, sizeof out->func, x->name);
+  copy(out->func, sizeof out->func, name);
   return true;
 }
 
