@@ -14,9 +14,10 @@
 #define MAX_MODULES 4096
 
 typedef struct mod {
-  zm__sym_module m; /* path and build-id copied */
+  zm__sym_module m; /* path copied; build_id NULL: the copy is id */
   char *path;
-  uint8_t id[64];
+  uint8_t id[64];   /* m.build_id_len bytes; no pointer to it is kept, the
+                       array of modules moves when it grows */
   Dwfl *dwfl;       /* opened on first use */
   Dwfl_Module *dm;
   int state;        /* 0 not tried, 1 open, or a ZM__SYM_ failure */
@@ -78,13 +79,11 @@ int zm__sym_add_module(zm__symtab *s, const zm__sym_module *m) {
   if (!d->path)
     return -1;
   d->m.path = d->path;
-  if (m->build_id && m->build_id_len) {
+  d->m.build_id = NULL;
+  if (m->build_id && m->build_id_len)
     memcpy(d->id, m->build_id, m->build_id_len);
-    d->m.build_id = d->id;
-  } else {
-    d->m.build_id = NULL;
+  else
     d->m.build_id_len = 0;
-  }
   s->n++;
   return 0;
 }
@@ -103,7 +102,7 @@ static int open_mod(mod *d) {
     const unsigned char *bits;
     GElf_Addr vaddr;
     int n = dwfl_module_build_id(d->dm, &bits, &vaddr);
-    if (n != (int)d->m.build_id_len || memcmp(bits, d->m.build_id, (size_t)n) != 0)
+    if (n != (int)d->m.build_id_len || memcmp(bits, d->id, (size_t)n) != 0)
       return ZM__SYM_WRONG_ID;
   }
   return 1;

@@ -134,3 +134,30 @@ Test(symbolize, no_name_without_the_right_file) {
   cr_assert_eq(zm__sym_add_module(s, &bad), -1);
   zm__sym_close(s);
 }
+
+/* The table's array of modules moves as it grows: the first module's
+ * build-id must still be the one recorded (ASan sees a stale copy). */
+Test(symbolize, build_id_checked_after_the_table_grew) {
+  zm__modules_refresh();
+  const zm__module *self = zm__modules_find((uintptr_t)zt_caller);
+  cr_assert_not_null(self);
+  cr_assert_gt(self->build_id_len, 0);
+  char exe[512];
+  cr_assert_gt(zm__modules_main_path(exe, sizeof exe), 0);
+  zm__symtab *s = zm__sym_open();
+  zm__sym_module m = {exe, self->build_id, self->build_id_len, self->base, self->lo,
+                      self->hi};
+  cr_assert_eq(zm__sym_add_module(s, &m), 0);
+  for (uint64_t i = 0; i < 200; i++) {
+    uint8_t id[20];
+    memset(id, (int)i, sizeof id);
+    uint64_t lo = 0x10000000 + i * 0x10000;
+    zm__sym_module other = {"/nonexistent/libother.so", id, sizeof id, lo, lo, lo + 0x1000};
+    cr_assert_eq(zm__sym_add_module(s, &other), 0);
+  }
+  int line;
+  zm__sym_frame f;
+  cr_assert_eq(zm__sym_lookup(s, zt_caller(&line), &f), ZM__SYM_OK, "status %d", f.status);
+  cr_assert_str_eq(f.func, "zt_caller");
+  zm__sym_close(s);
+}
