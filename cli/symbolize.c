@@ -12,6 +12,22 @@
 #include <string.h>
 
 #define MAX_MODULES 4096
+#define MAX_HITS 16 /* symbols holding one address; more: libdwfl decides */
+
+/* A symbol of a module, for the search by address. */
+typedef struct symx {
+  uint64_t lo, size; /* run-time start; size 0: a label */
+  uint64_t reach;    /* the highest end of this entry and all before it */
+  const char *name;  /* libdwfl's, valid while the module is open */
+  uint32_t index;    /* in libdwfl's table: its choice depends on the order */
+  int bind;          /* libdwfl's preference: global 3, weak 2, local 1, other 0 */
+} symx;
+
+/* Entries sorted by start. */
+typedef struct symlist {
+  symx *v;
+  size_t n;
+} symlist;
 
 typedef struct mod {
   zm__sym_module m; /* path copied; build_id NULL: the copy is id */
@@ -21,6 +37,9 @@ typedef struct mod {
   Dwfl *dwfl;       /* opened on first use */
   Dwfl_Module *dm;
   int state;        /* 0 not tried, 1 open, or a ZM__SYM_ failure */
+  int syms;         /* 0 not built, 1 built, -1 failed: libdwfl searches */
+  symlist globals;  /* searched first, with the global labels */
+  symlist locals;   /* searched when no global symbol holds the address */
 } mod;
 
 struct zm__symtab {
@@ -49,6 +68,8 @@ void zm__sym_close(zm__symtab *s) {
   for (size_t i = 0; i < s->n; i++) {
     if (s->mods[i].dwfl)
       dwfl_end(s->mods[i].dwfl);
+    free(s->mods[i].globals.v);
+    free(s->mods[i].locals.v);
     free(s->mods[i].path);
   }
   free(s->mods);
@@ -119,14 +140,143 @@ static void copy(char *dst, size_t len, const char *src) {
   snprintf(dst, len, "%s", src ? src : "");
 }
 
-/* The function: only a symbol whose extent holds the address. */
-static bool function_name(mod *d, uint64_t a, zm__sym_frame *out) {
+/* libdwfl's own search by address, which scans the whole symbol table:
+ * the reference that the search below reproduces. A name only from a
+ * symbol whose extent holds the address. */
+static const char *addrinfo(mod *d, uint64_t a, uint64_t *start) {
   GElf_Off off;
   GElf_Sym sym;
   const char *name = dwfl_module_addrinfo(d->dm, a, &off, &sym, NULL, NULL, NULL);
   if (!name || !name[0] || sym.st_size == 0 || off >= sym.st_size)
+    return NULL;
+  *start = a - off;
+  return name;
+}
+
+static int by_start(const void *pa, const void *pb) {
+  const symx *a = pa, *b = pb;
+  return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+static int binding_value(int bind) {
+  return bind == STB_GLOBAL ? 3 : bind == STB_WEAK ? 2 : bind == STB_LOCAL ? 1 : 0;
+}
+
+static void sort_list(symlist *l) {
+  qsort(l->v, l->n, sizeof *l->v, by_start);
+  uint64_t reach = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    symx *x = &l->v[i];
+    uint64_t end = x->lo + x->size < x->lo ? UINT64_MAX : x->lo + x->size;
+    x->reach = reach = end > reach ? end : reach;
+  }
+}
+
+/* Whether libdwfl's search by address looks at a symbol at all. */
+static bool considered(const char *name, const GElf_Sym *sym) {
+  int type = GELF_ST_TYPE(sym->st_info);
+  return name && name[0] && sym->st_shndx != SHN_UNDEF && type != STT_SECTION &&
+         type != STT_FILE && type != STT_TLS;
+}
+
+/* The symbols libdwfl considers, split as it searches them: the global
+ * part of the table first (all of it for a bare .dynsym), the locals
+ * after. Labels (size 0) matter only in the global part. Sorted once: the
+ * table has tens of thousands of entries in large programs. */
+static int build_syms(mod *d) {
+  int n = dwfl_module_getsymtab(d->dm);
+  int first_global = dwfl_module_getsymtab_first_global(d->dm);
+  if (n < 0 || first_global < 0)
+    return -1;
+  d->globals.v = malloc(((size_t)n + 1) * sizeof(symx));
+  d->locals.v = malloc(((size_t)n + 1) * sizeof(symx));
+  if (!d->globals.v || !d->locals.v)
+    return -1;
+  for (int i = 1; i < n; i++) { /* 0 is the null symbol */
+    GElf_Sym sym;
+    GElf_Addr addr;
+    const char *name = dwfl_module_getsym_info(d->dm, i, &sym, &addr, NULL, NULL, NULL);
+    symlist *l = i >= first_global ? &d->globals : &d->locals;
+    if (!considered(name, &sym) || (sym.st_size == 0 && l == &d->locals))
+      continue;
+    l->v[l->n++] = (symx){addr, sym.st_size, 0, name, (uint32_t)i,
+                          binding_value(GELF_ST_BIND(sym.st_info))};
+  }
+  sort_list(&d->globals);
+  sort_list(&d->locals);
+  return 1;
+}
+
+/* libdwfl's rule, applied in its table order: a later symbol replaces the
+ * chosen one if it starts higher, binds better, or, at the same start and
+ * binding, is smaller. */
+static bool better(const symx *x, const symx *best) {
+  return x->lo > best->lo || x->bind > best->bind ||
+         (x->lo == best->lo && x->bind == best->bind && x->size < best->size);
+}
+
+enum { FOUND, NONE, ASK_LIBDWFL };
+
+/* The symbol of l that libdwfl would choose for a: among the entries that
+ * hold a, found by walking down from the last start at or below a until no
+ * earlier entry reaches a. ASK_LIBDWFL where libdwfl's choice depends on
+ * more: a global label exactly at a when no global symbol holds a (then
+ * libdwfl may skip the locals), or more than MAX_HITS symbols. */
+static int search(const symlist *l, uint64_t a, const symx **best) {
+  size_t lo = 0, hi = l->n; /* to the first entry starting above a */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (l->v[mid].lo <= a)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  const symx *hit[MAX_HITS];
+  size_t k = 0;
+  bool label = false;
+  for (size_t i = lo; i-- > 0;) {
+    const symx *x = &l->v[i];
+    label |= x->size == 0 && x->lo == a;
+    if (x->reach <= a)
+      break;
+    if (a - x->lo < x->size) {
+      if (k == MAX_HITS)
+        return ASK_LIBDWFL;
+      hit[k++] = x;
+    }
+  }
+  if (k == 0)
+    return label ? ASK_LIBDWFL : NONE;
+  for (size_t i = 1; i < k; i++) /* into table order */
+    for (size_t j = i; j > 0 && hit[j - 1]->index > hit[j]->index; j--) {
+      const symx *t = hit[j];
+      hit[j] = hit[j - 1];
+      hit[j - 1] = t;
+    }
+  *best = hit[0];
+  for (size_t i = 1; i < k; i++)
+    if (better(hit[i], *best))
+      *best = hit[i];
+  return FOUND;
+}
+
+/* The function: the name dwfl_module_addrinfo gives, found without its
+ * linear scan. */
+static bool function_name(mod *d, uint64_t a, zm__sym_frame *out) {
+  if (d->syms == 0)
+    d->syms = build_syms(d);
+  const symx *x = NULL;
+  int r = d->syms == 1 ? search(&d->globals, a, &x) : ASK_LIBDWFL;
+  if (r == NONE)
+    r = search(&d->locals, a, &x);
+  const char *name = x ? x->name : NULL;
+  uint64_t start = x ? x->lo : 0;
+  if (r == ASK_LIBDWFL)
+    name = addrinfo(d, a, &start);
+  if (!name)
     return false;
   copy(out->func, sizeof out->func, name);
+  out->func_start = start;
   return true;
 }
 

@@ -6,8 +6,10 @@
  * build-id (/usr/lib/debug/.build-id/...).
  *
  * Names are never guessed: a function name comes from a symbol whose
- * extent (st_value, st_size) holds the address, and file:line from the
- * module's DWARF line table. Where neither is known (no symbols, a file
+ * extent (st_value, st_size) holds the address, the one libdwfl's
+ * dwfl_module_addrinfo chooses, found by a binary search over the module's
+ * symbols sorted once (libdwfl scans them all per address); file:line
+ * comes from the module's DWARF line table. Where neither is known (no symbols, a file
  * that changed since the run, an address outside every module) the frame
  * is shown as module+offset, or as the bare address. */
 #ifndef ZM_CLI_SYMBOLIZE_H
@@ -29,6 +31,7 @@ typedef struct zm__sym_module {
  * cut to the buffer. */
 typedef struct zm__sym_frame {
   char func[256];   /* "" when unknown */
+  uint64_t func_start; /* the function's run-time address, when func is known */
   char file[512];   /* "" when unknown */
   int line;         /* 0 when unknown */
   char module[256]; /* the module's file name (no directory), "" when none */
