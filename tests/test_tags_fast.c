@@ -478,3 +478,48 @@ Test(tags_fast, peak_within_its_bound_with_threads) {
   cr_assert_eq(zm_used_memory(), 0);
   pthread_barrier_destroy(&peak_barrier);
 }
+
+/* A thread past its exit hook (its slot folded, no sets any more) counts
+ * its tagged calls straight into the shared totals: here from a key
+ * destructor that runs after zmem's in the same round (zmem's key is
+ * older, so it comes first). Some blocks outlive the thread. */
+#define AFTER_EXIT 8
+static pthread_key_t after_key;
+static zm_tag after_tag;
+static void *after_blocks[AFTER_EXIT];
+static size_t after_bytes;
+
+static void after_destructor(void *v) {
+  (void)v;
+  for (int i = 0; i < AFTER_EXIT; i++) {
+    zm_free(zm_malloc_tag(after_tag, 5000));
+    after_blocks[i] = zm_malloc_tag(after_tag, 100 + (size_t)i);
+    after_bytes += held(after_blocks[i]);
+  }
+}
+
+static void *after_thread(void *arg) {
+  (void)arg;
+  zm_free(zm_malloc_tag(after_tag, 10)); /* a slot and sets of its own */
+  pthread_setspecific(after_key, (void *)1);
+  return NULL;
+}
+
+Test(tags_fast, calls_after_the_exit_hook_count_exactly) {
+  after_tag = zm_tag_new("after");
+  zm_free(zm_malloc(1)); /* zmem's exit key exists before after_key */
+  cr_assert_eq(pthread_key_create(&after_key, after_destructor), 0);
+  pthread_t th;
+  pthread_create(&th, NULL, after_thread, NULL);
+  pthread_join(th, NULL);
+  zm_tag_info ti = info(after_tag);
+  cr_assert_eq(ti.used, after_bytes);
+  cr_assert_eq(ti.live_blocks, AFTER_EXIT);
+  cr_assert_eq(ti.calls, 2 + 3 * AFTER_EXIT);
+  cr_assert_eq(zm_used_memory(), after_bytes);
+  for (int i = 0; i < AFTER_EXIT; i++)
+    zm_free(after_blocks[i]);
+  cr_assert_eq(info(after_tag).used, 0);
+  cr_assert_eq(info(after_tag).live_blocks, 0);
+  cr_assert_eq(zm_used_memory(), 0);
+}
