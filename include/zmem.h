@@ -303,8 +303,9 @@ ZM_API size_t zm_used_memory(void);
  * only when its own count passes its own high (so no call pays a shared
  * atomic, and most pay one compare), and the peak may be off by at most
  * ZM_PEAK_GRANULE per thread alive at the moment of the true peak. Never
- * below the current used memory. Tags' peaks follow the same rule (off by at
- * most ZM_PEAK_GRANULE per other thread). */
+ * below the current used memory. Tags' peaks follow the same rule, per tag:
+ * exact when one thread allocates in the tag, off by at most ZM_PEAK_GRANULE
+ * per thread alive at the moment of the tag's true peak. */
 ZM_API size_t zm_peak_memory(void);
 #define ZM_PEAK_GRANULE ((size_t)64 * 1024)
 
@@ -354,7 +355,10 @@ ZM_API int zm_get_stats(zm_stats *st);
  * allocation they can still be turned on if the header layout is in force
  * (the blocks already live count as tag 0; do it while no allocation is in
  * flight, as with limits); with the lean layout fixed, both fail with
- * EBUSY. With tags off, the lean layout and its speed are unchanged.
+ * EBUSY. With tags off, the lean layout and its speed are unchanged. With
+ * tags on, an allocation or free in a root tag takes a fast path of its own
+ * (with no limit set and the built-in allocator); one in a nested tag counts
+ * every level of its chain through the general count.
  *
  * Tags may nest: a tag made with zm_tag_new_child counts into its parent, so
  * every figure of a tag (zm_tag_used, zm_tag_stats, its limit) includes its

@@ -6,7 +6,10 @@
  * Each operation has a fast path, taken when the mode word says "lean layout,
  * built-in allocator, no tags, no limits" (one load, one compare), which
  * calls the allocator's size source (builtin.h) directly and counts in the
- * thread's window (stats.h); and a general path for everything else. The
+ * thread's window (stats.h); two more for allocation and free, one under a
+ * hard limit alone (the thread's reserve, limits.h) and one for the header
+ * layout with or without tags (the tag counted in the window of the
+ * thread's set for it, tags.h); and a general path for everything else. The
  * block helpers (lean_*, hdr_*) allocate and free without counting and
  * report the bytes the backend holds; each public call counts exactly
  * once. */
@@ -51,11 +54,14 @@ static inline bool is_debug(int mode) {
 
 /* In the debug layout, the caller of the public function in progress is the
  * site of what it allocates or frees. */
-#define note_caller(mode)                                                      \
-  do {                                                                         \
-    if (is_debug(mode))                                                        \
-      zm__dbg_note_caller(__builtin_return_address(0));                        \
-  } while (0)
+#define note_caller(mode) note_site(mode, __builtin_return_address(0))
+
+/* The same, for a function that the public one calls: ra is the public
+ * function's return address, which it passes on. */
+static inline void note_site(int mode, void *ra) {
+  if (is_debug(mode))
+    zm__dbg_note_caller(ra);
+}
 
 /* ---------------------------------------------------- lean layout blocks */
 
@@ -280,26 +286,85 @@ zm__noinline static void *alloc_limited(size_t size, bool zero,
   return zm__count_p(p, (int64_t)bytes, 1, call);
 }
 
-zm__inline void *alloc(size_t size, bool zero, zm__call call, zm_tag tag) {
-  if (zm__likely(zm__mode_is_fast() && size <= MAX_REQUEST)) {
-    size_t bytes;
-    void *p = bi_malloc_counted(bi_zero_ok ? size : nonzero(size), zero,
-                                &bytes);
-    return zm__likely(p) ? zm__count_p(p, (int64_t)bytes, 1, call) : NULL;
-  }
-  if (size > MAX_REQUEST)
-    return NULL; /* before the mode: a refused call fixes no layout */
+/* The header layout's fast path (with or without tags): the built-in
+ * allocator, no limit, no fault injection, not under memcheck. */
+#define MODE_HEADER ZM_LAYOUT_HEADER
+#define MODE_TAGGED (ZM_LAYOUT_HEADER | ZM__MODE_TAGS)
+
+/* The size source gives the bytes the header records; the block counts
+ * into the total and, with tags on, into its tag. tag: CURRENT_TAG or a
+ * registered tag (the current one always is). A failure is reported here,
+ * so that the public function's call to this is its last. */
+zm__inline void *header_new(size_t size, bool zero, zm__call call, zm_tag tag,
+                            bool tags, bool checked) {
+  size_t bytes;
+  zm__header *h;
+  if (zm__unlikely(size > MAX_REQUEST) ||
+      zm__unlikely(!(h = bi_malloc_counted(size + ZM_HEADER_SIZE, zero,
+                                           &bytes))))
+    return failed(call, tag, size, checked, ENOMEM);
+  zm_tag t = !tags ? ZM_TAG_DEFAULT : tag == CURRENT_TAG ? zm__cur_tag : tag;
+  h->size = bytes - ZM_HEADER_SIZE;
+  h->offset16 = 0;
+  h->tag = t;
+  void *p = zm__hdr_user(h);
+  if (!tags)
+    return zm__count_p(p, (int64_t)bytes, 1, call);
+  if (zm__unlikely(!zm__count_tagged_fast((int64_t)bytes, 1, call, t)))
+    return zm__count_tagged_slow_p(p, (int64_t)bytes, 1, call, t);
+  return p;
+}
+
+/* zm_malloc and its checked kin with tags on: the hottest case, inlined
+ * into the public function (which then keeps no second frame) with its
+ * constants folded in. */
+zm__inline void *tagged_malloc(size_t size, zm_tag tag) {
+  return header_new(size, false, ZM__CALL_MALLOC, tag, true, true);
+}
+
+zm__noinline static void *header_alloc(int mode, size_t size, bool zero,
+                                       zm__call call, zm_tag tag,
+                                       bool checked) {
+  return header_new(size, zero, call, tag, mode & ZM__MODE_TAGS, checked);
+}
+
+/* Every path but the lean and header fast paths. size: within
+ * MAX_REQUEST. */
+zm__inline void *alloc_slow(size_t size, bool zero, zm__call call,
+                            zm_tag tag) {
   int mode = zm__mode_get();
-  if (is_limited(mode))
+  if (is_limited(mode)) /* the first allocation fixed it just now */
     return alloc_limited(size, zero, call);
   note_caller(mode);
   return alloc_general(mode, size, zero, call, tag);
 }
 
 zm__inline void *alloc_or_fail(size_t size, bool zero, zm__call call,
-                                  zm_tag tag, bool checked) {
-  void *p = alloc(size, zero, call, tag);
-  return zm__likely(p) ? p : failed(call, tag, size, checked, ENOMEM);
+                               zm_tag tag, bool checked) {
+  int mode = atomic_load_explicit(&zm__mode, memory_order_acquire);
+  void *p = NULL;
+  if (zm__likely(mode == ZM_LAYOUT_LEAN && size <= MAX_REQUEST)) {
+    size_t bytes;
+    p = bi_malloc_counted(bi_zero_ok ? size : nonzero(size), zero, &bytes);
+    if (zm__likely(p))
+      return zm__count_p(p, (int64_t)bytes, 1, call);
+  } else if (mode == MODE_TAGGED) {
+    return !zero && call == ZM__CALL_MALLOC && checked
+               ? tagged_malloc(size, tag)
+               : header_alloc(mode, size, zero, call, tag, checked);
+  } else if (is_limited(mode) && size <= MAX_REQUEST) {
+    p = alloc_limited(size, zero, call);
+    if (zm__likely(p))
+      return p;
+  } else if (mode == MODE_HEADER) {
+    return header_alloc(mode, size, zero, call, tag, checked);
+  } else if (size <= MAX_REQUEST) { /* else refused before the mode: a
+                                       refused call fixes no layout */
+    p = alloc_slow(size, zero, call, tag);
+    if (zm__likely(p))
+      return p;
+  }
+  return failed(call, tag, size, checked, ENOMEM);
 }
 
 void *zm_malloc(size_t size) {
@@ -318,7 +383,7 @@ void *zm_malloc_tag(zm_tag tag, size_t size) {
 }
 
 void *zm_try_malloc_tag(zm_tag tag, size_t size) {
-  return alloc_or_fail(size, false, ZM__CALL_MALLOC, tag, false);
+  return alloc_or_fail(size, false, ZM__CALL_MALLOC, explicit_tag(tag), false);
 }
 
 zm__inline void *calloc_impl(size_t count, size_t size, zm_tag tag, bool checked) {
@@ -341,7 +406,7 @@ void *zm_calloc_tag(zm_tag tag, size_t count, size_t size) {
 }
 
 void *zm_try_calloc_tag(zm_tag tag, size_t count, size_t size) {
-  return calloc_impl(count, size, tag, false);
+  return calloc_impl(count, size, explicit_tag(tag), false);
 }
 
 /* ----------------------------------------------------------------- free */
@@ -392,17 +457,72 @@ zm__noinline static void free_limited(void *ptr) {
   *e = saved;
 }
 
+/* Frees a header block without its count: a free of the allocator that may
+ * change errno keeps it. */
+static inline void header_release(zm__header *h, size_t bytes) {
+  if (bi_free_keeps_errno) {
+    bi_free_usable(h, bytes);
+    return;
+  }
+  int *e = my_errno(), saved = *e;
+  bi_free_usable(h, bytes);
+  *e = saved;
+}
+
+/* The header layout's fast path when a count leaves its window, and for
+ * over-aligned blocks (an offset to the backend's block): the general
+ * path. */
+zm__noinline static void header_free_slow(void *ptr) {
+  free_general(zm__mode_get(), ptr);
+}
+
+/* The header layout's fast path: the header says how many bytes the
+ * backend holds and which tag they count into, so the block is counted
+ * before it goes and nothing is kept across a call. */
+zm__inline void header_free(void *ptr, bool tags) {
+  zm__header *h = zm__hdr(ptr);
+  size_t bytes = h->size + ZM_HEADER_SIZE;
+  if (zm__unlikely(h->offset16 != 0)) {
+    header_free_slow(ptr);
+    return;
+  }
+  if (!tags) {
+    zm__count(-(int64_t)bytes, -1, ZM__CALL_FREE);
+  } else if (zm__unlikely(!zm__count_tagged_fast(-(int64_t)bytes, -1,
+                                                  ZM__CALL_FREE, h->tag))) {
+    header_free_slow(ptr);
+    return;
+  }
+  header_release(h, bytes);
+}
+
+zm__noinline static void untagged_free(void *ptr) { header_free(ptr, false); }
+
+/* Every free but the fast paths, out of line: zm_free then keeps fewer
+ * registers on its lean path. ra: zm_free's return address, the debug
+ * layout's site. */
+zm__noinline static void free_other(void *ptr, void *ra) {
+  int mode = zm__mode_get();
+  note_site(mode, ra);
+  free_general(mode, ptr);
+}
+
+/* The lean path is tested first, the tagged one second, each with the mode
+ * word read once (the general path reads it again: before the first
+ * allocation it is 0). */
 void zm_free(void *ptr) {
   if (!ptr)
     return;
-  if (zm__unlikely(!zm__mode_is_fast())) {
-    int mode = zm__mode_get();
-    if (is_limited(mode)) {
+  int mode = atomic_load_explicit(&zm__mode, memory_order_acquire);
+  if (zm__unlikely(mode != ZM_LAYOUT_LEAN)) {
+    if (mode == MODE_TAGGED)
+      header_free(ptr, true);
+    else if (is_limited(mode))
       free_limited(ptr);
-      return;
-    }
-    note_caller(mode);
-    free_general(mode, ptr);
+    else if (mode == MODE_HEADER)
+      untagged_free(ptr);
+    else
+      free_other(ptr, __builtin_return_address(0));
     return;
   }
   if (bi_free_keeps_errno) {

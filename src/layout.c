@@ -5,6 +5,7 @@
 #include "prim/prim.h"
 #include "stats.h"
 #include "tags.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,10 +26,15 @@ int zm__freeze(void) {
   if (!zm__setup_frozen()) {
     zm__options_from_env();
     zm__stats_init();
+    zm_layout layout = choose();
     int flags = tags_on ? ZM__MODE_TAGS : 0;
     if (!zm__be_direct())
       flags |= ZM__MODE_USER_BACKEND;
-    atomic_fetch_or_explicit(&zm__mode, (int)choose() | flags,
+    /* memcheck follows header blocks through requests that only the
+     * general path makes (vg.h) */
+    if (layout == ZM_LAYOUT_HEADER && zm__vg_memcheck())
+      flags |= ZM__MODE_MEMCHECK;
+    atomic_fetch_or_explicit(&zm__mode, (int)layout | flags,
                              memory_order_release);
   }
   zm__setup_unlock();

@@ -15,7 +15,9 @@
  * fixes it; never changes afterwards) and flags that send every call through
  * the general path. The fast path is taken only when the word is exactly
  * ZM_LAYOUT_LEAN: one load and one compare, which also says that the
- * built-in allocator is in force (so the fast path calls it directly). */
+ * built-in allocator is in force (so the fast path calls it directly). The
+ * header layout's fast path (with or without tags) likewise needs the word
+ * to be exactly ZM_LAYOUT_HEADER, with or without ZM__MODE_TAGS. */
 enum {
   ZM__MODE_LAYOUT = 3,        /* mask: 0 or a zm_layout */
   ZM__MODE_TAGS = 4,          /* tags on (header layout) */
@@ -23,6 +25,7 @@ enum {
   ZM__MODE_FAULT = 16,        /* fault injection is armed (fault.c) */
   ZM__MODE_USER_BACKEND = 32, /* a backend from zm_set_backend */
   ZM__MODE_SOFT = 64,         /* a soft limit is set (limits.c): no reserves */
+  ZM__MODE_MEMCHECK = 128,    /* header layout under memcheck (layout.c) */
 };
 extern zm__hidden _Atomic int zm__mode;
 

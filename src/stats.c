@@ -121,7 +121,8 @@ static void unlink_slot(zm__slot *s) {
 static void retire_locked(zm__slot *s) {
   atomic_store(&s->lo, ZM__WINDOW_SHUT);
   s->total.unpublished =
-      atomic_load_explicit(&s->total.bytes, memory_order_relaxed) - s->base;
+      atomic_load_explicit(&s->total.bytes, memory_order_relaxed) -
+      s->mark.base;
   zm__fold_set(&s->total, &zm__total);
   for (int i = 0; i < ZM__NCALLS; i++)
     atomic_fetch_add(&folded_calls[i],
@@ -161,37 +162,58 @@ void zm__stats_init(void) { pthread_once(&init_once, init); }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Publishes the thread's bytes since its last publish once they pass a
+/* Publishes the set's bytes since its last publish once they pass a
  * granule either way. */
-static void publish_if_due(zm__slot *s, int64_t b) {
-  int64_t u = b - s->base;
+static void publish_if_due(zm__cset *c, zm__wmark *m, zm__cshared *sh,
+                           int64_t b) {
+  int64_t u = b - m->base;
   if ((uint64_t)(u + (int64_t)ZM_PEAK_GRANULE) <= 2 * (uint64_t)ZM_PEAK_GRANULE)
     return;
-  s->total.unpublished = u;
-  zm__publish(&s->total, &zm__total);
-  s->base = b;
+  c->unpublished = u;
+  zm__publish(c, sh);
+  m->base = b;
 }
 
-/* Records the candidate P + unpublished at a new high of the thread's own
+/* Records the candidate P + unpublished at a new high of the owner's own
  * bytes (the first call after a reset starts a new high). */
-static void note_high(zm__slot *s, int64_t b, uint64_t e) {
-  if (s->top_epoch == e && b <= s->top)
+static void note_high(zm__cset *c, zm__wmark *m, const zm__cshared *sh,
+                      int64_t b, uint64_t e) {
+  if (m->top_epoch == e && b <= m->top)
     return;
-  s->top = b;
-  s->top_epoch = e;
-  s->total.unpublished = b - s->base;
-  zm__note_peak(&s->total, &zm__total, b - s->base);
+  m->top = b;
+  m->top_epoch = e;
+  c->unpublished = b - m->base;
+  zm__note_peak(c, sh, b - m->base);
 }
 
 /* The window around b: down to a granule below the last publish, up to the
- * thread's high or a granule above the last publish, whichever is lower.
+ * owner's high or a granule above the last publish, whichever is lower.
  * Installed with a compare-and-swap from lo0, the start read before the
  * epoch: a reset that shut the window since then keeps it shut. */
-static void open_window(zm__slot *s, int64_t lo0) {
+static void open_window(_Atomic int64_t *lo, uint64_t *span,
+                        const zm__wmark *m, int64_t lo0) {
   int64_t g = (int64_t)ZM_PEAK_GRANULE;
-  int64_t lo = s->base - g, hi = min64(s->base + g, s->top);
-  s->span = (uint64_t)(hi - lo);
-  atomic_compare_exchange_strong(&s->lo, &lo0, lo);
+  int64_t start = m->base - g, hi = min64(m->base + g, m->top);
+  *span = (uint64_t)(hi - start);
+  atomic_compare_exchange_strong(lo, &lo0, start);
+}
+
+/* Inlined into the total's slow path, which every thread takes at each
+ * new high of its own. */
+static zm__hot_inline void window_left(_Atomic int64_t *lo, uint64_t *span,
+                                       zm__cset *c, zm__wmark *m,
+                                       zm__cshared *sh, int64_t b, int64_t lo0,
+                                       uint64_t e, bool open) {
+  publish_if_due(c, m, sh, b);
+  note_high(c, m, sh, b, e);
+  if (open)
+    open_window(lo, span, m, lo0);
+}
+
+void zm__window_left(_Atomic int64_t *lo, uint64_t *span, zm__cset *c,
+                     zm__wmark *m, zm__cshared *sh, int64_t b, int64_t lo0,
+                     uint64_t e, bool open) {
+  window_left(lo, span, c, m, sh, b, lo0, e, open);
 }
 
 /* A count that left the thread's window. */
@@ -204,9 +226,8 @@ static void count_outside(zm__slot *s, int64_t bytes, int64_t blocks,
   atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
   zm__relaxed_add(&s->total.blocks, blocks);
   zm__relaxed_inc(&s->calls[call]);
-  publish_if_due(s, b);
-  note_high(s, b, e);
-  open_window(s, lo0);
+  window_left(&s->lo, &s->span, &s->total, &s->mark, &zm__total, b, lo0, e,
+              true);
 }
 
 /* A thread's first count, a count after its exit hook, or a count that
@@ -298,8 +319,10 @@ size_t zm_peak_memory(void) {
 void zm_reset_peak(void) {
   lock();
   atomic_store(&zm__peak_epoch, epoch() + 1);
-  for (zm__slot *s = registry; s; s = s->next)
+  for (zm__slot *s = registry; s; s = s->next) {
     atomic_store(&s->lo, ZM__WINDOW_SHUT); /* each takes its slow path */
+    zm__tags_shut_windows(s);
+  }
   unlock();
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);

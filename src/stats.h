@@ -30,7 +30,9 @@
  * crossed, a reset) takes zm__count_slow, which publishes, records the
  * candidate and sets a new window. A thread without a slot of its own
  * (before its first count, after its exit hook) points at zm__shut_slot,
- * whose window admits no count, so the fast path needs no test for it. */
+ * whose window admits no count, so the fast path needs no test for it.
+ * Each thread's set for a root tag has a window of its own, kept the same
+ * way (zm__tagset, tags.h). */
 #ifndef ZM_STATS_H
 #define ZM_STATS_H
 
@@ -57,20 +59,40 @@ typedef struct zm__cshared {
   _Atomic int64_t peak;                   /* raised by publishes and exits */
 } zm__cshared;
 
-/* One thread's counters for one tag. */
+/* Owner-only bookkeeping of a windowed set: its bytes at its last publish
+ * (base), and its highest bytes for which it recorded a candidate (top, in
+ * epoch top_epoch). */
+typedef struct zm__wmark {
+  int64_t base, top;
+  uint64_t top_epoch;
+} zm__wmark;
+
+/* No count is this low: a window starting here admits no call. */
+#define ZM__WINDOW_SHUT INT64_MIN
+
+/* One thread's counters for one tag, windowed like the total (see the top
+ * of this file): a count that stays inside [lo, lo + span] is three plain
+ * updates, the fast path's (tags.h). Only root tags (depth 1) ever open
+ * their window; a nested tag's stays shut, so that every count of it takes
+ * the general path, which counts its whole chain. 128 bytes, so that a set
+ * is found with a shift; the fast path touches the first line only. */
 typedef struct zm__tagset {
-  zm__cset c;
+  _Alignas(128) _Atomic int64_t lo; /* window start; shut when mapped */
+  uint64_t span;                    /* owner only: window width */
+  zm__cset c; /* unpublished: brought up to date before a publish or fold */
   _Atomic uint64_t calls, failures;
+  zm__wmark mark;
 } zm__tagset;
+
+_Static_assert(sizeof(zm__tagset) == 128, "a tag's set is found by a shift");
+_Static_assert(offsetof(zm__tagset, calls) + sizeof(uint64_t) <= 64,
+               "the fast path touches only a tag set's first line");
 
 /* One thread's counters. Slots live in memory zmem maps itself, never in
  * the thread's TLS: a thread that exits without its exit hook running (its
  * first zmem call came in the last round of key destructors) leaves its
  * slot registered, and readers keep summing it, exactly, instead of reading
  * TLS that the C library has handed to another thread. */
-/* No count is this low: a window starting here admits no call. */
-#define ZM__WINDOW_SHUT INT64_MIN
-
 typedef struct zm__slot {
   /* The fast path touches lo, span, total.bytes, total.blocks, calls. */
   _Alignas(64) _Atomic int64_t lo; /* window start; zm_reset_peak shuts it */
@@ -78,10 +100,7 @@ typedef struct zm__slot {
   zm__cset total; /* unpublished: bytes - base, brought up to date in the
                    * slow path and before a fold */
   _Atomic uint64_t calls[ZM__NCALLS];
-  /* Owner only: the total's bytes at its last publish, and the thread's
-   * highest bytes for which it recorded a candidate (in epoch top_epoch). */
-  int64_t base, top;
-  uint64_t top_epoch;
+  zm__wmark mark; /* owner only */
   /* ZM_TAG_MAX sets, mapped on the thread's first tagged call; published
    * with release because readers walk other threads' slots. */
   zm__tagset *_Atomic tags;
@@ -109,6 +128,14 @@ zm__hidden void *zm__count_slow_p(void *p, int64_t bytes, int64_t blocks,
                                   zm__call call);
 void zm__publish(zm__cset *c, zm__cshared *sh);
 
+/* After a count that left a window (its new bytes b already stored in c):
+ * publishes when due, records a candidate at a new high, and, when `open`,
+ * opens the window again around b. lo0 and e are the window start and the
+ * peak epoch read before the count (a reset since then keeps it shut). */
+void zm__window_left(_Atomic int64_t *lo, uint64_t *span, zm__cset *c,
+                     zm__wmark *m, zm__cshared *sh, int64_t b, int64_t lo0,
+                     uint64_t e, bool open);
+
 static inline void zm__relaxed_add(_Atomic int64_t *c, int64_t v) {
   atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
                         memory_order_relaxed);
@@ -134,20 +161,6 @@ static zm__hot_inline void zm__note_peak(zm__cset *c, const zm__cshared *sh,
   } else if (v > atomic_load_explicit(&c->candidate, memory_order_relaxed)) {
     atomic_store_explicit(&c->candidate, v, memory_order_relaxed);
   }
-}
-
-/* Adds to a set its owner holds (the tags' sets: the general path). */
-static inline void zm__cset_add(zm__cset *c, zm__cshared *sh, int64_t bytes,
-                                int64_t blocks) {
-  zm__relaxed_add(&c->bytes, bytes);
-  zm__relaxed_add(&c->blocks, blocks);
-  int64_t u = c->unpublished + bytes;
-  c->unpublished = u;
-  if (zm__unlikely((uint64_t)(u + (int64_t)ZM_PEAK_GRANULE) >
-                   2 * (uint64_t)ZM_PEAK_GRANULE))
-    zm__publish(c, sh);
-  else if (bytes > 0)
-    zm__note_peak(c, sh, u);
 }
 
 /* Counts one call that changed the live bytes and blocks by the given

@@ -111,11 +111,16 @@ static zm__tagset *sets_of(zm__slot *s) {
   return atomic_load_explicit(&s->tags, memory_order_acquire);
 }
 
+/* Every window starts shut: the first count of each tag opens it. */
 static zm__tagset *my_sets(zm__slot *s) {
   zm__tagset *sets = atomic_load_explicit(&s->tags, memory_order_relaxed);
   if (zm__likely(sets))
     return sets;
   sets = zm__prim_map(sets_bytes);
+  if (!sets)
+    return NULL;
+  for (size_t t = 0; t < ZM_TAG_MAX; t++)
+    atomic_store_explicit(&sets[t].lo, ZM__WINDOW_SHUT, memory_order_relaxed);
   atomic_store_explicit(&s->tags, sets, memory_order_release);
   return sets;
 }
@@ -130,21 +135,50 @@ static void count_shared(tagdef *d, int64_t bytes, int64_t blocks,
     atomic_fetch_add(&d->folded_failures, 1);
 }
 
+/* One level of a count, into the thread's set ts for tag t: inside the
+ * window as in zm__count_tagged_fast; outside it, the window's slow path (a root
+ * tag's window opens again, a nested tag's stays shut). */
+static void set_count(zm__tagset *ts, zm_tag t, int64_t bytes, int64_t blocks,
+                      bool failure) {
+  int64_t lo0 = atomic_load(&ts->lo); /* before the epoch: zm__window_left */
+  uint64_t e = atomic_load(&zm__peak_epoch);
+  int64_t b = atomic_load_explicit(&ts->c.bytes, memory_order_relaxed) + bytes;
+  atomic_store_explicit(&ts->c.bytes, b, memory_order_relaxed);
+  zm__relaxed_add(&ts->c.blocks, blocks);
+  zm__relaxed_inc(&ts->calls); /* failed calls too, as in zm_stats */
+  if (failure)
+    zm__relaxed_inc(&ts->failures);
+  if ((uint64_t)b - (uint64_t)lo0 > ts->span)
+    zm__window_left(&ts->lo, &ts->span, &ts->c, &ts->mark, &defs[t].shared,
+                    b, lo0, e, defs[t].depth == 1);
+}
+
 void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure) {
   zm__slot *s = zm__own_slot();
   zm__tagset *sets = s ? my_sets(s) : NULL;
   const tagdef *d = &defs[tag];
   for (unsigned i = 0; i < d->depth; i++) {
     zm_tag t = d->chain[i];
-    if (!sets) {
+    if (sets)
+      set_count(&sets[t], t, bytes, blocks, failure);
+    else
       count_shared(&defs[t], bytes, blocks, failure);
-      continue;
-    }
-    zm__cset_add(&sets[t].c, &defs[t].shared, bytes, blocks);
-    zm__relaxed_inc(&sets[t].calls); /* failed calls too, as in zm_stats */
-    if (failure)
-      zm__relaxed_inc(&sets[t].failures);
   }
+}
+
+void *zm__count_tagged_slow_p(void *p, int64_t bytes, int64_t blocks,
+                              zm__call call, zm_tag tag) {
+  zm__count(bytes, blocks, call);
+  zm__tags_count(tag, bytes, blocks, false);
+  return p;
+}
+
+void zm__tags_shut_windows(zm__slot *s) {
+  zm__tagset *sets = sets_of(s);
+  if (!sets)
+    return;
+  for (uint32_t t = 0; t < count(); t++)
+    atomic_store(&sets[t].lo, ZM__WINDOW_SHUT);
 }
 
 void zm__tags_fold(zm__slot *s) {
@@ -152,6 +186,10 @@ void zm__tags_fold(zm__slot *s) {
   if (!sets)
     return;
   for (uint32_t t = 0; t < count(); t++) {
+    atomic_store(&sets[t].lo, ZM__WINDOW_SHUT);
+    sets[t].c.unpublished =
+        atomic_load_explicit(&sets[t].c.bytes, memory_order_relaxed) -
+        sets[t].mark.base;
     zm__fold_set(&sets[t].c, &defs[t].shared);
     atomic_fetch_add(&defs[t].folded_calls, atomic_load(&sets[t].calls));
     atomic_fetch_add(&defs[t].folded_failures, atomic_load(&sets[t].failures));

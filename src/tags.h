@@ -17,8 +17,60 @@ unsigned zm__tag_chain(zm_tag tag, const zm_tag **chain);
 /* tag if registered, else ZM_TAG_DEFAULT. */
 zm_tag zm__tag_valid(zm_tag tag);
 
-/* Counts one call on tag and its ancestors for the calling thread. */
-void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks, bool failure);
+/* Counts one call on tag and its ancestors for the calling thread: the
+ * general path, for any tag and any thread. Each level's count that stays
+ * inside the window of the thread's set for it is plain updates; one that
+ * leaves it publishes, records a candidate, and (root tags only) opens the
+ * window again. */
+zm__hidden void zm__tags_count(zm_tag tag, int64_t bytes, int64_t blocks,
+                               bool failure);
+
+/* The total and a tag together, for the header layout's fast path: true
+ * when both counts stay inside their windows (the thread's and that of its
+ * set for the tag), and then counted; false, with nothing counted, when
+ * either would leave its window, for zm__count_tagged_slow_p: a nested
+ * tag (its window never opens), a thread without sets yet or past its exit
+ * hook (its slot's tags are NULL), a new high, a granule crossed, a reset.
+ * Nothing is called, so the callers keep no value across a call. tag: a
+ * registered tag. */
+static zm__hot_inline bool zm__count_tagged_fast(int64_t bytes, int64_t blocks,
+                                                 zm__call call, zm_tag tag) {
+  zm__slot *s = zm__my_slot;
+  zm__tagset *sets = atomic_load_explicit(&s->tags, memory_order_relaxed);
+  int64_t b = atomic_load_explicit(&s->total.bytes, memory_order_relaxed) +
+              bytes;
+  uint64_t off =
+      (uint64_t)b - (uint64_t)atomic_load_explicit(&s->lo,
+                                                   memory_order_relaxed);
+  if (zm__unlikely(off > s->span || sets == NULL))
+    return false;
+  zm__tagset *ts = &sets[tag];
+  int64_t tb =
+      atomic_load_explicit(&ts->c.bytes, memory_order_relaxed) + bytes;
+  uint64_t toff =
+      (uint64_t)tb - (uint64_t)atomic_load_explicit(&ts->lo,
+                                                    memory_order_relaxed);
+  if (zm__unlikely(toff > ts->span))
+    return false;
+  atomic_store_explicit(&s->total.bytes, b, memory_order_relaxed);
+  zm__relaxed_add(&s->total.blocks, blocks);
+  zm__relaxed_inc(&s->calls[call]);
+  atomic_store_explicit(&ts->c.bytes, tb, memory_order_relaxed);
+  zm__relaxed_add(&ts->c.blocks, blocks);
+  zm__relaxed_inc(&ts->calls);
+  return true;
+}
+
+/* Counts what zm__count_tagged_fast refused: the total, then the tag's
+ * chain, each through its general path. Returns p (an allocation's slow
+ * count is then a tail call). */
+zm__hidden void *zm__count_tagged_slow_p(void *p, int64_t bytes,
+                                         int64_t blocks,
+                                         zm__call call, zm_tag tag);
+
+/* zm_reset_peak (registry lock held): shuts the windows of s's tag sets,
+ * so that each takes the general path on its next count. */
+void zm__tags_shut_windows(zm__slot *s);
 
 /* Thread exit (registry lock held): moves s's tag counters to the shared
  * totals. zm__tags_release then unmaps them. */

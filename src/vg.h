@@ -32,6 +32,13 @@ static inline void zm__vg_close(const void *p, size_t n) {
   (void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
 }
 static inline bool zm__vg_running(void) { return RUNNING_ON_VALGRIND != 0; }
+/* Whether the tool in force reads the requests above: memcheck answers its
+ * own requests, every other tool (callgrind, cachegrind) and a run without
+ * valgrind give the default 0. */
+static inline bool zm__vg_memcheck(void) {
+  char probe = 0, vbits;
+  return VALGRIND_GET_VBITS(&probe, &vbits, 1) == 1;
+}
 #else
 static inline void zm__vg_alloc(void *p, size_t n, bool zeroed) {
   (void)p, (void)n, (void)zeroed;
@@ -40,6 +47,7 @@ static inline void zm__vg_free(void *p) { (void)p; }
 static inline void zm__vg_open(const void *p, size_t n) { (void)p, (void)n; }
 static inline void zm__vg_close(const void *p, size_t n) { (void)p, (void)n; }
 static inline bool zm__vg_running(void) { return false; }
+static inline bool zm__vg_memcheck(void) { return false; }
 #endif
 
 #endif
