@@ -68,9 +68,9 @@ static void fork_prepare(void) {
   zmp_proc_prepare_fork();
   zmp_sizes_prepare_fork();
 }
-static void fork_parent(void) { zmp_sizes_after_fork(); }
+static void fork_parent(void) { zmp_sizes_after_fork(false); }
 static void fork_child(void) {
-  zmp_sizes_after_fork();
+  zmp_sizes_after_fork(true);
   zmp_proc_forked();
 }
 
@@ -167,11 +167,27 @@ static inline void count_call(zmr_slot *s, int fn, size_t bytes, bool failed) {
     bump(&s->failures[fn], 1);
 }
 
+/* Stores block p's requested size n and, when the run records sites and
+ * the block gets one, its site, which is then counted. */
+static inline void remember(void *p, size_t n, size_t held) {
+  zmp_site site;
+  if (unlikely(zmp_sites_table != NULL) && zmp_sites_pick(n, &site)) {
+    if (zmp_sizes_put(p, n, held, &site))
+      zmp_sites_add(&site);
+  } else
+    zmp_sizes_put(p, n, held, NULL);
+}
+
+/* Releases a block's site, if it had one. */
+static inline void release(const zmp_site *site) {
+  if (unlikely(site->count != 0))
+    zmp_sites_sub(site);
+}
+
 /* A new block p of n requested bytes. */
 static inline void count_new(zmr_slot *s, void *p, size_t n) {
   size_t held = held_size(p);
-  zmp_sizes_put(p, n, held);
-  zmp_sites_new(p, n);
+  remember(p, n, held);
   unsigned b = zmr_bucket(n);
   bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
   bump(&s->total_requested, n);
@@ -179,8 +195,11 @@ static inline void count_new(zmr_slot *s, void *p, size_t n) {
   zmp_slot_move(s, slot_shared, (int64_t)n, (int64_t)held, 1);
 }
 
-/* The requested size of a live block (its usable size if unknown). */
-static inline size_t forget(void *p, size_t held) { return zmp_sizes_take(p, held); }
+/* The requested size of a live block (its usable size if unknown); *site
+ * gets its site (count 0: none). */
+static inline size_t forget(void *p, size_t held, zmp_site *site) {
+  return zmp_sizes_take(p, held, site);
+}
 
 /* ---------------------------------------------------------- entry points */
 
@@ -271,8 +290,9 @@ static void free_counted(int fn, void *p) {
   zmr_slot *s = my_slot();
   if (s) {
     size_t held = held_size(p);
-    size_t req = forget(p, held);
-    zmp_sites_gone(p);
+    zmp_site site;
+    size_t req = forget(p, held, &site);
+    release(&site);
     count_call(s, fn, req, false);
     zmp_slot_move(s, slot_shared, -(int64_t)req, -(int64_t)held, -1);
   }
@@ -312,20 +332,19 @@ static void *arena_realloc(void *p, size_t n) {
 }
 
 static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
-                          size_t old_req, size_t old_held) {
+                          size_t old_req, size_t old_held, const zmp_site *old_site) {
   count_call(s, fn, n, !q && n);
   if (!q) {
     if (!n) { /* realloc(p, 0) freed p */
       zmp_slot_move(s, slot_shared, -(int64_t)old_req, -(int64_t)old_held, -1);
-      zmp_sites_gone(p);
-    } else
-      zmp_sizes_put(p, old_req, old_held); /* p is intact */
+      release(old_site);
+    } else if (!zmp_sizes_put(p, old_req, old_held, old_site)) /* p is intact */
+      release(old_site); /* its site could not be kept */
     return;
   }
   size_t held = held_size(q);
-  zmp_sizes_put(q, n, held);
-  zmp_sites_gone(p); /* the block's site is the realloc's from now on */
-  zmp_sites_new(q, n);
+  release(old_site); /* the block's site is the realloc's from now on */
+  remember(q, n, held);
   unsigned b = zmr_bucket(n);
   bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
   /* The total counts what a realloc added, as memusage does. */
@@ -347,15 +366,16 @@ static void *do_realloc(int fn, void *p, size_t n) {
   guard++;
   zmr_slot *s = my_slot();
   size_t old_held = 0, old_req = 0;
+  zmp_site old_site = {0};
   if (s) {
     old_held = held_size(p);
-    old_req = forget(p, old_held);
+    old_req = forget(p, old_held, &old_site);
   }
   void *q = below_realloc(p, n);
   if (!q && n)
     failed_request();
   if (s)
-    count_realloc(s, fn, p, q, n, old_req, old_held);
+    count_realloc(s, fn, p, q, n, old_req, old_held, &old_site);
   guard--;
   return q;
 }

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "sites.h"
 
-#include "blocks.h"
 #include "modules.h"
 #include "proc.h"
 #include "sample.h"
@@ -20,6 +19,7 @@
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
 static zm__st_header *tab;     /* NULL: no sites in this process */
+void *zmp_sites_table;         /* tab, for the entry points' test */
 static zms_modules *mods;
 static const zms_dir *dir;
 static uintptr_t self_lo, self_hi; /* the preload's own code */
@@ -130,6 +130,7 @@ static const zms_dir *find_dir(void) {
 
 static void claim_table(void) {
   tab = NULL;
+  zmp_sites_table = NULL;
   mods = NULL;
   if (!dir)
     return;
@@ -147,14 +148,13 @@ static void claim_table(void) {
   if (!tab)
     return;
   tab->weighted = dir->sample_rate != 0;
+  zmp_sites_table = tab;
   publish_modules();
   zmp_proc->ext[ZMS_EXT_SLOT] = k + 1;
 }
 
-static void fork_prepare(void) { zmp_blocks_prepare_fork(); }
-static void fork_parent(void) { zmp_blocks_after_fork(0); }
+/* The sizes table forgets the parent's sites in its own fork handler. */
 static void fork_child(void) {
-  zmp_blocks_after_fork(1);
   generation++;
   claim_table(); /* the child's own table (zmp_proc is its new record) */
 }
@@ -172,7 +172,7 @@ void zmp_sites_init(void) {
   }
   generation = 1;
   pthread_key_create(&exit_key, thread_gone);
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  pthread_atfork(NULL, NULL, fork_child);
   claim_table();
 }
 
@@ -190,14 +190,14 @@ size_t zmp_sites_stack(uintptr_t *out, size_t max) {
   return depth;
 }
 
-void zmp_sites_new(void *p, size_t n) {
+bool zmp_sites_pick(size_t n, zmp_site *site) {
   if (!tab)
-    return;
+    return false;
   if (thread_gen != generation)
     thread_setup();
   zm__weight w;
   if (!zm__sample(&sampler, n, &w))
-    return;
+    return false;
   uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
   uint64_t hash;
   size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
@@ -207,18 +207,22 @@ void zmp_sites_new(void *p, size_t n) {
     seen_entries = entries;
     check_modules(pcs, depth);
   }
-  zmp_block b = {zm__stacktab_index(tab, e), w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count,
-                 w.bytes};
-  if (!zmp_blocks_put(p, b))
-    return;
-  zm__stacktab_alloc(tab, &local, e, b.count, b.bytes);
+  site->entry = zm__stacktab_index(tab, e);
+  site->count = w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count;
+  site->bytes = w.bytes;
+  return true;
 }
 
-void zmp_sites_gone(void *p) {
-  zmp_block b;
-  if (!tab || !zmp_blocks_take(p, &b))
+void zmp_sites_add(const zmp_site *site) {
+  zm__stacktab_alloc(tab, &local, zm__stacktab_entry(tab, site->entry), site->count,
+                     site->bytes);
+}
+
+void zmp_sites_sub(const zmp_site *site) {
+  if (!tab)
     return;
   if (thread_gen != generation)
     thread_setup();
-  zm__stacktab_free(tab, &local, zm__stacktab_entry(tab, b.entry), b.count, b.bytes);
+  zm__stacktab_free(tab, &local, zm__stacktab_entry(tab, site->entry), site->count,
+                    site->bytes);
 }
