@@ -190,14 +190,9 @@ size_t zmp_sites_stack(uintptr_t *out, size_t max) {
   return depth;
 }
 
-bool zmp_sites_pick(size_t n, zmp_site *site) {
-  if (!tab)
-    return false;
-  if (thread_gen != generation)
-    thread_setup();
-  zm__weight w;
-  if (!zm__sample(&sampler, n, &w))
-    return false;
+/* The allocation gets a site: its stack, entry and weights w. */
+static inline __attribute__((always_inline)) bool pick_stack(const zm__weight *w,
+                                                             zmp_site *site) {
   uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
   uint64_t hash;
   size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
@@ -208,9 +203,39 @@ bool zmp_sites_pick(size_t n, zmp_site *site) {
     check_modules(pcs, depth);
   }
   site->entry = zm__stacktab_index(tab, e);
-  site->count = w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count;
-  site->bytes = w.bytes;
+  site->count = w->count > UINT32_MAX ? UINT32_MAX : (uint32_t)w->count;
+  site->bytes = w->bytes;
   return true;
+}
+
+/* All but the common case of sampling: every allocation (no sampling), a
+ * thread to set up, or a sample point reached (`reached`: the bytes were
+ * already taken off the sampler). */
+__attribute__((noinline)) static bool pick_slow(size_t n, zmp_site *site, bool reached) {
+  zm__weight w;
+  if (reached) {
+    if (!zm__sample_slow(&sampler, n, &w))
+      return false;
+  } else {
+    if (thread_gen != generation)
+      thread_setup();
+    if (!zm__sample(&sampler, n, &w))
+      return false;
+  }
+  return pick_stack(&w, site);
+}
+
+bool zmp_sites_pick(size_t n, zmp_site *site) {
+  if (!tab)
+    return false;
+  /* Sampling, the common case: one subtraction, one comparison. */
+  if (__builtin_expect(thread_gen == generation && sampler.rate != 0, 1)) {
+    sampler.until -= (int64_t)n;
+    if (sampler.until > 0)
+      return false;
+    return pick_slow(n, site, true);
+  }
+  return pick_slow(n, site, false);
 }
 
 void zmp_sites_add(const zmp_site *site) {

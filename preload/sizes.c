@@ -44,6 +44,7 @@ typedef struct shard {
   entry *tab;
   zmp_site *val; /* parallel to tab; NULL until the shard stores a site */
   size_t cap, count; /* cap: a power of two */
+  size_t limit;      /* the count that makes the next put grow the table */
 } shard;
 
 static shard shards[NSHARDS];
@@ -89,6 +90,13 @@ static inline void lock(shard *s) {
     lock_slow(s);
 }
 
+/* The lock when it is free (one exchange). The common paths below take it
+ * so and leave every other case to a function of its own: then they call
+ * nothing and need no registers saved. */
+static inline bool try_lock(shard *s) {
+  return !atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire);
+}
+
 static inline void unlock(shard *s) {
   atomic_flag_clear_explicit(&s->lock, memory_order_release);
 }
@@ -132,6 +140,7 @@ __attribute__((noinline, cold)) static int grow(shard *s) {
   s->tab = n.tab;
   s->val = n.val;
   s->cap = n.cap;
+  s->limit = n.cap / 3 * 2; /* a load of at most 2/3 */
   return 1;
 }
 
@@ -141,17 +150,10 @@ __attribute__((noinline, cold)) static int add_values(shard *s) {
   return s->val != NULL;
 }
 
-bool zmp_sizes_put(const void *p, size_t requested, size_t held,
-                   const zmp_site *site) {
-  uint64_t k = (uintptr_t)p >> 4;
-  if (!k || k >> (64 - KEY_SHIFT))
-    return false; /* outside the 47-bit address space: counted as usable */
-  size_t slack = held - requested;
-  entry e = k << KEY_SHIFT | (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
-  bool with_site = site && site->count;
-  shard *s = shard_of(k);
-  lock(s);
-  if ((s->count + 1) * 3 > s->cap * 2 && !grow(s)) {
+/* Puts entry e of key k (and site, when not NULL) into s, whose lock the
+ * caller holds; releases it. */
+static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
+  if (s->count >= s->limit && !grow(s)) {
     unlock(s);
     return false;
   }
@@ -159,14 +161,45 @@ bool zmp_sizes_put(const void *p, size_t requested, size_t held,
   s->count += !s->tab[i];
   s->tab[i] = e;
   bool stored = true;
-  if (with_site && (s->val || add_values(s)))
+  if (site && (s->val || add_values(s)))
     s->val[i] = *site;
   else if (s->val)
     s->val[i].count = 0;
   else
-    stored = !with_site;
+    stored = !site;
   unlock(s);
   return stored;
+}
+
+/* The rare puts: a site to store, a table to grow, or a lock held by
+ * another thread (taken is false then). */
+__attribute__((noinline)) static bool put_slow(shard *s, bool taken, uint64_t k, entry e,
+                                               const zmp_site *site) {
+  if (!taken)
+    lock(s);
+  return insert(s, k, e, site);
+}
+
+bool zmp_sizes_put(const void *p, size_t requested, size_t held,
+                   const zmp_site *site) {
+  uint64_t k = (uintptr_t)p >> 4;
+  if (!k || k >> (64 - KEY_SHIFT))
+    return false; /* outside the 47-bit address space: counted as usable */
+  size_t slack = held - requested;
+  entry e = k << KEY_SHIFT | (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
+  shard *s = shard_of(k);
+  if (site && !site->count)
+    site = NULL;
+  bool taken = try_lock(s);
+  if (__builtin_expect(!taken || site || s->count >= s->limit, 0))
+    return put_slow(s, taken, k, e, site);
+  size_t i = find(s, k);
+  s->count += !s->tab[i];
+  s->tab[i] = e;
+  if (__builtin_expect(s->val != NULL, 0))
+    s->val[i].count = 0;
+  unlock(s);
+  return true;
 }
 
 /* Removes slot i, shifting back the entries after it that probed past it. */
@@ -189,25 +222,37 @@ static inline void erase(shard *s, size_t i) {
   s->count--;
 }
 
-size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {
-  uint64_t k = (uintptr_t)p >> 4;
-  shard *s = shard_of(k);
+/* Takes p's entry out of s, whose lock the caller holds; releases it. */
+static inline size_t take(shard *s, uint64_t k, size_t held, zmp_site *site) {
   size_t requested = held;
   site->count = 0;
-  lock(s);
   if (s->cap) {
     size_t i = find(s, k);
     if (s->tab[i]) {
       size_t slack = (size_t)(s->tab[i] & SLACK_UNKNOWN);
       if (slack != SLACK_UNKNOWN && slack <= held)
         requested = held - slack;
-      if (s->val)
+      if (__builtin_expect(s->val != NULL, 0))
         *site = s->val[i];
       erase(s, i);
     }
   }
   unlock(s);
   return requested;
+}
+
+__attribute__((noinline)) static size_t take_contended(shard *s, uint64_t k, size_t held,
+                                                       zmp_site *site) {
+  lock(s);
+  return take(s, k, held, site);
+}
+
+size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {
+  uint64_t k = (uintptr_t)p >> 4;
+  shard *s = shard_of(k);
+  if (__builtin_expect(!try_lock(s), 0))
+    return take_contended(s, k, held, site);
+  return take(s, k, held, site);
 }
 
 void zmp_sizes_prepare_fork(void) {
