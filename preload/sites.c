@@ -96,7 +96,7 @@ static void thread_gone(void *arg) {
     zm__stacktab_thread_exit(tab, &local);
 }
 
-static void thread_setup(void) {
+__attribute__((noinline, cold)) static void thread_setup(void) {
   if (thread_gen == 0)
     zm__sample_init(&sampler, dir->sample_rate,
                     (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL ^
@@ -246,7 +246,7 @@ void zmp_sites_add(const zmp_site *site) {
 void zmp_sites_sub(const zmp_site *site) {
   if (!tab)
     return;
-  if (thread_gen != generation)
+  if (__builtin_expect(thread_gen != generation, 0))
     thread_setup();
   zm__stacktab_free(tab, &local, zm__stacktab_entry(tab, site->entry), site->count,
                     site->bytes);
