@@ -9,8 +9,9 @@
  *
  * An entry is one 64-bit word: the address divided by 16 (43 bits cover
  * the 47-bit user address space of x86-64 and AArch64) and the block's
- * slack, usable minus requested bytes, in 21 bits. A slack that does not
- * fit is stored as SLACK_UNKNOWN and the block counts as requested = usable.
+ * slack, usable minus requested bytes, in 20 bits, with one bit between
+ * them that says the block has a site (below). A slack that does not fit
+ * is stored as SLACK_UNKNOWN and the block counts as requested = usable.
  * So the table costs 8 bytes per live block at a load of at most 2/3:
  * 12 bytes per live block on average, 16 at most.
  *
@@ -21,7 +22,10 @@
  * Then a slot costs 24 bytes: 36 bytes per live block on average, 48 at
  * most, in the shards that hold a site (with --sample, a shard gets its
  * value array with its first sampled block). A block without a site costs
- * its free nothing more than the test of the shard's array pointer. */
+ * nothing more: its entry's site bit is clear, and its value slot is never
+ * read or written. A fork child unmaps the value arrays (the parent's
+ * sites are not its own); an inherited entry whose site bit is set then
+ * finds no array, or a zeroed slot in one mapped later, so no site. */
 #include "sizes.h"
 
 #include <stdatomic.h>
@@ -35,9 +39,10 @@
 #define MIN_CAP 512 /* entries */
 
 #define KEY_SHIFT 21
-#define SLACK_UNKNOWN ((1u << KEY_SHIFT) - 1)
+#define SITE_BIT ((uint64_t)1 << 20)
+#define SLACK_UNKNOWN ((1u << 20) - 1)
 
-typedef uint64_t entry; /* key << KEY_SHIFT | slack; 0: empty */
+typedef uint64_t entry; /* key << KEY_SHIFT | SITE_BIT? | slack; 0: empty */
 
 typedef struct shard {
   _Alignas(64) atomic_flag lock;
@@ -159,14 +164,13 @@ static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
   }
   size_t i = find(s, k);
   s->count += !s->tab[i];
-  s->tab[i] = e;
-  bool stored = true;
-  if (site && (s->val || add_values(s)))
+  bool stored = !site;
+  if (site && (s->val || add_values(s))) {
     s->val[i] = *site;
-  else if (s->val)
-    s->val[i].count = 0;
-  else
-    stored = !site;
+    e |= SITE_BIT;
+    stored = true;
+  }
+  s->tab[i] = e;
   unlock(s);
   return stored;
 }
@@ -196,8 +200,6 @@ bool zmp_sizes_put(const void *p, size_t requested, size_t held,
   size_t i = find(s, k);
   s->count += !s->tab[i];
   s->tab[i] = e;
-  if (__builtin_expect(s->val != NULL, 0))
-    s->val[i].count = 0;
   unlock(s);
   return true;
 }
@@ -232,7 +234,7 @@ static inline size_t take(shard *s, uint64_t k, size_t held, zmp_site *site) {
       size_t slack = (size_t)(s->tab[i] & SLACK_UNKNOWN);
       if (slack != SLACK_UNKNOWN && slack <= held)
         requested = held - slack;
-      if (__builtin_expect(s->val != NULL, 0))
+      if (__builtin_expect((s->tab[i] & SITE_BIT) && s->val != NULL, 0))
         *site = s->val[i];
       erase(s, i);
     }

@@ -81,6 +81,7 @@ Test(sizes, fork_child_forgets_sites_not_sizes) {
   zmp_site s = {11, 1, 500}, got;
   cr_assert(zmp_sizes_put(addr(20), 500, 512, &s));
   cr_assert(zmp_sizes_put(addr(21), 300, 320, &s));
+  cr_assert(zmp_sizes_put(addr(23), 200, 208, &s));
   zmp_sizes_prepare_fork();
   zmp_sizes_after_fork(false); /* the parent keeps both */
   cr_assert_eq(zmp_sizes_take(addr(21), 320, &got), 300);
@@ -96,4 +97,7 @@ Test(sizes, fork_child_forgets_sites_not_sizes) {
   cr_assert_eq(zmp_sizes_take(addr(22), 64, &got), 60);
   cr_assert_eq(got.entry, 12);
   cr_assert_eq(got.count, 2);
+  /* An inherited block in a shard that stores sites again: still none. */
+  cr_assert_eq(zmp_sizes_take(addr(23), 208, &got), 200);
+  cr_assert_eq(got.count, 0);
 }
