@@ -68,9 +68,9 @@ static void fork_prepare(void) {
   zmp_proc_prepare_fork();
   zmp_sizes_prepare_fork();
 }
-static void fork_parent(void) { zmp_sizes_after_fork(); }
+static void fork_parent(void) { zmp_sizes_after_fork(false); }
 static void fork_child(void) {
-  zmp_sizes_after_fork();
+  zmp_sizes_after_fork(true);
   zmp_proc_forked();
 }
 
@@ -144,43 +144,118 @@ __attribute__((noinline)) static zmr_slot *claim_slot(void) {
   return slot;
 }
 
-static inline zmr_slot *my_slot(void) {
-  if (unlikely(!zmp_proc))
+/* The calling thread's slot (NULL when not profiling). A thread's slot is
+ * good while its generation is the process's: a fork child bumps it. */
+__attribute__((noinline)) static zmr_slot *find_slot(void) {
+  if (!zmp_proc)
     return NULL;
-  if (unlikely(!slot || slot_gen != zmp_generation))
-    return claim_slot();
-  return slot;
+  return claim_slot();
 }
 
-static inline void bump(_Atomic uint64_t *c, uint64_t v) {
-  if (slot_shared)
+static inline zmr_slot *my_slot(void) {
+  if (likely(slot_gen == zmp_generation && slot != NULL))
+    return slot;
+  return find_slot();
+}
+
+/* The counters take `shared` (the slot is the shared overflow slot, which
+ * needs atomic adds) as a parameter, read once per call: the functions
+ * below are specialised for each value (ALWAYS_INLINE with a constant), so
+ * that the common case is plain loads and stores the compiler schedules
+ * freely. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE void bump(_Atomic uint64_t *c, uint64_t v, bool shared) {
+  if (shared)
     atomic_fetch_add_explicit(c, v, memory_order_relaxed);
   else
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
                           memory_order_relaxed);
 }
 
-static inline void count_call(zmr_slot *s, int fn, size_t bytes, bool failed) {
-  bump(&s->calls[fn], 1);
-  bump(&s->bytes[fn], bytes);
+static ALWAYS_INLINE void count_call(zmr_slot *s, bool shared, int fn, size_t bytes,
+                                     bool failed) {
+  bump(&s->calls[fn], 1, shared);
+  bump(&s->bytes[fn], bytes, shared);
   if (failed)
-    bump(&s->failures[fn], 1);
+    bump(&s->failures[fn], 1, shared);
+}
+
+/* A call that allocates nothing and frees nothing (failed, free(NULL),
+ * malloc_usable_size). */
+__attribute__((noinline)) static void count_other(zmr_slot *s, int fn, size_t bytes,
+                                                  bool failed) {
+  if (slot_shared)
+    count_call(s, true, fn, bytes, failed);
+  else
+    count_call(s, false, fn, bytes, failed);
+}
+
+static ALWAYS_INLINE void count_hist(zmr_slot *s, size_t n, bool shared) {
+  unsigned b = zmr_bucket(n);
+  bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1, shared);
+}
+
+/* A new block of n requested bytes, held bytes held. */
+static ALWAYS_INLINE void count_alloc_as(zmr_slot *s, bool shared, int fn, size_t n,
+                                         size_t held) {
+  count_call(s, shared, fn, n, false);
+  count_hist(s, n, shared);
+  bump(&s->total_requested, n, shared);
+  bump(&s->total_held, held, shared);
+  zmp_slot_move(s, shared, (int64_t)n, (int64_t)held, 1);
+}
+
+static inline void count_alloc(zmr_slot *s, int fn, size_t n, size_t held) {
+  if (likely(!slot_shared))
+    count_alloc_as(s, false, fn, n, held);
+  else
+    count_alloc_as(s, true, fn, n, held);
+}
+
+/* A freed block of req requested bytes, held bytes held. */
+static ALWAYS_INLINE void count_free_as(zmr_slot *s, bool shared, int fn, size_t req,
+                                        size_t held) {
+  count_call(s, shared, fn, req, false);
+  zmp_slot_move(s, shared, -(int64_t)req, -(int64_t)held, -1);
+}
+
+static inline void count_free(zmr_slot *s, int fn, size_t req, size_t held) {
+  if (likely(!slot_shared))
+    count_free_as(s, false, fn, req, held);
+  else
+    count_free_as(s, true, fn, req, held);
+}
+
+/* Stores block p's requested size n and, when the run records sites and
+ * the block gets one, its site, which is then counted. */
+static inline void remember(void *p, size_t n, size_t held) {
+  zmp_site site;
+  if (unlikely(zmp_sites_table != NULL) && zmp_sites_pick(n, &site)) {
+    if (zmp_sizes_put(p, n, held, &site))
+      zmp_sites_add(&site);
+  } else
+    zmp_sizes_put(p, n, held, NULL);
+}
+
+/* Releases a block's site, if it had one. */
+static inline void release(const zmp_site *site) {
+  if (unlikely(site->count != 0))
+    zmp_sites_sub(site);
 }
 
 /* A new block p of n requested bytes. */
-static inline void count_new(zmr_slot *s, void *p, size_t n) {
+static inline void count_new(zmr_slot *s, int fn, void *p, size_t n) {
   size_t held = held_size(p);
-  zmp_sizes_put(p, n, held);
-  zmp_sites_new(p, n);
-  unsigned b = zmr_bucket(n);
-  bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
-  bump(&s->total_requested, n);
-  bump(&s->total_held, held);
-  zmp_slot_move(s, slot_shared, (int64_t)n, (int64_t)held, 1);
+  remember(p, n, held);
+  count_alloc(s, fn, n, held);
 }
 
-/* The requested size of a live block (its usable size if unknown). */
-static inline size_t forget(void *p, size_t held) { return zmp_sizes_take(p, held); }
+/* The requested size of a live block (its usable size if unknown); *site
+ * gets its site (count 0: none). */
+static inline size_t forget(void *p, size_t held, zmp_site *site) {
+  return zmp_sizes_take(p, held, site);
+}
 
 /* ---------------------------------------------------------- entry points */
 
@@ -210,9 +285,10 @@ static void *do_alloc(int fn, size_t n, size_t align) {
     failed_request();
   zmr_slot *s = my_slot();
   if (s) {
-    count_call(s, fn, n, !p);
-    if (p)
-      count_new(s, p, n);
+    if (likely(p != NULL))
+      count_new(s, fn, p, n);
+    else
+      count_other(s, fn, n, true);
   }
   guard--;
   return p;
@@ -245,7 +321,7 @@ EXPORT void *calloc(size_t count, size_t size) {
     errno = ENOMEM;
     if (!bypass() && my_slot()) {
       guard++;
-      count_call(slot, ZMR_CALLOC, 0, true);
+      count_other(slot, ZMR_CALLOC, 0, true);
       guard--;
     }
     return NULL;
@@ -259,9 +335,10 @@ EXPORT void *calloc(size_t count, size_t size) {
   void *p = zeroed(n);
   zmr_slot *s = my_slot();
   if (s) {
-    count_call(s, ZMR_CALLOC, n, !p);
     if (p)
-      count_new(s, p, n);
+      count_new(s, ZMR_CALLOC, p, n);
+    else
+      count_other(s, ZMR_CALLOC, n, true);
   }
   guard--;
   return p;
@@ -271,10 +348,10 @@ static void free_counted(int fn, void *p) {
   zmr_slot *s = my_slot();
   if (s) {
     size_t held = held_size(p);
-    size_t req = forget(p, held);
-    zmp_sites_gone(p);
-    count_call(s, fn, req, false);
-    zmp_slot_move(s, slot_shared, -(int64_t)req, -(int64_t)held, -1);
+    zmp_site site;
+    size_t req = forget(p, held, &site);
+    release(&site);
+    count_free(s, fn, req, held);
   }
   below_free(p);
 }
@@ -284,7 +361,7 @@ EXPORT void free(void *p) {
     /* Counted (memusage counts it too), nothing else. */
     if (likely(!bypass()) && my_slot()) {
       guard++;
-      count_call(slot, ZMR_FREE, 0, false);
+      count_other(slot, ZMR_FREE, 0, false);
       guard--;
     }
     return;
@@ -311,34 +388,44 @@ static void *arena_realloc(void *p, size_t n) {
   return q;
 }
 
+/* A realloc that gave q (p's block, now n requested bytes, held bytes
+ * held) for p (old_req requested, old_held held). */
+static ALWAYS_INLINE void count_resized_as(zmr_slot *s, bool shared, int fn, void *p,
+                                           void *q, size_t n, size_t held, size_t old_req,
+                                           size_t old_held) {
+  count_call(s, shared, fn, n, false);
+  count_hist(s, n, shared);
+  /* The total counts what a realloc added, as memusage does. */
+  bump(&s->total_requested, n > old_req ? n - old_req : 0, shared);
+  bump(&s->total_held, held > old_held ? held - old_held : 0, shared);
+  if (q != p)
+    bump(&s->realloc_moved, 1, shared);
+  else if (n < old_req)
+    bump(&s->realloc_shrunk, 1, shared);
+  else
+    bump(&s->realloc_in_place, 1, shared);
+  zmp_slot_move(s, shared, (int64_t)n - (int64_t)old_req,
+                (int64_t)held - (int64_t)old_held, 0);
+}
+
 static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
-                          size_t old_req, size_t old_held) {
-  count_call(s, fn, n, !q && n);
+                          size_t old_req, size_t old_held, const zmp_site *old_site) {
   if (!q) {
+    count_other(s, fn, n, n != 0);
     if (!n) { /* realloc(p, 0) freed p */
       zmp_slot_move(s, slot_shared, -(int64_t)old_req, -(int64_t)old_held, -1);
-      zmp_sites_gone(p);
-    } else
-      zmp_sizes_put(p, old_req, old_held); /* p is intact */
+      release(old_site);
+    } else if (!zmp_sizes_put(p, old_req, old_held, old_site)) /* p is intact */
+      release(old_site); /* its site could not be kept */
     return;
   }
   size_t held = held_size(q);
-  zmp_sizes_put(q, n, held);
-  zmp_sites_gone(p); /* the block's site is the realloc's from now on */
-  zmp_sites_new(q, n);
-  unsigned b = zmr_bucket(n);
-  bump(&s->hist[b < ZMR_HIST_BUCKETS ? b : ZMR_HIST_BUCKETS - 1], 1);
-  /* The total counts what a realloc added, as memusage does. */
-  bump(&s->total_requested, n > old_req ? n - old_req : 0);
-  bump(&s->total_held, held > old_held ? held - old_held : 0);
-  if (q != p)
-    bump(&s->realloc_moved, 1);
-  else if (n < old_req)
-    bump(&s->realloc_shrunk, 1);
+  release(old_site); /* the block's site is the realloc's from now on */
+  remember(q, n, held);
+  if (likely(!slot_shared))
+    count_resized_as(s, false, fn, p, q, n, held, old_req, old_held);
   else
-    bump(&s->realloc_in_place, 1);
-  zmp_slot_move(s, slot_shared, (int64_t)n - (int64_t)old_req,
-                (int64_t)held - (int64_t)old_held, 0);
+    count_resized_as(s, true, fn, p, q, n, held, old_req, old_held);
 }
 
 static void *do_realloc(int fn, void *p, size_t n) {
@@ -347,15 +434,16 @@ static void *do_realloc(int fn, void *p, size_t n) {
   guard++;
   zmr_slot *s = my_slot();
   size_t old_held = 0, old_req = 0;
+  zmp_site old_site = {0};
   if (s) {
     old_held = held_size(p);
-    old_req = forget(p, old_held);
+    old_req = forget(p, old_held, &old_site);
   }
   void *q = below_realloc(p, n);
   if (!q && n)
     failed_request();
   if (s)
-    count_realloc(s, fn, p, q, n, old_req, old_held);
+    count_realloc(s, fn, p, q, n, old_req, old_held, &old_site);
   guard--;
   return q;
 }
@@ -455,7 +543,7 @@ EXPORT size_t malloc_usable_size(void *p) {
   size_t n = held_size(p);
   zmr_slot *s = my_slot();
   if (s)
-    count_call(s, ZMR_USABLE_SIZE, 0, false);
+    count_other(s, ZMR_USABLE_SIZE, 0, false);
   guard--;
   return n;
 }

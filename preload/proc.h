@@ -43,7 +43,7 @@ void zmp_slot_flush(zmr_slot *s);
  * ZMR_GRANULE bytes a thread moves (every call for the shared slot). */
 void zmp_publish(_Atomic int64_t *published, _Atomic int64_t *peak, int64_t u);
 
-static inline void zmp__add(_Atomic int64_t *c, int64_t v, bool shared) {
+static inline __attribute__((always_inline)) void zmp__add(_Atomic int64_t *c, int64_t v, bool shared) {
   if (shared)
     atomic_fetch_add_explicit(c, v, memory_order_relaxed);
   else
@@ -54,7 +54,7 @@ static inline void zmp__add(_Atomic int64_t *c, int64_t v, bool shared) {
 /* One of the two figures (requested, held): publish past the granule,
  * otherwise note the candidate "published + mine" (exact with one thread,
  * low by at most ZMR_GRANULE per other thread). */
-static inline void zmp__move_one(_Atomic int64_t *unpub, _Atomic int64_t *cand,
+static inline __attribute__((always_inline)) void zmp__move_one(_Atomic int64_t *unpub, _Atomic int64_t *cand,
                                  _Atomic int64_t *published, _Atomic int64_t *peak,
                                  int64_t d, bool shared) {
   if (__builtin_expect(shared, 0)) {
@@ -76,7 +76,7 @@ static inline void zmp__move_one(_Atomic int64_t *unpub, _Atomic int64_t *cand,
 }
 
 /* Adds to a slot's live figures and peak; owner only unless shared. */
-static inline void zmp_slot_move(zmr_slot *s, bool shared, int64_t req,
+static inline __attribute__((always_inline)) void zmp_slot_move(zmr_slot *s, bool shared, int64_t req,
                                  int64_t held, int64_t blocks) {
   zmr_proc *p = zmp_proc;
   zmp__add(&s->live_requested, req, shared);

@@ -10,8 +10,9 @@ zmp_real zmp_next;
 
 /* dlsym and dlerror may allocate a few hundred bytes; 64 KiB leaves room for
  * a program whose own constructors allocate before the lookup ends. */
-#define ARENA_BYTES (64 << 10)
-static _Alignas(16) unsigned char arena[ARENA_BYTES];
+#define ARENA_BYTES ZMP_ARENA_BYTES
+#define arena zmp__arena
+_Alignas(16) unsigned char zmp__arena[ZMP_ARENA_BYTES];
 static size_t arena_used; /* under the caller's guard; see zmp_arena_alloc */
 
 void *zmp_arena_alloc(size_t n) {
@@ -22,11 +23,6 @@ void *zmp_arena_alloc(size_t n) {
     return NULL;
   memcpy(arena + at, &n, sizeof n);
   return arena + at + 16;
-}
-
-bool zmp_in_arena(const void *p) {
-  return (const unsigned char *)p >= arena &&
-         (const unsigned char *)p < arena + ARENA_BYTES;
 }
 
 size_t zmp_arena_size(const void *p) {

@@ -25,8 +25,13 @@ extern zmp_real zmp_next;
 bool zmp_real_init(void);
 
 /* The bootstrap arena: bump allocation, 16-byte aligned, never reused. */
+#define ZMP_ARENA_BYTES (64 << 10)
+extern unsigned char zmp__arena[ZMP_ARENA_BYTES];
 void *zmp_arena_alloc(size_t n);
-bool zmp_in_arena(const void *p);
+static inline bool zmp_in_arena(const void *p) {
+  return (const unsigned char *)p >= zmp__arena &&
+         (const unsigned char *)p < zmp__arena + ZMP_ARENA_BYTES;
+}
 size_t zmp_arena_size(const void *p); /* the size requested for p */
 
 #endif

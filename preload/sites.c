@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "sites.h"
 
-#include "blocks.h"
 #include "modules.h"
 #include "proc.h"
 #include "sample.h"
@@ -20,6 +19,7 @@
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
 static zm__st_header *tab;     /* NULL: no sites in this process */
+void *zmp_sites_table;         /* tab, for the entry points' test */
 static zms_modules *mods;
 static const zms_dir *dir;
 static uintptr_t self_lo, self_hi; /* the preload's own code */
@@ -96,7 +96,7 @@ static void thread_gone(void *arg) {
     zm__stacktab_thread_exit(tab, &local);
 }
 
-static void thread_setup(void) {
+__attribute__((noinline, cold)) static void thread_setup(void) {
   if (thread_gen == 0)
     zm__sample_init(&sampler, dir->sample_rate,
                     (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL ^
@@ -130,6 +130,7 @@ static const zms_dir *find_dir(void) {
 
 static void claim_table(void) {
   tab = NULL;
+  zmp_sites_table = NULL;
   mods = NULL;
   if (!dir)
     return;
@@ -147,14 +148,13 @@ static void claim_table(void) {
   if (!tab)
     return;
   tab->weighted = dir->sample_rate != 0;
+  zmp_sites_table = tab;
   publish_modules();
   zmp_proc->ext[ZMS_EXT_SLOT] = k + 1;
 }
 
-static void fork_prepare(void) { zmp_blocks_prepare_fork(); }
-static void fork_parent(void) { zmp_blocks_after_fork(0); }
+/* The sizes table forgets the parent's sites in its own fork handler. */
 static void fork_child(void) {
-  zmp_blocks_after_fork(1);
   generation++;
   claim_table(); /* the child's own table (zmp_proc is its new record) */
 }
@@ -172,7 +172,7 @@ void zmp_sites_init(void) {
   }
   generation = 1;
   pthread_key_create(&exit_key, thread_gone);
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  pthread_atfork(NULL, NULL, fork_child);
   claim_table();
 }
 
@@ -190,14 +190,9 @@ size_t zmp_sites_stack(uintptr_t *out, size_t max) {
   return depth;
 }
 
-void zmp_sites_new(void *p, size_t n) {
-  if (!tab)
-    return;
-  if (thread_gen != generation)
-    thread_setup();
-  zm__weight w;
-  if (!zm__sample(&sampler, n, &w))
-    return;
+/* The allocation gets a site: its stack, entry and weights w. */
+static inline __attribute__((always_inline)) bool pick_stack(const zm__weight *w,
+                                                             zmp_site *site) {
   uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
   uint64_t hash;
   size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
@@ -207,18 +202,52 @@ void zmp_sites_new(void *p, size_t n) {
     seen_entries = entries;
     check_modules(pcs, depth);
   }
-  zmp_block b = {zm__stacktab_index(tab, e), w.count > UINT32_MAX ? UINT32_MAX : (uint32_t)w.count,
-                 w.bytes};
-  if (!zmp_blocks_put(p, b))
-    return;
-  zm__stacktab_alloc(tab, &local, e, b.count, b.bytes);
+  site->entry = zm__stacktab_index(tab, e);
+  site->count = w->count > UINT32_MAX ? UINT32_MAX : (uint32_t)w->count;
+  site->bytes = w->bytes;
+  return true;
 }
 
-void zmp_sites_gone(void *p) {
-  zmp_block b;
-  if (!tab || !zmp_blocks_take(p, &b))
+/* All but the common case of sampling: every allocation (no sampling), a
+ * thread to set up, or a sample point reached (`reached`: the bytes were
+ * already taken off the sampler). */
+__attribute__((noinline)) static bool pick_slow(size_t n, zmp_site *site, bool reached) {
+  zm__weight w;
+  if (reached) {
+    if (!zm__sample_slow(&sampler, n, &w))
+      return false;
+  } else {
+    if (thread_gen != generation)
+      thread_setup();
+    if (!zm__sample(&sampler, n, &w))
+      return false;
+  }
+  return pick_stack(&w, site);
+}
+
+bool zmp_sites_pick(size_t n, zmp_site *site) {
+  if (!tab)
+    return false;
+  /* Sampling, the common case: one subtraction, one comparison. */
+  if (__builtin_expect(thread_gen == generation && sampler.rate != 0, 1)) {
+    sampler.until -= (int64_t)n;
+    if (sampler.until > 0)
+      return false;
+    return pick_slow(n, site, true);
+  }
+  return pick_slow(n, site, false);
+}
+
+void zmp_sites_add(const zmp_site *site) {
+  zm__stacktab_alloc(tab, &local, zm__stacktab_entry(tab, site->entry), site->count,
+                     site->bytes);
+}
+
+void zmp_sites_sub(const zmp_site *site) {
+  if (!tab)
     return;
-  if (thread_gen != generation)
+  if (__builtin_expect(thread_gen != generation, 0))
     thread_setup();
-  zm__stacktab_free(tab, &local, zm__stacktab_entry(tab, b.entry), b.count, b.bytes);
+  zm__stacktab_free(tab, &local, zm__stacktab_entry(tab, site->entry), site->count,
+                    site->bytes);
 }

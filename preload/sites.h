@@ -5,6 +5,9 @@
 #ifndef ZMP_SITES_H
 #define ZMP_SITES_H
 
+#include "sizes.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,11 +15,19 @@
  * after zmp_proc_init. Also registers the fork and thread-exit hooks. */
 void zmp_sites_init(void);
 
-/* A new block p of n requested bytes. */
-void zmp_sites_new(void *p, size_t n);
+/* Non-NULL when this process records sites (its stack table). */
+extern void *zmp_sites_table;
 
-/* Block p is gone (freed, or moved by realloc). */
-void zmp_sites_gone(void *p);
+/* Whether an allocation of n requested bytes gets a site (every one, or a
+ * sampled one); if so, *site gets its stack-table entry and weights. The
+ * entry's counters are untouched until zmp_sites_add. */
+bool zmp_sites_pick(size_t n, zmp_site *site);
+
+/* Counts a block with that site in the stack table (once its site is
+ * stored with it, see sizes.h), and releases it (freed, or moved by
+ * realloc). site->count must not be 0. */
+void zmp_sites_add(const zmp_site *site);
+void zmp_sites_sub(const zmp_site *site);
 
 /* The caller's call stack (the preload's own frames left out), at most
  * max return addresses, innermost first, into pcs; their modules are in

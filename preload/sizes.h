@@ -1,21 +1,39 @@
-/* The requested size of each live block (the lean layout stores none).
- * Thread-safe; never calls malloc. */
+/* The live blocks: each one's requested size (the lean layout stores none)
+ * and, when the run records allocation sites, the stack-table entry it was
+ * counted in. Thread-safe; never calls malloc (tables come from mmap). */
 #ifndef ZMP_SIZES_H
 #define ZMP_SIZES_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* A block's site: its stack-table entry and the weights its allocation
+ * added there (1 and its size, or a sampled estimate), so that the free
+ * subtracts exactly that. count 0: the block has no site. */
+typedef struct zmp_site {
+  uint32_t entry; /* stack-table index (UINT32_MAX: the overflow entry) */
+  uint32_t count; /* blocks the allocation stands for, at least 1 */
+  uint64_t bytes; /* bytes the allocation stands for */
+} zmp_site;
 
 /* Remembers that p, whose usable size is held, was requested with
- * `requested` bytes (replaces an old entry). When no memory is left for the
- * table the entry is dropped, and the free counts the usable size. */
-void zmp_sizes_put(const void *p, size_t requested, size_t held);
+ * `requested` bytes, and its site (NULL or count 0: none); replaces an old
+ * entry. True when the entry and the site were both stored. When no memory
+ * is left for the table the entry is dropped (the free then counts the
+ * usable size), or only the site is (the caller leaves the block out of
+ * the stack table). */
+bool zmp_sizes_put(const void *p, size_t requested, size_t held,
+                   const zmp_site *site);
 
 /* Removes p's entry and returns its requested size, given its usable size
- * (held itself when p has no entry). */
-size_t zmp_sizes_take(const void *p, size_t held);
+ * (held itself when p has no entry); *site gets p's site (count 0: none). */
+size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site);
 
-/* Around fork: take every lock, release them in both processes. */
+/* Around fork: take every lock, release them in both processes. In a fork
+ * child the sites are forgotten (they belong to the parent's stack table);
+ * the requested sizes stay. */
 void zmp_sizes_prepare_fork(void);
-void zmp_sizes_after_fork(void);
+void zmp_sizes_after_fork(bool child);
 
 #endif

@@ -155,17 +155,6 @@ zm__st_entry *zm__stacktab_find_hashed(zm__st_header *t, const uintptr_t *frames
   return turn_away(t);
 }
 
-uint32_t zm__stacktab_index(const zm__st_header *t, const zm__st_entry *e) {
-  const zm__st_entry *tab = (const zm__st_entry *)(t + 1);
-  if (e < tab || e >= tab + t->capacity)
-    return UINT32_MAX;
-  return (uint32_t)(e - tab);
-}
-
-zm__st_entry *zm__stacktab_entry(zm__st_header *t, uint32_t index) {
-  return index < t->capacity ? &entries(t)[index] : &t->overflow;
-}
-
 /* ------------------------------------------------------------ counting */
 
 /* Saves an entry's live figures as its figures at the peak of epoch s,

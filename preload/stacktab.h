@@ -117,9 +117,18 @@ void zm__stacktab_free(zm__st_header *t, zm__st_local *l, zm__st_entry *e,
                        uint64_t count, uint64_t bytes);
 
 /* The index of an entry (UINT32_MAX for the overflow entry), and back; the
- * entry of an index out of range is the overflow entry. */
-uint32_t zm__stacktab_index(const zm__st_header *t, const zm__st_entry *e);
-zm__st_entry *zm__stacktab_entry(zm__st_header *t, uint32_t index);
+ * entry of an index out of range is the overflow entry. Inline: the
+ * preload turns each counted block's entry into an index and back. */
+static inline uint32_t zm__stacktab_index(const zm__st_header *t, const zm__st_entry *e) {
+  const zm__st_entry *tab = (const zm__st_entry *)(t + 1);
+  if (e < tab || e >= tab + t->capacity)
+    return UINT32_MAX;
+  return (uint32_t)(e - tab);
+}
+
+static inline zm__st_entry *zm__stacktab_entry(zm__st_header *t, uint32_t index) {
+  return index < t->capacity ? &((zm__st_entry *)(t + 1))[index] : &t->overflow;
+}
 
 /* Publishes a thread's unpublished bytes (at thread exit). */
 void zm__stacktab_thread_exit(zm__st_header *t, zm__st_local *l);

@@ -24,6 +24,11 @@ target_link_libraries(test_stacktab PRIVATE zmem_sites_table)
 zmem_test(test_sample)
 target_link_libraries(test_sample PRIVATE zmem_sites_preload)
 
+# The preload's table of live blocks, compiled in from its source.
+zmem_test(test_sizes)
+target_sources(test_sizes PRIVATE ${PROJECT_SOURCE_DIR}/preload/sizes.c)
+target_include_directories(test_sizes PRIVATE ${PROJECT_SOURCE_DIR}/preload)
+
 # A library with debug information and a stripped copy of it.
 add_library(zmem_test_site SHARED sites/libsite.c)
 target_compile_options(zmem_test_site PRIVATE -g ${ZMEM_WARNINGS})

@@ -25,8 +25,15 @@ KNOWN = {
     "loop_site": [120, 120000, 120, 120000, 120, 120000],
     "thread_site": [40, 80000, 0, 0, 40, 80000],
     "dl_site_alloc": [12, 60000, 0, 0, 12, 60000],
+    # After the peak, so none at the peak: a realloc moves a block's site to
+    # its own; a realloc that fails leaves the block's site.
+    "small_site": [2, 200, 0, 0, 0, 0],
+    "grow_site": [1, 50000, 1, 50000, 0, 0],
+    "kept_site": [1, 700, 1, 700, 0, 0],
 }
-CHILD = {"child_site": [7, 21000, 7, 21000, 7, 21000]}
+# The fork child's own table: the blocks it inherited have no site there.
+CHILD = {"child_site": [7, 21000, 7, 21000, 7, 21000],
+         "inherited": [1, 4000, 1, 4000, 1, 4000]}
 
 
 def check(cond, what):
@@ -93,6 +100,8 @@ def case_exact(prog, name):
         check(parent.get(leaf, 0) == v[5], "%s: folded %s %s, want %d" %
               (name, leaf, parent.get(leaf), v[5]))
     check(child.get("child_site") == 21000, "%s: the fork child's own table" % name)
+    check(sorted(child) == ["child_site", "inherited"],
+          "%s: only the child's own sites in its table: %s" % (name, sorted(child)))
     check(sum(parent.values()) == peak_header(report),
           "%s: folded weights %d add up to the report's %s" %
           (name, sum(parent.values()), peak_header(report)))

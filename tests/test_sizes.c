@@ -1,0 +1,103 @@
+/* The preload's table of live blocks (preload/sizes.c): requested sizes,
+ * the sites kept beside them, growth and backward-shift deletion moving
+ * both together, and a fork child forgetting the sites but not the sizes.
+ * The addresses are never dereferenced. */
+#include "sizes.h"
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+
+static void *addr(uintptr_t i) { return (void *)(0x7f0000000000u + i * 48); }
+
+/* Scattered addresses, all different (an odd multiplier is a bijection
+ * modulo 2^43), so that entries collide and deletions shift them back. */
+static void *scattered(uintptr_t i) {
+  return (void *)((((i + 1) * 0x9e3779b97f4a7c15u) & ((UINT64_C(1) << 43) - 1)) << 4);
+}
+
+static zmp_site site_of(uintptr_t i) {
+  return (zmp_site){(uint32_t)(i * 7 % 1000), (uint32_t)(1 + i % 5), 100 + i};
+}
+
+Test(sizes, requested_size_and_no_site) {
+  zmp_site s = {9, 9, 9};
+  cr_assert(zmp_sizes_put(addr(1), 100, 112, NULL));
+  cr_assert_eq(zmp_sizes_take(addr(1), 112, &s), 100);
+  cr_assert_eq(s.count, 0);
+  /* Gone now: the usable size, no site. */
+  cr_assert_eq(zmp_sizes_take(addr(1), 112, &s), 112);
+  cr_assert_eq(s.count, 0);
+  /* A slack too wide for the entry counts as requested = usable. */
+  cr_assert(zmp_sizes_put(addr(2), 10, 10 + (4u << 20), NULL));
+  cr_assert_eq(zmp_sizes_take(addr(2), 10 + (4u << 20), &s), 10 + (4u << 20));
+}
+
+Test(sizes, site_kept_with_the_block) {
+  zmp_site want = {42, 3, 3000}, got;
+  cr_assert(zmp_sizes_put(addr(5), 1000, 1016, &want));
+  /* A block without a site in the same shard, whose values now exist. */
+  cr_assert(zmp_sizes_put(addr(6), 10, 24, NULL));
+  cr_assert_eq(zmp_sizes_take(addr(5), 1016, &got), 1000);
+  cr_assert_eq(got.entry, 42);
+  cr_assert_eq(got.count, 3);
+  cr_assert_eq(got.bytes, 3000);
+  cr_assert_eq(zmp_sizes_take(addr(6), 24, &got), 10);
+  cr_assert_eq(got.count, 0);
+  /* A site of count 0 is no site. */
+  zmp_site none = {7, 0, 7};
+  cr_assert(zmp_sizes_put(addr(7), 10, 24, &none));
+  cr_assert_eq(zmp_sizes_take(addr(7), 24, &got), 10);
+  cr_assert_eq(got.count, 0);
+}
+
+/* Enough blocks to grow every shard several times, neighbouring ones and
+ * scattered ones, taken out in another order: each size and site must
+ * follow its entry through growth and backward shifts. */
+static void many_blocks(void *(*at)(uintptr_t)) {
+  enum { N = 200000 };
+  for (uintptr_t i = 0; i < N; i++) {
+    zmp_site s = site_of(i);
+    cr_assert(zmp_sizes_put(at(i), i % 4000, i % 4000 + i % 17, i % 3 ? &s : NULL));
+  }
+  for (uintptr_t k = 0; k < N; k++) {
+    uintptr_t i = k * 7919 % N; /* 7919 is prime: every i once */
+    zmp_site got;
+    size_t req = zmp_sizes_take(at(i), i % 4000 + i % 17, &got);
+    cr_assert_eq(req, i % 4000, "block %zu: %zu", (size_t)i, req);
+    if (i % 3) {
+      zmp_site want = site_of(i);
+      cr_assert(got.entry == want.entry && got.count == want.count && got.bytes == want.bytes,
+                "block %zu: site %u/%u/%llu", (size_t)i, got.entry, got.count,
+                (unsigned long long)got.bytes);
+    } else
+      cr_assert_eq(got.count, 0, "block %zu", (size_t)i);
+  }
+}
+
+Test(sizes, neighbouring_blocks_keep_their_sites) { many_blocks(addr); }
+Test(sizes, scattered_blocks_keep_their_sites) { many_blocks(scattered); }
+
+Test(sizes, fork_child_forgets_sites_not_sizes) {
+  zmp_site s = {11, 1, 500}, got;
+  cr_assert(zmp_sizes_put(addr(20), 500, 512, &s));
+  cr_assert(zmp_sizes_put(addr(21), 300, 320, &s));
+  cr_assert(zmp_sizes_put(addr(23), 200, 208, &s));
+  zmp_sizes_prepare_fork();
+  zmp_sizes_after_fork(false); /* the parent keeps both */
+  cr_assert_eq(zmp_sizes_take(addr(21), 320, &got), 300);
+  cr_assert_eq(got.entry, 11);
+  cr_assert_eq(got.count, 1);
+  zmp_sizes_prepare_fork();
+  zmp_sizes_after_fork(true);
+  cr_assert_eq(zmp_sizes_take(addr(20), 512, &got), 500);
+  cr_assert_eq(got.count, 0);
+  /* The child's own blocks get sites again. */
+  zmp_site c = {12, 2, 64};
+  cr_assert(zmp_sizes_put(addr(22), 60, 64, &c));
+  cr_assert_eq(zmp_sizes_take(addr(22), 64, &got), 60);
+  cr_assert_eq(got.entry, 12);
+  cr_assert_eq(got.count, 2);
+  /* An inherited block in a shard that stores sites again: still none. */
+  cr_assert_eq(zmp_sizes_take(addr(23), 208, &got), 200);
+  cr_assert_eq(got.count, 0);
+}
