@@ -61,9 +61,12 @@ for w in "${workloads[@]}"; do
     printf "%-12s %-12s %10.3f %8.2f\n" "$wname" "$tname" "$m" "$ratio"
     [ $first = 1 ] || json+=", "
     first=0
-    json+="{\"workload\": \"$wname\", \"tool\": \"$tname\", \"median_s\": $m, \"ratio\": $ratio}"
+    json+="{\"workload\": \"$wname\", \"tool\": \"$tname\", \"median_s\": $(printf %.6f "$m"), \"ratio\": $(printf %.2f "$ratio")}"
   done
 done
 json+="]}"
 echo "$json" >bench/sites-results.json
+# bc writes ".5" for 0.5, which is no JSON number: the file is checked.
+python3 -m json.tool bench/sites-results.json >/dev/null ||
+  { echo "bench/sites.sh: wrote invalid JSON" >&2; exit 1; }
 echo "wrote bench/sites-results.json"
