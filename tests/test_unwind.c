@@ -18,6 +18,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* The functions whose names the tests look up stay whole and keep their
+ * names: gcc's -O3 would otherwise clone one for its constant arguments
+ * (zt_nofp_entry.constprop.0, a local symbol that dladdr does not name). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define ZT_NAMED __attribute__((noinline, noipa))
+#else
+#define ZT_NAMED __attribute__((noinline))
+#endif
+
 static const char *fname(uintptr_t pc) {
   Dl_info di;
   if (!dladdr((void *)(pc - 1), &di) || !di.dli_sname)
@@ -38,9 +47,9 @@ __attribute__((noinline)) static size_t take(void *arg) {
 }
 
 /* Exported (-rdynamic) so that dladdr names them. */
-__attribute__((noinline)) size_t zt_level3(cap *c);
-__attribute__((noinline)) size_t zt_level2(cap *c);
-__attribute__((noinline)) size_t zt_level1(cap *c);
+ZT_NAMED size_t zt_level3(cap *c);
+ZT_NAMED size_t zt_level2(cap *c);
+ZT_NAMED size_t zt_level1(cap *c);
 size_t zt_level3(cap *c) {
   size_t n = take(c);
   __asm__ volatile("" ::: "memory");
@@ -144,7 +153,7 @@ Test(unwind, threads_learn_their_root_then_walk_frames_only) {
 /* Code without frame pointers between the capture and the test: auto
  * finds every frame, through the CFI walk on x86-64, else by falling back
  * to libunwind. */
-__attribute__((noinline)) size_t zt_nofp_entry(size_t (*cb)(void *), void *arg);
+ZT_NAMED size_t zt_nofp_entry(size_t (*cb)(void *), void *arg);
 size_t zt_nofp_entry(size_t (*cb)(void *), void *arg) {
   size_t n = nofp_outer(cb, arg);
   __asm__ volatile("" ::: "memory");
@@ -470,14 +479,14 @@ typedef struct site_cap {
   uint64_t hash;
 } site_cap;
 
-__attribute__((noinline)) size_t zt_site_take(site_cap *c);
+ZT_NAMED size_t zt_site_take(site_cap *c);
 size_t zt_site_take(site_cap *c) {
   c->n = zm__unwind_capture_site(c->pcs, ZM__UNWIND_MAX_DEPTH, c->own_lo, c->own_hi, &c->hash);
   __asm__ volatile("" ::: "memory");
   return c->n;
 }
 
-__attribute__((noinline)) size_t zt_site_outer(site_cap *c);
+ZT_NAMED size_t zt_site_outer(site_cap *c);
 size_t zt_site_outer(site_cap *c) {
   size_t n = zt_site_take(c);
   __asm__ volatile("" ::: "memory");
