@@ -2,7 +2,8 @@
 # Overhead of allocation sites: the allocation-heavy C program (bench/run_churn.c)
 # at 1 and 2 threads and a python3 workload, each run plain, under `zmem run`,
 # `zmem run --sites`, `zmem run --sample 512K` and heaptrack, in the same run.
-# Prints a table of median wall times and ratios to plain, and writes them to
+# Prints a table of median wall times and ratios to plain, the peak RSS of
+# one more run and the memory of zmem's own table in it, and writes them to
 # bench/sites-results.json.
 #   bench/sites.sh [BUILD_DIR] [REPETITIONS] [CHURN_ROUNDS]
 # BUILD_DIR holds bin/zmem (default build/bench; built when missing).
@@ -44,10 +45,31 @@ run_once() { # prefix command...: wall seconds
   echo "$t1 - $t0" | bc
 }
 
+# mem_once prefix command...: "RSS_KIB TABLE_BYTES", the peak RSS of the
+# largest process of one more run (from the kernel's rusage of the waited
+# children) and, under zmem, what zmem's table of live blocks had mapped in
+# the largest process (its report's zmem_table_peak_bytes; 0 otherwise).
+mem_once() {
+  local pre=$1 json=$W/mem.json
+  rm -f "$json"
+  case "$pre" in "$ZMEM run "*) pre=${pre/run --quiet/run --quiet --json $json} ;; esac
+  local cmd=()
+  # shellcheck disable=SC2206 # the prefix is words by design
+  [ "$2" = PY ] && cmd=(env PYTHONMALLOC=malloc $pre "$PY" -c "$PYCODE") || cmd=($pre $2)
+  local rss
+  rss=$(python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "${cmd[@]}")
+  local table=0
+  [ -s "$json" ] && table=$(python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["summary"]["zmem_table_peak_bytes"])' "$json")
+  echo "$rss $table"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 json="{\"machine\": \"$(uname -m), $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME")\", \"repetitions\": $REPS, \"churn_rounds\": $ROUNDS, \"results\": ["
-printf "%-12s %-12s %10s %8s\n" workload tool median_s ratio
+printf "%-12s %-12s %10s %8s %10s %10s\n" workload tool median_s ratio rss_kib table_kib
 first=1
 for w in "${workloads[@]}"; do
   wname=${w%%|*} wcmd=${w#*|}
@@ -58,10 +80,12 @@ for w in "${workloads[@]}"; do
     m=$(echo "$times" | median)
     [ -z "$plain" ] && plain=$m
     ratio=$(echo "scale=2; $m / $plain" | bc)
-    printf "%-12s %-12s %10.3f %8.2f\n" "$wname" "$tname" "$m" "$ratio"
+    read -r rss table < <(mem_once "$tcmd" "$wcmd")
+    printf "%-12s %-12s %10.3f %8.2f %10d %10d\n" "$wname" "$tname" "$m" "$ratio" "$rss" \
+      $((table / 1024))
     [ $first = 1 ] || json+=", "
     first=0
-    json+="{\"workload\": \"$wname\", \"tool\": \"$tname\", \"median_s\": $(printf %.6f "$m"), \"ratio\": $(printf %.2f "$ratio")}"
+    json+="{\"workload\": \"$wname\", \"tool\": \"$tname\", \"median_s\": $(printf %.6f "$m"), \"ratio\": $(printf %.2f "$ratio"), \"rss_peak_kib\": $rss, \"zmem_table_peak_bytes\": $table}"
   done
 done
 json+="]}"

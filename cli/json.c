@@ -87,7 +87,8 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   u64(f, "threads", p->threads, ",\n      ");
   i64(f, "peak_requested_bytes", p->peak_requested, ", ");
   i64(f, "peak_held_bytes", p->peak_held, ", ");
-  u64(f, "rss_peak_bytes", p->rss_peak, ",\n      ");
+  u64(f, "rss_peak_bytes", p->rss_peak, ", ");
+  u64(f, "zmem_table_peak_bytes", p->table_peak, ",\n      ");
   u64(f, "total_requested_bytes", p->total_requested, ", ");
   u64(f, "total_held_bytes", p->total_held, ", ");
   u64(f, "allocations", p->allocations, ",\n      ");
@@ -144,7 +145,8 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
   fprintf(f, "  \"summary\": {");
   i64(f, "peak_requested_bytes", run->sum_peak_requested, ", ");
   i64(f, "peak_held_bytes", run->sum_peak_held, ", ");
-  u64(f, "rss_peak_bytes", run->rss_peak, ",\n    ");
+  u64(f, "rss_peak_bytes", run->rss_peak, ", ");
+  u64(f, "zmem_table_peak_bytes", run->table_peak, ",\n    ");
   u64(f, "total_requested_bytes", run->total_requested, ", ");
   u64(f, "allocations", run->allocations, ", ");
   u64(f, "frees", run->frees, ",\n    ");

@@ -29,6 +29,8 @@ typedef struct zmc_proc {
   int64_t base_requested, base_held, base_blocks; /* inherited at fork */
   int64_t peak_requested, peak_held;
   uint64_t rss_peak; /* bytes; 0 unknown */
+  /* Most bytes zmem's table of live blocks had mapped in the process. */
+  uint64_t table_peak;
   uint64_t hist[ZMR_HIST_BUCKETS];
   uint32_t threads;
   /* Fault injection (--fail, --fail-p): failures injected, the number of
@@ -63,6 +65,7 @@ typedef struct zmc_run {
   uint64_t total_requested, allocations, frees;
   int64_t leaked_requested, leaked_blocks;
   uint64_t rss_peak;
+  uint64_t table_peak; /* the largest process's */
   struct zmc_sites *sites; /* allocation sites (sites_run.h); NULL without --sites */
 } zmc_run;
 

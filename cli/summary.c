@@ -60,6 +60,8 @@ void zmc_summarize(zmc_run *run) {
     run->leaked_blocks += zmc_own_blocks(p);
     if (p->rss_peak > run->rss_peak)
       run->rss_peak = p->rss_peak;
+    if (p->table_peak > run->table_peak)
+      run->table_peak = p->table_peak;
   }
   sum_peak(run);
   /* Each process's own peak is exact; the sampled sum can miss a peak that

@@ -87,6 +87,9 @@ static void memory(FILE *f, const zmc_run *run, const zmc_proc *s) {
           H(run->sum_peak_requested), H(run->sum_peak_held));
   fprintf(f, "  RSS peak         %12s (largest process, from the kernel)\n",
           run->rss_peak ? H(run->rss_peak) : "unknown");
+  fprintf(f, "  zmem's table     %12s (largest process: mapped for the live blocks' "
+             "sizes%s)\n",
+          H(run->table_peak), run->sites ? " and sites" : "");
   fprintf(f, "  total allocated  %12s requested   %12s held   in %llu allocations\n",
           H(run->total_requested), H(s->total_held), (unsigned long long)run->allocations);
   fprintf(f, "  live at exit     %12s requested   %12s held   in %lld blocks\n",

@@ -69,9 +69,15 @@ static void fork_prepare(void) {
   zmp_sizes_prepare_fork();
 }
 static void fork_parent(void) { zmp_sizes_after_fork(false); }
+/* The table's own memory is reported in the process's record. */
+static void report_table(void) {
+  zmp_sizes_report_to(zmp_proc ? &zmp_proc->ext[ZMR_EXT_TABLE_PEAK] : NULL);
+}
+
 static void fork_child(void) {
   zmp_sizes_after_fork(true);
   zmp_proc_forked();
+  report_table();
 }
 
 static void on_exit_hook(int code, void *arg);
@@ -97,6 +103,7 @@ static void init(void) {
   if (ok) {
     slot_key_ok = pthread_key_create(&slot_key, slot_gone) == 0;
     zmp_proc_init();
+    report_table();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     zmp_sites_init(); /* after: its fork handlers run after those above */
     on_exit(on_exit_hook, NULL);

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define ZMR_MAGIC 0x316e75726d656d7aULL /* "zmemrun1", little-endian */
-#define ZMR_VERSION 1
+#define ZMR_VERSION 2
 
 #define ZMR_MAX_PROCS 1024   /* processes per run; more are not recorded */
 #define ZMR_MAX_SLOTS 64     /* thread slots per process; the last is shared */
@@ -160,7 +160,11 @@ enum {
   ZMR_EXT_FAULT_REQUESTS = 3, /* requests numbered when the process exited */
   ZMR_EXT_FAULT_NPCS = 4,  /* return addresses recorded below */
   ZMR_EXT_FAULT_PCS = 5,   /* first of them, innermost first */
-  ZMR_FAULT_MAX_PCS = ZMR_PROC_EXT - ZMR_EXT_FAULT_PCS
+  /* The most bytes the preload's table of live blocks (requested sizes and
+   * sites) had mapped in the process: the memory zmem adds to it, beside
+   * the shared record. */
+  ZMR_EXT_TABLE_PEAK = 15,
+  ZMR_FAULT_MAX_PCS = ZMR_EXT_TABLE_PEAK - ZMR_EXT_FAULT_PCS
 };
 
 _Static_assert(sizeof(zmr_header) <= ZMR_HEADER_BYTES, "header fits its page");

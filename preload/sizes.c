@@ -106,10 +106,40 @@ static inline void unlock(shard *s) {
   atomic_flag_clear_explicit(&s->lock, memory_order_release);
 }
 
+/* The bytes the tables have mapped now, their highest value, and where
+ * that highest value is reported (the process's record), if anywhere. */
+static _Atomic size_t mapped, mapped_peak;
+static uint64_t *_Atomic peak_out;
+
+static void publish_peak(void) {
+  uint64_t *out = atomic_load_explicit(&peak_out, memory_order_acquire);
+  if (out)
+    __atomic_store_n(out, (uint64_t)atomic_load(&mapped_peak), __ATOMIC_RELAXED);
+}
+
 static void *map_zeroed(size_t bytes) {
   void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED)
+    return NULL;
+  size_t now = atomic_fetch_add(&mapped, bytes) + bytes;
+  size_t peak = atomic_load(&mapped_peak);
+  while (now > peak && !atomic_compare_exchange_weak(&mapped_peak, &peak, now)) {
+  }
+  publish_peak();
+  return p;
+}
+
+static void unmap(void *p, size_t bytes) {
+  munmap(p, bytes);
+  atomic_fetch_sub(&mapped, bytes);
+}
+
+void zmp_sizes_report_to(uint64_t *out) {
+  atomic_store_explicit(&peak_out, out, memory_order_release);
+  /* A fork child starts its own record from what it has mapped now. */
+  atomic_store(&mapped_peak, atomic_load(&mapped));
+  publish_peak();
 }
 
 /* The slot of key k in s: its entry, or the empty slot where it belongs. */
@@ -128,7 +158,7 @@ __attribute__((noinline, cold)) static int grow(shard *s) {
   if (!n.tab)
     return 0;
   if (s->val && !(n.val = map_zeroed(n.cap * sizeof(zmp_site)))) {
-    munmap(n.tab, n.cap * sizeof(entry));
+    unmap(n.tab, n.cap * sizeof(entry));
     return 0;
   }
   for (size_t i = 0; i < s->cap; i++)
@@ -139,9 +169,9 @@ __attribute__((noinline, cold)) static int grow(shard *s) {
         n.val[j] = s->val[i];
     }
   if (s->tab)
-    munmap(s->tab, s->cap * sizeof(entry));
+    unmap(s->tab, s->cap * sizeof(entry));
   if (s->val)
-    munmap(s->val, s->cap * sizeof(zmp_site));
+    unmap(s->val, s->cap * sizeof(zmp_site));
   s->tab = n.tab;
   s->val = n.val;
   s->cap = n.cap;
@@ -266,7 +296,7 @@ void zmp_sizes_after_fork(bool child) {
   for (int i = NSHARDS - 1; i >= 0; i--) {
     shard *s = &shards[i];
     if (child && s->val) {
-      munmap(s->val, s->cap * sizeof(zmp_site));
+      unmap(s->val, s->cap * sizeof(zmp_site));
       s->val = NULL;
     }
     unlock(s);

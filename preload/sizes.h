@@ -30,6 +30,11 @@ bool zmp_sizes_put(const void *p, size_t requested, size_t held,
  * (held itself when p has no entry); *site gets p's site (count 0: none). */
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site);
 
+/* Reports the highest number of bytes the table has mapped (the entries
+ * and the site arrays) to *out from now on, starting from what is mapped
+ * now; NULL: nowhere. */
+void zmp_sizes_report_to(uint64_t *out);
+
 /* Around fork: take every lock, release them in both processes. In a fork
  * child the sites are forgotten (they belong to the parent's stack table);
  * the requested sizes stay. */

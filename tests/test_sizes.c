@@ -100,3 +100,27 @@ Test(sizes, fork_child_forgets_sites_not_sizes) {
   cr_assert_eq(zmp_sizes_take(addr(23), 208, &got), 200);
   cr_assert_eq(got.count, 0);
 }
+
+/* What the table maps is reported: at least 12 bytes a live block (8 a
+ * slot, at most 2/3 full), 36 with sites, and never less than before. */
+Test(sizes, mapped_bytes_reported) {
+  uint64_t peak = UINT64_MAX;
+  zmp_sizes_report_to(&peak);
+  cr_assert_lt(peak, UINT64_MAX, "the current figure is reported at once");
+  uint64_t start = peak;
+  enum { N = 100000 };
+  for (uintptr_t i = 0; i < N; i++)
+    cr_assert(zmp_sizes_put(scattered(i), 100, 112, NULL));
+  cr_assert_geq(peak, start + 12 * (uint64_t)N, "%llu bytes", (unsigned long long)peak);
+  for (uintptr_t i = 0; i < N; i++) {
+    zmp_site s = site_of(i);
+    cr_assert(zmp_sizes_put(scattered(N + i), 100, 112, &s));
+  }
+  cr_assert_geq(peak, start + 36 * (uint64_t)N + 12 * (uint64_t)N);
+  uint64_t high = peak;
+  zmp_site got;
+  for (uintptr_t i = 0; i < 2 * N; i++)
+    zmp_sizes_take(scattered(i), 112, &got);
+  cr_assert_eq(peak, high, "a peak does not go down");
+  zmp_sizes_report_to(NULL);
+}

@@ -43,6 +43,27 @@ python)
 d=collections.Counter(str(i%97) for i in range(200000))
 print(len(json.dumps([list(range(i)) for i in range(300)])), d.most_common(2))'
   check r.json procs=1 exit=0 min_peak=100000 ;;
+table)
+  # The memory zmem adds to the program, its table of live blocks (8 bytes
+  # a slot, 24 with sites, at most 2/3 full), is reported and grows with
+  # the blocks: 200,000 bytearrays are 400,000 live blocks at the peak.
+  command -v python3 >/dev/null || skip "no python3"
+  PY=$(command -v /usr/bin/python3 || command -v python3)
+  export PYTHONMALLOC=malloc
+  for opt in "" --sites; do
+    same $opt -- "$PY" -c 'x = [bytearray(100) for i in range(200000)]; print(len(x))'
+    grep -q "zmem's table" report.txt || fail "no line for zmem's table: $(head -8 report.txt)"
+    python3 - r.json "${opt:-plain}" <<'PY' || fail "zmem's table not reported right ($opt)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["processes"][0]
+t, n = p["zmem_table_peak_bytes"], p["allocations"]
+per_block = 36 if sys.argv[2] == "--sites" else 12
+assert t >= per_block * 400000, f"{t} bytes for 400,000 live blocks"
+assert t <= 4 * per_block * n + (4 << 20), f"{t} bytes for {n} allocations"
+assert d["summary"]["zmem_table_peak_bytes"] == t, d["summary"]
+PY
+  done ;;
 sqlite)
   command -v sqlite3 >/dev/null || skip "no sqlite3"
   sqlite3 db.sqlite "create table t(a integer primary key, b text);
