@@ -6,6 +6,7 @@
 #include "symbolize.h"
 
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
