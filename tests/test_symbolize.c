@@ -6,7 +6,6 @@
 #include "symbolize.h"
 
 #include <criterion/criterion.h>
-#include <criterion/logging.h>
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
@@ -231,9 +230,9 @@ static void probe(zm__symtab *s, Dwfl_Module *ref, const zm__sym_module *m, uint
   c->addresses++;
   c->named += want != NULL;
   if (!same && c->wrong++ < 10)
-    cr_log_error("%s+0x%llx: libdwfl %s+0x%llx, search %s (status %d) start 0x%llx",
-                 f.module, (unsigned long long)(a - m->base), want ? want : "(none)",
-                 (unsigned long long)off, f.func, st, (unsigned long long)f.func_start);
+    fprintf(stderr, "%s+0x%llx: libdwfl %s+0x%llx, search %s (status %d) start 0x%llx\n",
+            f.module, (unsigned long long)(a - m->base), want ? want : "(none)",
+            (unsigned long long)off, f.func, st, (unsigned long long)f.func_start);
 }
 
 /* The module that holds `inside`, alone in a table, over all of its
@@ -273,7 +272,7 @@ static probe_count search_matches_libdwfl(const void *inside) {
       probe(s, ref, &m, a, &c);
   dwfl_end(dwfl);
   zm__sym_close(s);
-  cr_log_info("%s: %d addresses, %d named by libdwfl", m.path, c.addresses, c.named);
+  fprintf(stderr, "%s: %d addresses, %d named by libdwfl\n", m.path, c.addresses, c.named);
   cr_assert_eq(c.wrong, 0, "%s: %d of %d addresses differ from libdwfl", m.path, c.wrong,
                c.addresses);
   return c;
