@@ -65,6 +65,16 @@ static void sub(expect *e, size_t bytes) {
   e->calls++;
 }
 
+/* One block's allocation or free (op): its root tag, the total and, for a
+ * block of the nested tag, that tag (child; NULL otherwise). */
+static void apply(void (*op)(expect *, size_t), expect *root, expect *total,
+                  expect *child, size_t bytes) {
+  op(root, bytes);
+  op(total, bytes);
+  if (child)
+    op(child, bytes);
+}
+
 /* One thread, one root tag and a child of it: rises and falls through many
  * granules (ZM_PEAK_GRANULE), so that every window is left and opened again
  * many times. The root's own blocks take the fast count; the child's fall
@@ -86,10 +96,7 @@ static void wave(zm_tag root, zm_tag child, const char *what) {
       cr_assert_eq(zm_tag_of(p), nested ? child : root);
       wave_blocks[i] = p;
       size_t b = held(p);
-      add(&r, b);
-      add(&total, b);
-      if (nested)
-        add(&c, b);
+      apply(add, &r, &total, nested ? &c : NULL, b);
     }
     check(root, &r, what);
     check(child, &c, what);
@@ -103,10 +110,7 @@ static void wave(zm_tag root, zm_tag child, const char *what) {
       bool nested = i % 5 == 0;
       zm_free(wave_blocks[i]);
       wave_blocks[i] = NULL;
-      sub(&r, b);
-      sub(&total, b);
-      if (nested)
-        sub(&c, b);
+      apply(sub, &r, &total, nested ? &c : NULL, b);
     }
     check(root, &r, what);
     check(child, &c, what);
