@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_FOUND = 1, EXIT_USAGE = ZMC_EXIT_USAGE, EXIT_ZMEM = 125, EXIT_INTERRUPTED = 130 };
+enum { EXIT_FOUND = 1, EXIT_USAGE = ZMC_EXIT_USAGE, EXIT_NOT_REPRODUCIBLE = 3,
+       EXIT_ZMEM = 125, EXIT_INTERRUPTED = 130 };
 
 #define BASELINE_TIMEOUT_S 300.0
 #define NEVER "fault=18446744073709551615:0" /* numbers requests, fails none */
@@ -50,7 +51,7 @@ typedef struct ctx {
   char path[PATH_MAX], preload[PATH_MAX];
   int input; /* the copy of stdin, or -1 */
   zmc_sites_opts sites;
-  bool baseline; /* running the baseline: step 0 only */
+  bool baseline; /* running the baseline: job steps are run indexes */
   uint64_t next, started, done;
   double timeout;
 } ctx;
@@ -88,8 +89,12 @@ static void fill(zmc_step *r, zmc_run *run) {
   r->live_blocks = run->leaked_blocks;
   r->live_bytes = run->leaked_requested;
   r->wall_s = run->wall_s;
+  r->requests_exact = !run->lost_procs;
   for (uint32_t i = 0; i < run->nprocs; i++) {
     const zmc_proc *p = &run->procs[i];
+    /* A process killed, or replaced by exec, numbered requests unseen. */
+    if (p->state != ZMR_STATE_EXITED)
+      r->requests_exact = false;
     r->injected += p->fault_hits;
     if (p->fault_requests > r->requests)
       r->requests = p->fault_requests;
@@ -129,8 +134,10 @@ static int step_output(const ctx *c, uint64_t step) {
   if (!c->s->logs)
     return open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   char p[PATH_MAX];
-  if (step)
+  if (!c->baseline)
     snprintf(p, sizeof p, "%s/step-%llu.log", c->s->logs, (unsigned long long)step);
+  else if (step)
+    snprintf(p, sizeof p, "%s/baseline-%llu.log", c->s->logs, (unsigned long long)step + 1);
   else
     snprintf(p, sizeof p, "%s/baseline.log", c->s->logs);
   return open(p, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
@@ -149,7 +156,7 @@ static int start(ctx *c, job *j, uint64_t step) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0)
-    runner(c, step, fds[1], out);
+    runner(c, c->baseline ? 0 : step, fds[1], out);
   close(fds[1]);
   if (pid < 0) {
     fprintf(stderr, "zmem: sweep: fork: %s\n", strerror(errno));
@@ -190,6 +197,20 @@ static int classify(const zmc_sweep *s, const zmc_step *r) {
   return ZMC_CLEAN;
 }
 
+/* See enum zmc_repro. A step that could not be read tells nothing. */
+static int reproducibility(const zmc_sweep *s, const zmc_step *r) {
+  bool reached = r->injected > 0;
+  if (r->kind == ZMC_ERROR)
+    return ZMC_REPRO_OK;
+  if (r->step > s->base_lo && r->step <= s->base_hi)
+    return ZMC_REPRO_DISAGREE;
+  if (!reached && r->step <= s->base_lo)
+    return ZMC_REPRO_MISSED;
+  if (reached && r->step > s->base_hi && s->base_exact)
+    return ZMC_REPRO_EXTRA;
+  return ZMC_REPRO_OK;
+}
+
 static zmc_step *slot_for(zmc_sweep *s, uint64_t step) {
   uint64_t i = step - s->from;
   if (i >= s->cap) {
@@ -210,22 +231,27 @@ static zmc_step *slot_for(zmc_sweep *s, uint64_t step) {
 
 static void record(ctx *c, job *j, bool ok) {
   zmc_sweep *s = c->s;
-  zmc_step *r = c->baseline ? &s->baseline : slot_for(s, j->step);
+  zmc_step *r = c->baseline ? &s->baselines[j->step] : slot_for(s, j->step);
   if (!r)
     return;
   if (ok)
     *r = j->res;
   else
-    *r = (zmc_step){.step = j->step, .wall_s = now_s() - j->start};
+    *r = (zmc_step){.step = c->baseline ? 0 : j->step, .wall_s = now_s() - j->start};
   r->kind = j->killed ? ZMC_HANG : ok ? classify(s, r) : ZMC_ERROR;
   if (r->kind == ZMC_CRASH || r->kind == ZMC_ERROR)
     tail(j->outfd, r->tail);
   r->ran = true;
   c->done++;
+  if (c->baseline)
+    return;
+  r->repro = reproducibility(s, r);
+  /* The end: a step past every baseline run's requests that had none to
+   * fail. One before it that had none is not reproducible, not the end. */
   bool no_failure = ok && !j->killed && !r->signal && !r->launch_rc && !r->injected;
-  if (!c->baseline && no_failure && (!s->last || j->step < s->last)) {
+  if (no_failure && j->step > s->base_hi && (!s->last || j->step < s->last)) {
     s->last = j->step;
-    s->complete = true;
+    s->ended = true;
   }
 }
 
@@ -256,7 +282,7 @@ static void drain(ctx *c, job *j) {
 static bool more(const ctx *c) {
   const zmc_sweep *s = c->s;
   if (c->baseline)
-    return c->next == 0;
+    return c->next < s->nbaselines;
   return !(s->to && c->next > s->to) && !(s->last && c->next > s->last);
 }
 
@@ -359,10 +385,18 @@ void zmc_sweep_usage(FILE *f) {
           "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
           "  --sites          name the call site of each crashing step's failure\n"
           "  --logs DIR       keep each step's stdout and stderr in DIR/step-N.log\n"
+          "  --baselines N    runs of the baseline, 2 to 100 (default 2): a program\n"
+          "                   whose requests differ between runs is not reproducible\n"
           "stdin is read once and every step gets the same bytes (a terminal: none).\n"
-          "Exit status: 0 when every step was clean, 1 when a step crashed, hung,\n"
-          "leaked or could not be run, 2 for a bad command line, 125 when zmem\n"
-          "failed, 130 when interrupted (what was found so far is reported).\n");
+          "Exit status:\n"
+          "    0  every step was clean and reproducible\n"
+          "    1  a step crashed, hung, leaked or could not be run\n"
+          "    2  bad command line\n"
+          "    3  no step failed, but some were not reproducible: the program's\n"
+          "       requests differ from run to run (threads, time, randomness), so\n"
+          "       the sweep is incomplete (the steps are named in the table)\n"
+          "  125  zmem failed\n"
+          "  130  interrupted (what was found so far is reported)\n");
 }
 
 static int bad(const char *fmt, const char *arg) {
@@ -389,6 +423,10 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
     if (!zmc_parse_count(v, &n) || n == 0 || n > 1024)
       return bad("--jobs wants a number from 1 to 1024, not '%s'", v);
     s->jobs = (unsigned)n;
+  } else if (zmc_is_opt(a, "--baselines")) {
+    if (!zmc_parse_count(v, &n) || n < 2 || n > ZMC_MAX_BASELINES)
+      return bad("--baselines wants a number from 2 to 100, not '%s'", v);
+    s->nbaselines = (unsigned)n;
   } else if (zmc_is_opt(a, "--json"))
     s->json = v;
   else if (zmc_is_opt(a, "--logs"))
@@ -399,7 +437,7 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
 }
 
 static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
-                                     "--json", "--logs", NULL};
+                                     "--json", "--logs", "--baselines", NULL};
 
 /* 0 with *first the program's index, -1 after --help, or an exit status. */
 static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
@@ -477,7 +515,7 @@ static const char *why_baseline(const zmc_step *b) {
   static char why[128];
   if (b->kind == ZMC_HANG)
     return "did not end before the timeout";
-  if (b->launch_rc)
+  if (b->launch_rc || b->kind == ZMC_ERROR)
     return "could not be run";
   if (b->signal) {
     snprintf(why, sizeof why, "was killed by signal %d", b->signal);
@@ -486,25 +524,52 @@ static const char *why_baseline(const zmc_step *b) {
   return NULL;
 }
 
+/* What the baseline runs agree on: their fewest and most requests. */
+static void compare_baselines(zmc_sweep *s) {
+  s->base_lo = UINT64_MAX;
+  s->base_exact = true;
+  for (unsigned i = 0; i < s->nbaselines; i++) {
+    const zmc_step *b = &s->baselines[i];
+    s->base_lo = b->requests < s->base_lo ? b->requests : s->base_lo;
+    s->base_hi = b->requests > s->base_hi ? b->requests : s->base_hi;
+    s->base_exact = s->base_exact && b->requests_exact;
+  }
+}
+
+/* The baseline, run --baselines times (at once, up to --jobs). */
 static int run_baseline(ctx *c) {
+  zmc_sweep *s = c->s;
+  s->baselines = calloc(s->nbaselines, sizeof *s->baselines);
+  if (!s->baselines) {
+    fprintf(stderr, "zmem: sweep: out of memory\n");
+    return EXIT_ZMEM;
+  }
   c->baseline = true;
-  c->timeout = c->s->timeout_given ? c->s->timeout_s : BASELINE_TIMEOUT_S;
-  schedule(c, 1);
+  c->timeout = s->timeout_given ? s->timeout_s : BASELINE_TIMEOUT_S;
+  schedule(c, s->jobs < s->nbaselines ? s->jobs : s->nbaselines);
   c->baseline = false;
   if (stop) {
     fprintf(stderr, "zmem: sweep interrupted during the baseline run: no step ran\n");
     return EXIT_INTERRUPTED;
   }
-  const char *why = why_baseline(&c->s->baseline);
-  if (why) {
-    fprintf(stderr, "zmem: sweep: the baseline run (no failure injected) %s;\n"
-                    "      a sweep needs a program that runs to its end first.\n", why);
-    if (c->s->baseline.tail[0])
-      fprintf(stderr, "its last output:\n%s\n", c->s->baseline.tail);
-    return EXIT_FOUND;
+  double wall = 0;
+  for (unsigned i = 0; i < s->nbaselines; i++) {
+    const zmc_step *b = &s->baselines[i];
+    const char *why = why_baseline(b);
+    if (why) {
+      fprintf(stderr, "zmem: sweep: baseline run %u of %u (no failure injected) %s;\n"
+                      "      a sweep needs a program that runs to its end first.\n",
+              i + 1, s->nbaselines, why);
+      if (b->tail[0])
+        fprintf(stderr, "its last output:\n%s\n", b->tail);
+      return EXIT_FOUND;
+    }
+    wall = b->wall_s > wall ? b->wall_s : wall;
   }
-  if (!c->s->timeout_given)
-    c->s->timeout_s = c->s->baseline.wall_s * 10 > 10 ? c->s->baseline.wall_s * 10 : 10;
+  s->baseline = s->baselines[0];
+  compare_baselines(s);
+  if (!s->timeout_given)
+    s->timeout_s = wall * 10 > 10 ? wall * 10 : 10;
   return 0;
 }
 
@@ -512,9 +577,18 @@ static void count(zmc_sweep *s) {
   if (s->last && s->last - s->from + 1 < s->nsteps)
     s->nsteps = s->last - s->from + 1;
   memset(s->counts, 0, sizeof s->counts);
+  s->unreproducible = 0;
   for (uint64_t i = 0; i < s->nsteps; i++)
-    if (s->steps[i].ran)
+    if (s->steps[i].ran) {
       s->counts[s->steps[i].kind]++;
+      s->unreproducible += s->steps[i].repro != ZMC_REPRO_OK;
+    }
+  s->incomplete = s->interrupted      ? "interrupted"
+                  : s->stuck          ? "steps could not be started"
+                  : !s->ended         ? "stopped at --to"
+                  : s->unreproducible ? "not reproducible"
+                                      : NULL;
+  s->complete = !s->incomplete;
 }
 
 static int report(zmc_sweep *s) {
@@ -537,7 +611,7 @@ static int outcome(const zmc_sweep *s) {
   for (int k = ZMC_CRASH; k < ZMC_NKINDS; k++)
     if (s->counts[k])
       return EXIT_FOUND;
-  return 0;
+  return s->unreproducible ? EXIT_NOT_REPRODUCIBLE : 0;
 }
 
 static void catch_signals(void) {
@@ -552,6 +626,7 @@ int zmc_sweep_main(int argc, char **argv) {
   static ctx c;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   s.from = 1;
+  s.nbaselines = 2;
   s.jobs = cpus > 0 ? (unsigned)cpus : 1;
   int first = 0, r = parse(argc, argv, &s, &first);
   if (r)
@@ -579,13 +654,14 @@ int zmc_sweep_main(int argc, char **argv) {
   c.timeout = s.timeout_s;
   schedule(&c, s.jobs);
   zmc_sweep_progress(&s, -1);
-  s.interrupted = stop != 0;
+  s.stuck = stop == 2;
+  s.interrupted = stop == 1;
   s.wall_s = now_s() - t0;
   count(&s);
-  bool stuck = stop == 2;
-  if (stuck)
+  if (s.stuck)
     fprintf(stderr, "zmem: sweep: steps could not be started; results so far:\n");
   r = report(&s);
   free(s.steps);
-  return r || stuck ? EXIT_ZMEM : outcome(&s);
+  free(s.baselines);
+  return r || s.stuck ? EXIT_ZMEM : outcome(&s);
 }

@@ -12,6 +12,18 @@
 
 enum zmc_step_kind { ZMC_CLEAN, ZMC_CRASH, ZMC_HANG, ZMC_LEAK, ZMC_ERROR, ZMC_NKINDS };
 
+/* Whether a step agreed with the baseline runs about its request: a run is
+ * the baseline's up to the injected failure, so step k reaches request k
+ * exactly when the baseline runs made at least k requests. */
+enum zmc_repro {
+  ZMC_REPRO_OK,
+  ZMC_REPRO_MISSED,   /* did not reach request k; every baseline run made it */
+  ZMC_REPRO_EXTRA,    /* reached request k; no baseline run made it */
+  ZMC_REPRO_DISAGREE, /* some baseline runs made request k, some did not */
+};
+
+#define ZMC_MAX_BASELINES 100
+
 #define ZMC_TAIL_BYTES 600 /* the end of a crashing step's output */
 
 /* What one run told: from the runner process, through a pipe. */
@@ -25,6 +37,8 @@ typedef struct zmc_step {
   uint64_t injected;       /* failures injected, all processes */
   uint64_t first_request;  /* number of the first one (first process that had one) */
   uint64_t requests;       /* most requests any process numbered (baseline) */
+  bool requests_exact;     /* every process exited: none numbered more */
+  int repro;               /* enum zmc_repro */
   int64_t live_blocks, live_bytes; /* at exit, all processes */
   double wall_s;
   char site[ZMC_SITE_BYTES];
@@ -40,17 +54,26 @@ typedef struct zmc_sweep {
   unsigned jobs;
   bool sites;
   const char *json, *logs;
-  zmc_step baseline;
+  unsigned nbaselines;     /* runs of the baseline (--baselines) */
+  zmc_step baseline;       /* the first of them */
+  zmc_step *baselines;
+  uint64_t base_lo, base_hi; /* fewest and most requests of the baseline runs */
+  bool base_exact;         /* every baseline run's count is exact */
   zmc_step *steps;         /* steps from..last, by step number */
   uint64_t nsteps, cap;    /* slots used (by the highest step started) */
   uint64_t last;           /* the last step of the sweep (0: not known yet) */
-  bool complete;           /* a step ran with no injected failure */
-  bool interrupted;
+  bool complete;           /* every request was swept, reproducibly */
+  bool ended;              /* a step past the baseline's requests had no failure */
+  bool interrupted, stuck; /* stuck: steps could not be started */
+  uint64_t unreproducible; /* steps whose repro is not ZMC_REPRO_OK */
+  const char *incomplete;  /* why not complete; NULL when complete */
   double wall_s;
   uint64_t counts[ZMC_NKINDS];
 } zmc_sweep;
 
 const char *zmc_kind_name(int kind);
+/* Why a step was not reproducible, for the table and JSON; NULL when it was. */
+const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap);
 
 /* The table of steps that are not clean and the summary line. */
 void zmc_sweep_table(FILE *f, const zmc_sweep *s);

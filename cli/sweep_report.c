@@ -15,6 +15,19 @@ const char *zmc_kind_name(int kind) {
   return kind >= 0 && kind < ZMC_NKINDS ? kinds[kind] : "?";
 }
 
+const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap) {
+  unsigned long long k = r->step;
+  if (r->repro == ZMC_REPRO_MISSED)
+    snprintf(buf, cap, "did not reach request %llu, which every baseline run made", k);
+  else if (r->repro == ZMC_REPRO_EXTRA)
+    snprintf(buf, cap, "reached request %llu, which no baseline run made", k);
+  else if (r->repro == ZMC_REPRO_DISAGREE)
+    snprintf(buf, cap, "the baseline runs disagree about request %llu", k);
+  else
+    return NULL;
+  return buf;
+}
+
 static const char *status(const zmc_step *r, char *buf, size_t cap) {
   if (r->kind == ZMC_HANG)
     snprintf(buf, cap, "killed");
@@ -38,13 +51,22 @@ static void baseline(FILE *f, const zmc_sweep *s) {
              "exit, %.3f s\n",
           (unsigned long long)r->requests, r->exit_status, (long long)r->live_blocks,
           zmc_human(b, sizeof b, (double)r->live_bytes), r->wall_s);
+  if (s->base_lo == s->base_hi)
+    return;
+  fprintf(f, "  baseline runs disagree:");
+  for (unsigned i = 0; i < s->nbaselines; i++)
+    fprintf(f, "%s %llu", i ? "," : "", (unsigned long long)s->baselines[i].requests);
+  fprintf(f, " allocation requests\n");
 }
 
 static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
-  char st[32], more[32] = "";
+  char st[32], more[128] = "", note[96];
   if (r->kind == ZMC_LEAK)
     snprintf(more, sizeof more, "+%lld blocks",
              (long long)(r->live_blocks - s->baseline.live_blocks));
+  if (zmc_repro_note(r, note, sizeof note))
+    snprintf(more + strlen(more), sizeof more - strlen(more), "%snot reproducible: %s",
+             more[0] ? "  " : "", note);
   bool details = more[0] || r->site[0];
   fprintf(f, "  %6llu  %-6s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
           details ? 8 : 0, status(r, st, sizeof st));
@@ -67,7 +89,7 @@ void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
   uint64_t shown = 0;
   for (uint64_t i = 0; i < s->nsteps; i++) {
     const zmc_step *r = &s->steps[i];
-    if (!r->ran || r->kind == ZMC_CLEAN)
+    if (!r->ran || (r->kind == ZMC_CLEAN && r->repro == ZMC_REPRO_OK))
       continue;
     if (!shown++)
       fprintf(f, "  %6s  %-6s  %-8s  %s\n", "step", "result", "status", "details");
@@ -77,15 +99,21 @@ void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
   for (int k = 0; k < ZMC_NKINDS; k++)
     ran += s->counts[k];
   fprintf(f, "%llu steps (%llu to %llu), %.1f s: %llu clean, %llu crash, %llu hang, "
-             "%llu leak, %llu error%s\n",
+             "%llu leak, %llu error%s",
           (unsigned long long)ran, (unsigned long long)s->from,
           (unsigned long long)(s->from + (s->nsteps ? s->nsteps - 1 : 0)), s->wall_s,
           (unsigned long long)s->counts[ZMC_CLEAN], (unsigned long long)s->counts[ZMC_CRASH],
           (unsigned long long)s->counts[ZMC_HANG], (unsigned long long)s->counts[ZMC_LEAK],
           (unsigned long long)s->counts[ZMC_ERROR],
           s->interrupted ? "; interrupted"
-          : s->complete  ? ""
+          : s->stuck     ? "; steps could not be started"
+          : s->ended     ? ""
                          : "; stopped at --to before a step ran with no failure");
+  if (s->unreproducible)
+    fprintf(f, "; incomplete: %llu step%s not reproducible (the program's requests "
+               "differ from run to run)",
+            (unsigned long long)s->unreproducible, s->unreproducible == 1 ? "" : "s");
+  fputc('\n', f);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -109,6 +137,13 @@ static void step_json(FILE *f, const zmc_step *r, const char *end) {
     zmc_json_str(f, r->site);
   else
     fputs("null", f);
+  char note[96];
+  const char *why = r->step ? zmc_repro_note(r, note, sizeof note) : NULL;
+  fprintf(f, ", \"reproducible\": %s, \"not_reproducible_why\": ", why ? "false" : "true");
+  if (why)
+    zmc_json_str(f, why);
+  else
+    fputs("null", f);
   fputs(", \"output_tail\": ", f);
   zmc_json_str(f, r->tail);
   fprintf(f, "}%s", end);
@@ -125,8 +160,22 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
              "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n",
           (unsigned long long)s->from, (unsigned long long)s->to, s->timeout_s, s->jobs,
           s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s);
-  fputs("  \"baseline\": ", f);
+  fputs("  \"incomplete_reason\": ", f);
+  if (s->incomplete)
+    zmc_json_str(f, s->incomplete);
+  else
+    fputs("null", f);
+  fputs(",\n  \"baseline\": ", f);
   step_json(f, &s->baseline, ",\n");
+  fputs("  \"baseline_requests\": [", f);
+  for (unsigned i = 0; i < s->nbaselines; i++)
+    fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)s->baselines[i].requests);
+  fputs("],\n  \"not_reproducible\": [", f);
+  uint64_t listed = 0;
+  for (uint64_t i = 0; i < s->nsteps; i++)
+    if (s->steps[i].ran && s->steps[i].repro != ZMC_REPRO_OK)
+      fprintf(f, "%s%llu", listed++ ? ", " : "", (unsigned long long)s->steps[i].step);
+  fputs("],\n", f);
   fputs("  \"counts\": {", f);
   for (int k = 0; k < ZMC_NKINDS; k++)
     fprintf(f, "%s\"%s\": %llu", k ? ", " : "", kinds[k], (unsigned long long)s->counts[k]);
@@ -161,7 +210,7 @@ void zmc_sweep_progress(const zmc_sweep *s, int64_t done) {
   for (uint64_t i = 0; i < s->nsteps; i++)
     crashes += s->steps[i].ran && s->steps[i].kind == ZMC_CRASH;
   if (!total)
-    total = s->last ? s->last - s->from + 1 : s->baseline.requests + 1;
+    total = s->last ? s->last - s->from + 1 : s->base_hi + 1;
   fprintf(stderr, "\r\033[Kzmem sweep: %lld/%llu steps, %llu crash%s", (long long)done,
           (unsigned long long)total, (unsigned long long)crashes, crashes == 1 ? "" : "es");
 }

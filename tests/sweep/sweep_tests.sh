@@ -24,10 +24,10 @@ bad() {
 # The program's requests come before its first output, so its request k is
 # the process's request k.
 NC=$H/zmem_sweep_nullcount
-# none_left FILE: every pid in FILE (written by the hang program) is gone or
-# a zombie within 10 s: a killed step's orphan is reaped by init soon after.
+# none_left FILE: every pid in FILE (written by the hang or daemon program)
+# is gone or a zombie within 10 s.
 none_left() {
-  [ -s "$1" ] || fail "the hang program wrote no pid"
+  [ -s "$1" ] || fail "the program wrote no pid"
   local pid left
   for _ in $(seq 100); do
     left=""
@@ -38,6 +38,8 @@ none_left() {
     [ -z "$left" ] && return 0
     sleep 0.1
   done
+  # shellcheck disable=SC2086
+  kill -KILL $left 2>/dev/null # not to leave them to the next tests
   fail "a step's process survived:$left"
 }
 
@@ -86,7 +88,8 @@ fail_fork)
     grep -q "allocation request $k failed (injected) in pid" err.txt || fail "report: $(cat err.txt)"
   done
   "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_forknum" >table.txt 2>&1 || fail "$(cat table.txt)"
-  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7 and d["counts"]["clean"] == 7' ;;
+  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7 and d["counts"]["clean"] == 7'
+  json s.json 'd["complete"] and d["baseline_requests"] == [6, 6] and d["not_reproducible"] == []' ;;
 bad_values)
   bad "--fail wants N" run --fail 0 -- "$NC"
   bad "--fail wants N" run --fail -3 -- "$NC"
@@ -120,6 +123,8 @@ planted)
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt err.txt)"
   json s.json 'd["counts"] == {"clean": 5, "crash": 1, "hang": 0, "leak": 0, "error": 0}'
   json s.json '[s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5, 6] and d["complete"]'
+  json s.json 'd["incomplete_reason"] is None and d["not_reproducible"] == []'
+  json s.json 'all(s["reproducible"] for s in d["steps"])'
   json s.json '[(s["step"], s["signal"]) for s in d["steps"] if s["result"] != "clean"] == [(4, "SIGSEGV")]'
   json s.json 'd["baseline"]["requests"] == 5 and d["steps"][5]["injected"] == 0'
   json s.json 'all(s["injected"] == 1 and s["first_request"] == s["step"] for s in d["steps"][:5])'
@@ -149,6 +154,7 @@ sort)
   rc=$?
   [ $rc = 0 ] || [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
   json s.json 'd["baseline"]["requests"] > 0 and d["complete"] and d["counts"]["hang"] == 0'
+  json s.json 'd["not_reproducible"] == [] and len(set(d["baseline_requests"])) == 1'
   json s.json '[s["step"] for s in d["steps"]] == list(range(1, len(d["steps"]) + 1))'
   json s.json 'len(d["steps"]) == d["baseline"]["requests"] + 1 and d["steps"][-1]["injected"] == 0'
   json s.json 'all(s["result"] in ("clean", "crash", "leak", "error") for s in d["steps"])'
@@ -171,6 +177,7 @@ sqlite)
   rc=$?
   [ $rc = 0 ] || [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
   json s.json 'd["baseline"]["requests"] > 100 and d["complete"] and d["counts"]["hang"] == 0'
+  json s.json 'd["not_reproducible"] == [] and len(set(d["baseline_requests"])) == 1'
   json s.json '[s["step"] for s in d["steps"]] == list(range(1, len(d["steps"]) + 1))'
   json s.json 'sum(d["counts"].values()) == len(d["steps"]) and d["steps"][-1]["injected"] == 0'
   json s.json 'd["counts"]["error"] == 0' ;;
@@ -199,6 +206,36 @@ interrupt)
   grep -q "interrupted" table.txt || fail "no report: $(cat table.txt)"
   json s.json 'd["interrupted"] and d["counts"]["hang"] == 0'
   none_left pids.txt ;;
+nondet_random)
+  # 1 to 512 requests, drawn in each run: two baseline runs and the steps
+  # agree on every request only about once in 250000 sweeps.
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_nondet" random >table.txt 2>&1
+  rc=$?
+  [ $rc = 3 ] || fail "status $rc, wanted 3: $(tail -5 table.txt)"
+  json s.json 'not d["complete"] and d["incomplete_reason"] == "not reproducible"'
+  json s.json 'd["not_reproducible"] and d["not_reproducible"] == [s["step"] for s in d["steps"] if not s["reproducible"]]'
+  json s.json 'd["counts"]["crash"] == 0 and len(d["baseline_requests"]) == 2'
+  grep -q "not reproducible" table.txt || fail "table: $(cat table.txt)"
+  grep -q "; incomplete: .* not reproducible" table.txt || fail "summary: $(tail -1 table.txt)" ;;
+nondet_once)
+  # Only the first run to create the file makes request 4 (unchecked): one
+  # baseline run makes 4 requests, the other and every step 3.
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_nondet" once "$PWD/made" >table.txt 2>&1
+  rc=$?
+  [ $rc = 3 ] || fail "status $rc, wanted 3: $(cat table.txt)"
+  json s.json 'sorted(d["baseline_requests"]) == [3, 4] and not d["complete"]'
+  json s.json 'd["not_reproducible"] == [4] and [s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5]'
+  json s.json 'd["incomplete_reason"] == "not reproducible" and d["steps"][3]["injected"] == 0'
+  grep -q "^ *4  clean   exit 0    not reproducible" table.txt || fail "table: $(cat table.txt)"
+  grep -q "baseline runs disagree: 3, 4 allocation requests\|baseline runs disagree: 4, 3 allocation requests" table.txt ||
+    fail "table: $(cat table.txt)"
+  "$ZMEM" sweep --help | grep -q "^ *3 " || fail "--help does not name status 3" ;;
+baselines)
+  "$ZMEM" sweep --baselines 3 --json s.json -- "$H/zmem_sweep_forknum" >table.txt 2>&1 ||
+    fail "$(cat table.txt)"
+  json s.json 'd["baseline_requests"] == [6, 6, 6] and d["complete"]'
+  bad "--baselines wants a number" sweep --baselines 1 -- "$NC"
+  bad "--baselines wants a number" sweep --baselines x -- "$NC" ;;
 *)
   fail "unknown test" ;;
 esac
