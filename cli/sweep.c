@@ -2,7 +2,10 @@
  * with request `step` made to fail, several at a time, each in a runner
  * process that leads a process group of its own (so a step past the
  * timeout, and whatever it started, dies with one kill), classified when
- * it ends. See sweep.h and docs/sweep.md. */
+ * it ends. The runners and the sweep itself are child subreapers: what a
+ * step started and left (a daemon in a session of its own included) comes
+ * to its runner, or to the sweep once the runner is killed, which kill it.
+ * See sweep.h and docs/sweep.md. */
 #define _GNU_SOURCE
 #include "sweep.h"
 
@@ -20,6 +23,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +51,14 @@ typedef struct job {
   zmc_step res;
 } job;
 
+/* pid is the runner of a live job; pid -1: any job is live. */
+static bool is_runner(pid_t pid, const job *jobs, unsigned n) {
+  for (unsigned k = 0; k < n; k++)
+    if (jobs[k].pid && (pid == -1 || jobs[k].pid == pid))
+      return true;
+  return false;
+}
+
 typedef struct ctx {
   zmc_sweep *s;
   char path[PATH_MAX], preload[PATH_MAX];
@@ -60,6 +73,80 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ----------------------------------------------------- what steps left */
+
+/* The parent of pid from /proc/PID/stat, or -1. */
+static pid_t parent_of(const char *pid) {
+  char path[sizeof "/proc//stat" + NAME_MAX], buf[512];
+  snprintf(path, sizeof path, "/proc/%s/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0)
+    close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  char *end = strrchr(buf, ')'); /* the name may hold anything */
+  int ppid;
+  return end && sscanf(end + 1, " %*c %d", &ppid) == 1 ? ppid : -1;
+}
+
+/* Where the kernel has no children list: every process's parent. */
+static long scan_children(pid_t *out, size_t cap) {
+  DIR *d = opendir("/proc");
+  if (!d)
+    return -1;
+  long n = 0;
+  pid_t self = getpid();
+  for (struct dirent *e; (size_t)n < cap && (e = readdir(d));)
+    if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && parent_of(e->d_name) == self)
+      out[n++] = (pid_t)atoi(e->d_name);
+  closedir(d);
+  return n;
+}
+
+/* This process's children (its one thread's); -1 when /proc cannot say. */
+static long children(pid_t *out, size_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return scan_children(out, cap);
+  long n = 0;
+  int pid;
+  while ((size_t)n < cap && fscanf(f, "%d", &pid) == 1)
+    out[n++] = pid;
+  fclose(f);
+  return n;
+}
+
+/* Kills and reaps this process's children other than the runners in
+ * jobs, until none is left; their children come here in turn (a child
+ * subreaper). With no runner left, every child goes, as wait() confirms:
+ * a children list read while children come and go may miss one. */
+static void end_strays(const job *jobs, unsigned n) {
+  bool alone = !is_runner(-1, jobs, n);
+  for (int idle = 0; idle < 1000;) {
+    pid_t pids[64];
+    long got = children(pids, 64), strays = 0;
+    if (got < 0)
+      return;
+    for (long i = 0; i < got; i++)
+      if (!is_runner(pids[i], jobs, n) && kill(pids[i], SIGKILL) == 0)
+        pids[strays++] = pids[i];
+    for (long i = 0; i < strays; i++)
+      while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (strays || got == 64)
+      continue;
+    pid_t w = alone ? waitpid(-1, NULL, WNOHANG) : -1;
+    if (w < 0 && errno != EINTR)
+      return;
+    if (w == 0) { /* a child the list did not show yet */
+      idle++;
+      nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+  }
 }
 
 /* ---------------------------------------------------------- the runner */
@@ -107,6 +194,8 @@ static void fill(zmc_step *r, zmc_run *run) {
 
 static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
   setpgid(0, 0);
+  /* Orphans of the step come here, not to init, and end with it. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   redirect(c, outfd);
@@ -125,6 +214,7 @@ static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
   if (!r.launch_rc)
     fill(&r, &run);
   (void)!write(wfd, &r, sizeof r); /* below PIPE_BUF: one piece */
+  end_strays(NULL, 0);
   _exit(0);
 }
 
@@ -329,6 +419,7 @@ static void wait_some(ctx *c, job *jobs, struct pollfd *p, unsigned n) {
     p[k] = (struct pollfd){jobs[k].pid ? jobs[k].rfd : -1, POLLIN, 0};
   if (poll(p, n, 100) <= 0)
     return;
+  bool ended = false;
   for (unsigned k = 0; k < n; k++)
     if (jobs[k].pid && (p[k].revents & (POLLIN | POLLHUP | POLLERR))) {
       if (jobs[k].cancelled) {
@@ -339,7 +430,10 @@ static void wait_some(ctx *c, job *jobs, struct pollfd *p, unsigned n) {
         jobs[k].pid = 0;
       } else
         drain(c, &jobs[k]);
+      ended = ended || !jobs[k].pid;
     }
+  if (ended) /* what a killed runner's step left is this process's now */
+    end_strays(jobs, n);
 }
 
 static void schedule(ctx *c, unsigned n) {
@@ -646,6 +740,9 @@ int zmc_sweep_main(int argc, char **argv) {
     unlink(s.json);
   }
   catch_signals();
+  /* What a step started outlives a runner killed at the timeout: it comes
+   * here then, to be killed (end_strays). */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   double t0 = now_s();
   if ((r = run_baseline(&c)) != 0)
     return r;

@@ -236,6 +236,21 @@ baselines)
   json s.json 'd["baseline_requests"] == [6, 6, 6] and d["complete"]'
   bad "--baselines wants a number" sweep --baselines 1 -- "$NC"
   bad "--baselines wants a number" sweep --baselines x -- "$NC" ;;
+daemon | daemon_jobs2 | daemon_hang)
+  # Every run leaves a daemon (its own session, so out of the step's process
+  # group); daemon_hang: step 1 also hangs and is killed at the timeout.
+  export ZMEM_TEST_PIDS=$PWD/pids.txt
+  args="--jobs 1" && mode=end && want="[(1, 'clean'), (2, 'clean')]"
+  [ "$TEST" = daemon_jobs2 ] && args="--jobs 2"
+  [ "$TEST" = daemon_hang ] && args="--jobs 2 --timeout 1" && mode=hang &&
+    want="[(1, 'hang'), (2, 'clean')]"
+  # shellcheck disable=SC2086
+  "$ZMEM" sweep $args --json s.json -- "$H/zmem_sweep_daemon" $mode >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
+  json s.json "[(s['step'], s['result']) for s in d['steps']] == $want"
+  none_left pids.txt
+  [ "$(wc -l <pids.txt)" -ge 4 ] || fail "daemons: $(cat pids.txt)" ;;
 *)
   fail "unknown test" ;;
 esac
