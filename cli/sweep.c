@@ -63,6 +63,7 @@ typedef struct ctx {
   zmc_sweep *s;
   char path[PATH_MAX], preload[PATH_MAX];
   int input; /* the copy of stdin, or -1 */
+  int logs;  /* --logs DIR, made by zmem, or -1 */
   zmc_sites_opts sites;
   bool baseline; /* running the baseline: job steps are run indexes */
   uint64_t next, started, done;
@@ -220,17 +221,24 @@ static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
 
 /* ------------------------------------------------------------ the jobs */
 
+/* A new file in --logs DIR: never one that exists, nor a link a step
+ * planted there; then the output is not kept, and the step still runs. */
 static int step_output(const ctx *c, uint64_t step) {
-  if (!c->s->logs)
+  if (c->logs < 0)
     return open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  char p[PATH_MAX];
+  char name[64];
   if (!c->baseline)
-    snprintf(p, sizeof p, "%s/step-%llu.log", c->s->logs, (unsigned long long)step);
+    snprintf(name, sizeof name, "step-%llu.log", (unsigned long long)step);
   else if (step)
-    snprintf(p, sizeof p, "%s/baseline-%llu.log", c->s->logs, (unsigned long long)step + 1);
+    snprintf(name, sizeof name, "baseline-%llu.log", (unsigned long long)step + 1);
   else
-    snprintf(p, sizeof p, "%s/baseline.log", c->s->logs);
-  return open(p, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+    snprintf(name, sizeof name, "baseline.log");
+  int fd = openat(c->logs, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    return fd;
+  fprintf(stderr, "zmem: sweep: cannot create %s/%s (%s); its output is not kept\n",
+          c->s->logs, name, strerror(errno));
+  return open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 }
 
 static int start(ctx *c, job *j, uint64_t step) {
@@ -478,7 +486,8 @@ void zmc_sweep_usage(FILE *f) {
           "  --jobs J         steps run at once (default: one per online CPU)\n"
           "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
           "  --sites          name the call site of each crashing step's failure\n"
-          "  --logs DIR       keep each step's stdout and stderr in DIR/step-N.log\n"
+          "  --logs DIR       keep each step's stdout and stderr in DIR/step-N.log;\n"
+          "                   DIR must not exist: zmem makes it\n"
           "  --baselines N    runs of the baseline, 2 to 100 (default 2): a program\n"
           "                   whose requests differ between runs is not reproducible\n"
           "stdin is read once and every step gets the same bytes (a terminal: none).\n"
@@ -587,16 +596,37 @@ static int copy_stdin(void) {
   return fd;
 }
 
+/* --logs DIR: a directory made here, so that no file or link in it was
+ * there before; files are then made in it only through c->logs. */
+static int make_logs(ctx *c) {
+  const char *dir = c->s->logs;
+  c->logs = -1;
+  if (!dir)
+    return 0;
+  if (mkdir(dir, 0777) != 0) {
+    if (errno == EEXIST)
+      fprintf(stderr, "zmem: --logs %s exists; zmem makes the directory itself, so "
+                      "that nothing in it comes from elsewhere: name a new one\n", dir);
+    else
+      fprintf(stderr, "zmem: --logs %s: %s\n", dir, strerror(errno));
+    return EXIT_USAGE;
+  }
+  c->logs = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (c->logs < 0) {
+    fprintf(stderr, "zmem: --logs %s: %s\n", dir, strerror(errno));
+    return EXIT_ZMEM;
+  }
+  return 0;
+}
+
 static int prepare(ctx *c, char **argv, int first) {
   int r = zmc_check_program(argv[first], c->path, sizeof c->path);
   if (r)
     return r;
   if (zmc_find_preload(c->preload, sizeof c->preload) != 0)
     return EXIT_ZMEM;
-  if (c->s->logs && mkdir(c->s->logs, 0777) != 0 && errno != EEXIST) {
-    fprintf(stderr, "zmem: --logs %s: %s\n", c->s->logs, strerror(errno));
-    return EXIT_USAGE;
-  }
+  if ((r = make_logs(c)) != 0)
+    return r;
   c->input = copy_stdin();
   if (c->input == -2) {
     fprintf(stderr, "zmem: cannot keep a copy of stdin: %s\n", strerror(errno));

@@ -251,6 +251,26 @@ daemon | daemon_jobs2 | daemon_hang)
   json s.json "[(s['step'], s['result']) for s in d['steps']] == $want"
   none_left pids.txt
   [ "$(wc -l <pids.txt)" -ge 4 ] || fail "daemons: $(cat pids.txt)" ;;
+logs_links)
+  # The program plants logs/step-N.log -> victim before the steps run.
+  echo precious >victim
+  ZMEM_TEST_LOGS=$PWD/logs ZMEM_TEST_VICTIM=$PWD/victim "$ZMEM" sweep --jobs 1 --logs logs \
+    --json s.json -- "$H/zmem_sweep_plant" >table.txt 2>err.txt
+  rc=$?
+  [ "$(cat victim)" = precious ] || fail "the link's target was written: $(head -3 victim)"
+  [ $rc = 0 ] || fail "status $rc: $(cat table.txt err.txt)"
+  json s.json 'd["complete"] and [s["step"] for s in d["steps"]] == [1, 2, 3, 4]'
+  [ -L logs/step-1.log ] || fail "the planted link went"
+  grep -q "logs/step-1.log" err.txt || fail "no word of the link: $(cat err.txt)"
+  grep -qx "plant: done" logs/baseline.log || fail "baseline.log: $(cat logs/baseline.log)" ;;
+logs_exists)
+  mkdir logs
+  bad "logs exists" sweep --logs logs -- "$NC" 3
+  ln -s logs link
+  bad "link exists" sweep --logs link -- "$NC" 3
+  [ -z "$(ls logs)" ] || fail "wrote into an existing directory: $(ls logs)"
+  "$ZMEM" sweep --logs new -- "$NC" 3 >/dev/null 2>&1 || fail "--logs new: status $?"
+  [ -s new/baseline.log ] && [ -s new/step-1.log ] || fail "new: $(ls new)" ;;
 *)
   fail "unknown test" ;;
 esac
