@@ -16,6 +16,7 @@
 #include "summary.h"
 #include "unwind.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,7 +24,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -128,8 +128,8 @@ static long children(pid_t *out, size_t cap) {
 static void end_strays(const job *jobs, unsigned n) {
   bool alone = !is_runner(-1, jobs, n);
   for (int idle = 0; idle < 1000;) {
-    pid_t pids[64];
-    long got = children(pids, 64), strays = 0;
+    pid_t pids[1024 + 64]; /* above the most runners (--jobs) */
+    long got = children(pids, sizeof pids / sizeof *pids), strays = 0;
     if (got < 0)
       return;
     for (long i = 0; i < got; i++)
@@ -138,9 +138,11 @@ static void end_strays(const job *jobs, unsigned n) {
     for (long i = 0; i < strays; i++)
       while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
         ;
-    if (strays || got == 64)
+    if (strays)
       continue;
-    pid_t w = alone ? waitpid(-1, NULL, WNOHANG) : -1;
+    if (!alone) /* a stray the list missed goes at the next call */
+      return;
+    pid_t w = waitpid(-1, NULL, WNOHANG);
     if (w < 0 && errno != EINTR)
       return;
     if (w == 0) { /* a child the list did not show yet */
