@@ -395,6 +395,7 @@ static int cmd_run(int argc, char **argv) {
   static options op;
   op.launch.interval_ms = 10;
   op.launch.children = true;
+  op.launch.forward_signals = true;
   op.out[OUT_TEXT].write = write_text;
   op.out[OUT_PPROF].write = zmc_sites_write_pprof;
   op.out[OUT_COLLAPSED].write = zmc_sites_write_collapsed;
