@@ -77,6 +77,9 @@ static void usage(FILE *f) {
           "  --fail-p P           each request fails with probability P (0 to 1) ...\n"
           "  --seed S             ... reproducibly from seed S (default 0)\n"
           "SIZE: bytes, or with K, M, G, T (powers of 1024), e.g. 64M, 1.5G.\n"
+          "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to zmem go on to the program\n"
+          "(^C on a terminal reaches it directly); zmem waits and reports. A second\n"
+          "signal, or 10 s, kills the program's tree with SIGKILL (docs/run.md).\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
           "126/127 when the program cannot be run or is not found.\n");
