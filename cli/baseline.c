@@ -138,7 +138,7 @@ static bool value(reader *r, const char *key, const char *parent) {
 }
 
 static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = fopen(path, "rbe");
   if (!f)
     return NULL;
   size_t cap = 1 << 16, n = 0;

@@ -126,6 +126,25 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   fprintf(f, "]}%s\n", last ? "" : ",");
 }
 
+/* The signal sent to zmem itself and what zmem did (docs/run.md). */
+static void zmem_signal(FILE *f, const zmc_run *run) {
+  if (!run->stop_signal) {
+    fprintf(f, "  \"zmem_signal\": null,\n");
+    return;
+  }
+  fprintf(f, "  \"zmem_signal\": {\"signal\": %d, \"name\": \"SIG%s\", \"forwarded\": true, "
+             "\"kill\": ", run->stop_signal, sigabbrev_np(run->stop_signal));
+  if (run->kill_reason == ZMC_KILL_SECOND_SIGNAL)
+    fprintf(f, "{\"why\": \"second signal\", \"signal\": %d, \"processes\": %u}",
+            run->kill_signal, run->killed_procs);
+  else if (run->kill_reason == ZMC_KILL_GRACE)
+    fprintf(f, "{\"why\": \"grace period\", \"signal\": 0, \"processes\": %u}",
+            run->killed_procs);
+  else
+    fprintf(f, "null");
+  fprintf(f, "},\n");
+}
+
 int zmc_write_json(FILE *f, const zmc_run *run) {
   fprintf(f, "{\n  \"format\": \"zmem-run\",\n  \"schema\": 1,\n  \"command\": [");
   for (int i = 0; i < run->argc; i++) {
@@ -137,6 +156,7 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
              "\"interval_ms\": %u, \"children\": %s,\n",
           run->exit_status, run->signal, run->wall_s, run->interval_ms,
           run->children ? "true" : "false");
+  zmem_signal(f, run);
   if (run->fault) {
     fprintf(f, "  \"fault\": ");
     zmc_json_str(f, run->fault);

@@ -12,6 +12,10 @@ typedef struct zmc_launch_opts {
   bool children;
   const struct zmc_sites_opts *sites; /* allocation sites; NULL: off */
   const char *fault; /* fault setting for the program (ZMR_ENV_FAULT); NULL: none */
+  /* zmem run: SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to the launcher go
+   * to the program, a second one (or the grace period) kills its tree;
+   * the program dies with the launcher (docs/run.md, "Signals"). */
+  bool forward_signals;
 } zmc_launch_opts;
 
 /* Resolves argv[0] like the shell (PATH), checks that it can be profiled,

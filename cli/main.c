@@ -14,12 +14,14 @@
 #include <zmem.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Exit statuses of zmem itself (the program's own status otherwise). */
@@ -31,8 +33,9 @@ enum {
 
 typedef struct output {
   const char *path;
-  char tmp[PATH_MAX];
-  FILE *f;
+  char tmp[PATH_MAX]; /* the temporary name, once the file has one */
+  int fd;             /* the unnamed file (O_TMPFILE) when opened */
+  bool opened, named;
   int (*write)(FILE *, const zmc_run *);
 } output;
 
@@ -74,6 +77,9 @@ static void usage(FILE *f) {
           "  --fail-p P           each request fails with probability P (0 to 1) ...\n"
           "  --seed S             ... reproducibly from seed S (default 0)\n"
           "SIZE: bytes, or with K, M, G, T (powers of 1024), e.g. 64M, 1.5G.\n"
+          "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to zmem go on to the program\n"
+          "(^C on a terminal reaches it directly); zmem waits and reports. A second\n"
+          "signal, or 10 s, kills the program's tree with SIGKILL (docs/run.md).\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
           "126/127 when the program cannot be run or is not found.\n");
@@ -91,49 +97,124 @@ static int bad(const char *fmt, const char *arg) {
   return zmc_usage_error("run", fmt, arg);
 }
 
-/* Creates the output's temporary file next to path now, so an unwritable
- * path fails before the program starts; renamed into place at the end. */
+/* The output's directory (of path), into dir. */
+static void output_dir(const output *o, char *dir, size_t cap) {
+  char copy[PATH_MAX];
+  snprintf(copy, sizeof copy, "%s", o->path);
+  snprintf(dir, cap, "%s", dirname(copy));
+}
+
+/* o->tmp: dir + "/.zmem-" + suffix; false when the path is too long. */
+static bool tmp_name(output *o, const char *dir, const char *suffix) {
+  int n = snprintf(o->tmp, sizeof o->tmp, "%s/.zmem-%s", dir, suffix);
+  if (n < 0 || (size_t)n >= sizeof o->tmp) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  return true;
+}
+
+/* Opens the output before the program starts, so that an unwritable path
+ * fails at once: an unnamed file in its directory (O_TMPFILE), given a
+ * name only when the report is complete, so that no temporary file is
+ * left whatever ends zmem, SIGKILL included. On a file system without
+ * O_TMPFILE, a probe file made and removed now; the temporary file is then
+ * made when the report is written. The descriptor is close-on-exec: the
+ * program cannot write into the report. */
 static int open_output(output *o) {
   char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s", o->path);
-  snprintf(o->tmp, sizeof o->tmp, "%s/.zmem-XXXXXX", dirname(dir));
-  int fd = mkstemp(o->tmp);
-  if (fd >= 0) {
-    mode_t mask = umask(0); /* mkstemp makes 0600; a report is 0666 & ~umask */
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
+  output_dir(o, dir, sizeof dir);
+  o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666); /* 0666 & ~umask */
+  if (o->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+    int fd = tmp_name(o, dir, "XXXXXX") ? mkostemp(o->tmp, O_CLOEXEC) : -1;
+    if (fd >= 0) {
+      unlink(o->tmp);
+      close(fd);
+      return 0;
+    }
   }
-  if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+  if (o->fd < 0) {
     fprintf(stderr, "zmem: cannot write %s: %s\n", o->path, strerror(errno));
-    o->tmp[0] = 0;
     return -1;
   }
+  o->opened = true;
   return 0;
 }
 
 static void drop_outputs(options *op) {
   for (int i = 0; i < NOUT; i++)
-    if (op->out[i].f) {
-      fclose(op->out[i].f);
-      unlink(op->out[i].tmp);
-      op->out[i].f = NULL;
+    if (op->out[i].opened) {
+      close(op->out[i].fd);
+      op->out[i].opened = false;
     }
 }
 
+/* Names the unnamed file o->fd as a fresh temporary file in its directory
+ * (o->tmp); 0 or -1. */
+static int name_tmpfile(output *o) {
+  char dir[PATH_MAX], fdpath[64];
+  output_dir(o, dir, sizeof dir);
+  snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", o->fd);
+  for (unsigned k = 0; k < 100; k++) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, "%08x",
+             (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 12) ^ (k * 2654435761u));
+    if (!tmp_name(o, dir, suffix))
+      return -1;
+    if (linkat(o->fd, "", AT_FDCWD, o->tmp, AT_EMPTY_PATH) == 0 ||
+        linkat(AT_FDCWD, fdpath, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+      return 0;
+    if (errno != EEXIST)
+      return -1;
+  }
+  return -1;
+}
+
+/* The stream the report is written to: the unnamed file, or (without
+ * O_TMPFILE) a temporary file made now. */
+static FILE *output_stream(output *o) {
+  if (o->opened) {
+    o->opened = false;
+    return fdopen(o->fd, "w");
+  }
+  char dir[PATH_MAX];
+  output_dir(o, dir, sizeof dir);
+  int fd = tmp_name(o, dir, "XXXXXX") ? mkostemp(o->tmp, O_CLOEXEC) : -1;
+  if (fd < 0)
+    return NULL;
+  mode_t mask = umask(0); /* mkostemp makes 0600; a report is 0666 & ~umask */
+  umask(mask);
+  (void)fchmod(fd, 0666 & ~mask);
+  o->named = true;
+  return fdopen(fd, "w");
+}
+
+/* Writes the report and renames it into place. */
 static int finish_output(output *o, const zmc_run *run) {
-  int r = o->write(o->f, run);
-  if (fclose(o->f) != 0)
+  bool unnamed = o->opened;
+  FILE *f = output_stream(o);
+  int r = f ? o->write(f, run) : -1;
+  if (f && fflush(f) != 0)
     r = -1;
-  o->f = NULL;
+  if (r == 0 && unnamed && name_tmpfile(o) == 0)
+    o->named = true;
+  else if (unnamed)
+    r = -1;
+  if (f && fclose(f) != 0)
+    r = -1;
+  else if (!f && unnamed)
+    close(o->fd);
   if (r == 0 && rename(o->tmp, o->path) != 0)
     r = -1;
   if (r != 0) {
     fprintf(stderr, "zmem: writing %s failed: %s\n", o->path, strerror(errno));
-    unlink(o->tmp);
+    if (o->named)
+      unlink(o->tmp);
   }
   return r;
 }
-
 
 static int parse_value(options *op, const char *a, const char *v) {
   if (zmc_is_opt(a, "--output")) op->out[OUT_TEXT].path = v;
@@ -308,7 +389,7 @@ static int report(options *op, zmc_run *run) {
   if (!op->out[OUT_TEXT].path && !op->quiet)
     failed |= write_text(stderr, run);
   for (int k = 0; k < NOUT; k++)
-    if (op->out[k].f)
+    if (op->out[k].path)
       failed |= finish_output(&op->out[k], run);
   return failed;
 }
@@ -317,6 +398,7 @@ static int cmd_run(int argc, char **argv) {
   static options op;
   op.launch.interval_ms = 10;
   op.launch.children = true;
+  op.launch.forward_signals = true;
   op.out[OUT_TEXT].write = write_text;
   op.out[OUT_PPROF].write = zmc_sites_write_pprof;
   op.out[OUT_COLLAPSED].write = zmc_sites_write_collapsed;

@@ -67,6 +67,15 @@ typedef struct zmc_run {
   uint64_t rss_peak;
   uint64_t table_peak; /* the largest process's */
   struct zmc_sites *sites; /* allocation sites (sites_run.h); NULL without --sites */
+  /* Signals sent to zmem run itself: the first SIGTERM, SIGINT, SIGHUP or
+   * SIGQUIT, forwarded to the program (0: none); when zmem then killed the
+   * program's processes with SIGKILL, why (ZMC_KILL_*), the second signal
+   * (0 for the grace period) and how many processes it killed. */
+  int stop_signal, kill_reason, kill_signal;
+  unsigned killed_procs;
 } zmc_run;
+
+enum { ZMC_KILL_SECOND_SIGNAL = 1, ZMC_KILL_GRACE = 2 };
+#define ZMC_GRACE_S 10 /* seconds from the first signal to SIGKILL of the tree */
 
 #endif

@@ -69,6 +69,20 @@ static void faults(FILE *f, const zmc_run *run) {
     fprintf(f, "  no allocation request failed (injected): fewer requests than asked\n");
 }
 
+/* What zmem did with the signals sent to it (docs/run.md, "Signals"). */
+static void zmem_signals(FILE *f, const zmc_run *run) {
+  if (!run->stop_signal)
+    return;
+  fprintf(f, "  zmem received SIG%s; forwarded to the program\n",
+          sigabbrev_np(run->stop_signal));
+  if (run->kill_reason == ZMC_KILL_SECOND_SIGNAL)
+    fprintf(f, "  then SIG%s: zmem killed the program's %u processes with SIGKILL\n",
+            sigabbrev_np(run->kill_signal), run->killed_procs);
+  else if (run->kill_reason == ZMC_KILL_GRACE)
+    fprintf(f, "  the program still ran %d s later: zmem killed its %u processes "
+               "with SIGKILL\n", ZMC_GRACE_S, run->killed_procs);
+}
+
 static void header(FILE *f, const zmc_run *run) {
   fprintf(f, "zmem run:");
   for (int i = 0; i < run->argc && i < 8; i++)
@@ -78,6 +92,7 @@ static void header(FILE *f, const zmc_run *run) {
     fprintf(f, "  killed by SIG%s after %.3f s\n", sigabbrev_np(run->signal), run->wall_s);
   else
     fprintf(f, "  exit status %d after %.3f s\n", run->exit_status, run->wall_s);
+  zmem_signals(f, run);
   faults(f, run);
 }
 
