@@ -329,7 +329,14 @@ typedef struct guard {
   sigset_t set, old_mask;
   struct sigaction old_int, old_quit, old_chld;
   uint64_t deadline; /* the grace period's end, 0: none */
+  uint32_t first_sender; /* pid that sent the first forwarded signal */
+  uint64_t first_ns;     /* when it came */
 } guard;
+
+/* A repeat of the first signal from its sender within this time is the
+ * same request, not a second one: GNU timeout, for one, signals its child
+ * and then its whole process group, so zmem gets the signal twice. */
+#define ZMC_REPEAT_NS ((uint64_t)1000000000u)
 
 static void guard_start(guard *g, bool forward) {
   g->forward = forward;
@@ -535,7 +542,12 @@ static void on_signals(guard *g, pid_t pid, zmc_run *run) {
     if (!run->stop_signal) {
       run->stop_signal = sig;
       kill(pid, sig);
-      g->deadline = now_ns() + ZMC_GRACE_NS;
+      g->first_sender = si.ssi_pid;
+      g->first_ns = now_ns();
+      g->deadline = g->first_ns + ZMC_GRACE_NS;
+    } else if (sig == run->stop_signal && si.ssi_pid == g->first_sender &&
+               now_ns() - g->first_ns < ZMC_REPEAT_NS) {
+      continue; /* the same request, sent to the group too */
     } else {
       escalate(g, run, ZMC_KILL_SECOND_SIGNAL, sig);
     }

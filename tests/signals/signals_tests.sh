@@ -105,6 +105,29 @@ second)
   gone "$prog" || fail "the program ($prog) still runs"
   gone "$far" || { kill -KILL "$far"; fail "its descendant in another session still runs"; }
   no_tmp ;;
+timeout_group)
+  # GNU timeout's way: the signal to zmem, then to the whole process group
+  # (zmem and the program in it). zmem gets it twice from one sender: the
+  # same request, not a second signal, so no SIGKILL of the tree.
+  python3 - "$ZMEM" "$H/zmem_signals_sigprog" <<'PY' || fail "see above"
+import os, signal, subprocess, sys, time
+os.setpgid(0, 0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+z = subprocess.Popen([sys.argv[1], "run", "--json", "r.json", "--output", "report.txt",
+                      "--", sys.argv[2], "pid", "log", "once"],
+                     preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+for _ in range(400):
+    if os.path.exists("pid") and os.path.getsize("pid") > 0:
+        break
+    time.sleep(0.025)
+os.kill(z.pid, signal.SIGTERM)
+os.killpg(0, signal.SIGTERM)
+rc = z.wait(timeout=30)
+report = open("report.txt").read()
+assert rc == 3, "status %d, wanted the program's 3: %s" % (rc, report[:300])
+assert "killed" not in report, report[:400]
+PY
+  ;;
 grace)
   # No second signal: the grace period (10 s) ends it.
   dfl "$ZMEM" run --json r.json --output report.txt -- "$H/zmem_signals_sigprog" pid log ignore &
