@@ -27,7 +27,7 @@ static void sum_peak(zmc_run *run) {
   }
   for (size_t k = 0; k < run->nsamples; k++) {
     const zmc_sample *s = &run->samples[k];
-    if (s->proc >= run->nprocs)
+    if (s->proc >= run->nprocs || run->procs[s->proc].untrusted[0])
       continue;
     /* A process that ended holds nothing any more. */
     for (uint32_t i = 0; i < run->nprocs; i++) {
@@ -50,9 +50,27 @@ static void sum_peak(zmc_run *run) {
   free(held);
 }
 
-void zmc_summarize(zmc_run *run) {
+/* What zmem could not see, over the processes whose figures hold up. */
+static void unseen(zmc_run *run) {
   for (uint32_t i = 0; i < run->nprocs; i++) {
     const zmc_proc *p = &run->procs[i];
+    run->untrusted += p->untrusted[0] != 0;
+    if (p->untrusted[0])
+      continue;
+    run->unseen_frees += p->unseen_frees;
+    run->unseen_bytes += p->unseen_bytes;
+    run->sharers += p->sharers;
+  }
+}
+
+void zmc_summarize(zmc_run *run) {
+  unseen(run);
+  if (run->record_lost)
+    run->rss_peak = run->launcher_rss_peak;
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    const zmc_proc *p = &run->procs[i];
+    if (p->untrusted[0])
+      continue; /* its figures would poison the sums */
     run->total_requested += p->total_requested;
     run->allocations += p->allocations;
     run->frees += p->calls[ZMR_FREE];
@@ -67,6 +85,8 @@ void zmc_summarize(zmc_run *run) {
   /* Each process's own peak is exact; the sampled sum can miss a peak that
    * lasted less than an interval. */
   for (uint32_t i = 0; i < run->nprocs; i++) {
+    if (run->procs[i].untrusted[0])
+      continue;
     if (run->procs[i].peak_requested > run->sum_peak_requested)
       run->sum_peak_requested = run->procs[i].peak_requested;
     if (run->procs[i].peak_held > run->sum_peak_held)
