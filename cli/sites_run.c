@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "sites_run.h"
 
+#include "escape.h"
 #include "flame.h"
 #include "folded.h"
 #include "pprof.h"
@@ -210,9 +211,10 @@ void zmc_sites_free(zmc_run *run) {
 static void write_proc(FILE *out, const zmc_run *run, const zmc_sites *st, uint32_t i,
                        bool several) {
   const zm__prof *p = &st->prof[i];
+  char cmd[101];
   if (several || st->why[i])
-    fprintf(out, "\nallocation sites of pid %d (%.100s):\n", run->procs[i].pid,
-            run->procs[i].command);
+    fprintf(out, "\nallocation sites of pid %d (%s):\n", run->procs[i].pid,
+            zmc_escaped(cmd, sizeof cmd, run->procs[i].command));
   else
     fputs("\nallocation sites:\n", out);
   if (st->why[i]) {
