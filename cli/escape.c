@@ -6,7 +6,7 @@
 
 /* Length of the valid UTF-8 sequence at s that is not a C1 control
  * (U+0080..U+009F), or 0. Overlong forms and surrogates count as invalid. */
-static size_t utf8_len(const unsigned char *s, size_t avail) {
+size_t zmc_utf8_len(const unsigned char *s, size_t avail) {
   unsigned c = s[0];
   size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
   if (n == 0 || n > avail)
@@ -37,7 +37,7 @@ static size_t one(const unsigned char *s, size_t avail, char *out, size_t *used)
     out[0] = (char)c;
     return 1;
   }
-  size_t n = c >= 0x80 ? utf8_len(s, avail) : 0;
+  size_t n = c >= 0x80 ? zmc_utf8_len(s, avail) : 0;
   if (n) {
     memcpy(out, s, n);
     *used = n;

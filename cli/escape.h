@@ -15,4 +15,8 @@ void zmc_put_escaped(FILE *f, const char *s, size_t max);
  * fit whole is left out with the rest). Returns buf. */
 const char *zmc_escaped(char *buf, size_t cap, const char *s);
 
+/* Length of the valid UTF-8 sequence for one character at s (avail bytes
+ * there), or 0 when it is not one or is a C1 control (U+0080..U+009F). */
+size_t zmc_utf8_len(const unsigned char *s, size_t avail);
+
 #endif
