@@ -33,6 +33,12 @@ static double secs(uint64_t ns, uint64_t start) {
 }
 
 /* Sums the slots of a copied record into out. */
+/* a + b as the record's counters add: modulo 2^64 (garbage must not be
+ * undefined behaviour; the checks below judge the result). */
+static int64_t wrap_add(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 static void sum_slots(const zmr_proc *r, uint32_t nslots, zmc_proc *out) {
   for (uint32_t s = 0; s < nslots; s++) {
     const zmr_slot *sl = &r->slots[s];
@@ -46,9 +52,9 @@ static void sum_slots(const zmr_proc *r, uint32_t nslots, zmc_proc *out) {
     out->realloc_shrunk += sl->realloc_shrunk;
     out->total_requested += sl->total_requested;
     out->total_held += sl->total_held;
-    out->live_requested += sl->live_requested;
-    out->live_held += sl->live_held;
-    out->live_blocks += sl->live_blocks;
+    out->live_requested = wrap_add(out->live_requested, sl->live_requested);
+    out->live_held = wrap_add(out->live_held, sl->live_held);
+    out->live_blocks = wrap_add(out->live_blocks, sl->live_blocks);
     for (int b = 0; b < ZMR_HIST_BUCKETS; b++)
       out->hist[b] += sl->hist[b];
     if (sl->cand_requested > out->peak_requested)
@@ -79,8 +85,8 @@ static void copy_record(const void *base, uint32_t i, zmr_proc *r, uint32_t *nsl
  * Frees of blocks zmem never saw take live figures below what was
  * allocated: the lower bounds allow for them. */
 
-/* No single block can be larger than the address space (57 bits with
- * five-level paging); a bound for byte figures. */
+/* No block, and no process's live heap, can be larger than the address
+ * space (57 bits with five-level paging): a bound for byte figures. */
 #define MAX_BLOCK ((unsigned __int128)1 << 57)
 
 typedef unsigned __int128 u128;
@@ -150,27 +156,38 @@ static bool check_calls(zmc_proc *p, u128 slack) {
   return false;
 }
 
+/* Live and peak bytes of one process are bounded by its address space. */
+static bool in_space(int64_t v) {
+  return v >= -(int64_t)MAX_BLOCK && v <= (int64_t)MAX_BLOCK;
+}
+
 static bool check_bytes(zmc_proc *p, u128 slack) {
-  u128 most = ((u128)p->allocations + slack) * MAX_BLOCK;
-  if ((u128)p->total_requested > most)
+  if ((u128)p->total_requested > ((u128)p->allocations + slack) * MAX_BLOCK)
     return untrusted(p, "%llu bytes requested in %llu allocations",
                      ULL(p->total_requested), ULL(p->allocations));
-  __int128 ceiling = (__int128)p->base_requested + (__int128)p->total_requested +
-                     (__int128)(slack * MAX_BLOCK);
-  if (p->live_requested > ceiling || p->peak_requested > ceiling)
-    return untrusted(p, "%lld bytes live, peak %lld, from %llu allocated",
-                     LL(p->live_requested), LL(p->peak_requested), ULL(p->total_requested));
-  if (p->peak_requested < 0 || p->peak_held < 0)
-    return untrusted(p, "negative peak (%lld requested, %lld held)",
+  if (!in_space(p->base_requested) || !in_space(p->base_held) ||
+      !in_space(p->base_blocks))
+    return untrusted(p, "inherited %lld bytes in %lld blocks", LL(p->base_requested),
+                     LL(p->base_blocks));
+  if (p->peak_requested < 0 || p->peak_held < 0 || !in_space(p->peak_requested) ||
+      !in_space(p->peak_held))
+    return untrusted(p, "a peak of %lld bytes requested, %lld held",
                      LL(p->peak_requested), LL(p->peak_held));
+  /* In-flight calls of all threads together move at most the address
+   * space; frees of unseen blocks may take live figures below zero. */
+  __int128 ceiling = (__int128)p->base_requested + (__int128)p->total_requested + MAX_BLOCK;
+  bool low = p->unseen_frees == 0 && (p->live_requested < -(int64_t)MAX_BLOCK ||
+                                      p->live_held < -(int64_t)MAX_BLOCK);
+  if (p->live_requested > ceiling || p->live_requested > (int64_t)MAX_BLOCK ||
+      p->live_held > (int64_t)MAX_BLOCK || low)
+    return untrusted(p, "%lld bytes live (%lld held), from %llu allocated",
+                     LL(p->live_requested), LL(p->live_held), ULL(p->total_requested));
   __int128 unseen = (__int128)p->unseen_frees + (__int128)slack;
   if (p->live_blocks < -unseen ||
       (__int128)p->live_blocks > (__int128)p->base_blocks + (__int128)p->allocations +
                                      (__int128)slack)
     return untrusted(p, "%lld live blocks from %llu allocations (%lld inherited)",
                      LL(p->live_blocks), ULL(p->allocations), LL(p->base_blocks));
-  if (p->unseen_frees == 0 && p->live_requested < -(__int128)(slack * MAX_BLOCK))
-    return untrusted(p, "%lld bytes live", LL(p->live_requested));
   return false;
 }
 
@@ -230,9 +247,9 @@ const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
   uint64_t npcs = r.ext[ZMR_EXT_FAULT_NPCS];
   out->fault_npcs = npcs < ZMR_FAULT_MAX_PCS ? (uint32_t)npcs : ZMR_FAULT_MAX_PCS;
   memcpy(out->fault_pcs, &r.ext[ZMR_EXT_FAULT_PCS], sizeof out->fault_pcs);
-  out->live_requested += r.base_requested;
-  out->live_held += r.base_held;
-  out->live_blocks += r.base_blocks;
+  out->live_requested = wrap_add(out->live_requested, r.base_requested);
+  out->live_held = wrap_add(out->live_held, r.base_held);
+  out->live_blocks = wrap_add(out->live_blocks, r.base_blocks);
   for (int b = 0; b < ZMR_HIST_BUCKETS; b++)
     out->allocations += out->hist[b];
   return check(out, i) ? out->untrusted : NULL;
@@ -254,8 +271,8 @@ bool zmc_live(const void *base, uint32_t i, int64_t *req, int64_t *held,
   int64_t q = ((volatile zmr_proc *)r)->base_requested;
   int64_t h = ((volatile zmr_proc *)r)->base_held;
   for (uint32_t s = 0; s < n && s < ZMR_MAX_SLOTS; s++) {
-    q += atomic_load_explicit(&r->slots[s].live_requested, memory_order_relaxed);
-    h += atomic_load_explicit(&r->slots[s].live_held, memory_order_relaxed);
+    q = wrap_add(q, atomic_load_explicit(&r->slots[s].live_requested, memory_order_relaxed));
+    h = wrap_add(h, atomic_load_explicit(&r->slots[s].live_held, memory_order_relaxed));
   }
   *req = q;
   *held = h;

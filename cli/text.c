@@ -45,7 +45,7 @@ static void sum_fns(const zmc_run *run, zmc_proc *s) {
     s->realloc_moved += p->realloc_moved;
     s->realloc_shrunk += p->realloc_shrunk;
     s->total_held += p->total_held;
-    s->live_held += p->live_held - p->base_held;
+    s->live_held = zmc_sat_add(s->live_held, zmc_sat_add(p->live_held, -p->base_held));
   }
 }
 
