@@ -7,15 +7,18 @@
  *             entry's depth, far beyond the reader's buffer
  *   fifo      with --sites: a module whose path is a FIFO (argv[2])
  *             covering every address
- *   race      a child that outlives it and flips bytes in the record
- *             (header, process records, stack tables) for a second
- *             while the launcher reads */
+ *   race      a thread that flips bytes in the record (header, process
+ *             records, stack tables) while the program allocates and
+ *             exits, and a child that outlives it and goes on flipping
+ *             for a second while the launcher reads */
 #define _GNU_SOURCE
 #include "record.h"
 #include "sites_record.h"
 #include "stacktab.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,22 +95,40 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Flips random bytes of the record for a second, from a child that
- * outlives this process (bounded: it ends by itself). */
-static void race(void) {
-  if (fork() != 0)
-    return;
-  setsid();
-  uint64_t end = now_ms() + 1000, x = (uint64_t)getpid() * 0x9e3779b97f4a7c15u;
+/* Flips random bytes of the record until the deadline (ms): of the header
+ * and the first process records, and with all, of the sites section too
+ * (whose stack tables the program's own preload addresses by: only a
+ * process that no longer allocates may flip them). */
+static void flip_until(uint64_t end, uint64_t x, bool all) {
   uint64_t spans[] = {ZMR_HEADER_BYTES, ZMR_PROCS_OFFSET + 2 * (uint64_t)ZMR_PROC_BYTES, size};
   while (now_ms() < end) {
     for (int k = 0; k < 4096; k++) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      uint64_t at = (x >> 8) % spans[x % 3];
-      base[at] ^= (char)(x >> 56 | 1);
+      uint64_t at = (x >> 8) % spans[x % (all ? 3 : 2)];
+      __atomic_fetch_xor((unsigned char *)base + at, (unsigned char)(x >> 56 | 1),
+                         __ATOMIC_RELAXED);
     }
   }
-  _exit(0);
+}
+
+static void *flipper(void *arg) {
+  (void)arg;
+  flip_until(UINT64_MAX, 0x9e3779b97f4a7c15u, false); /* until the process exits */
+  return NULL;
+}
+
+/* A flipping thread in this process, and a child (bounded: it ends by
+ * itself) that keeps flipping after this process exited. */
+static void race(void) {
+  pthread_t t;
+  pthread_create(&t, NULL, flipper, NULL);
+  for (int i = 0; i < 2000; i++)
+    free(malloc((size_t)(i % 300) + 1));
+  if (fork() == 0) {
+    setsid();
+    flip_until(now_ms() + 1000, (uint64_t)getpid() * 0x9e3779b97f4a7c15u, true);
+    _exit(0);
+  }
 }
 
 int main(int argc, char **argv) {
