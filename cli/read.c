@@ -113,7 +113,7 @@ static bool untrusted(zmc_proc *p, const char *fmt, ...) {
 
 static bool check_identity(zmc_proc *p, uint32_t i) {
   if (p->state == ZMR_STATE_FREE)
-    return untrusted(p, "the record was claimed but never filled in");
+    return untrusted(p, "its record was claimed but not filled in (the process was starting)");
   if (p->state > ZMR_STATE_EXECED)
     return untrusted(p, "unknown state %u", p->state);
   if (p->pid <= 0 || p->ppid < 0)
