@@ -274,7 +274,12 @@ escape)
   "$ZMEM" run --output report.txt -- sh -c 'exit 0' $'title\e]0;pwned\a' 2>err.txt ||
     fail "status $?"
   grep -q 'title\\x1b\]0;pwned\\x07' report.txt || fail "not escaped: $(head -2 report.txt)"
-  ! grep -q $'[\e\a]' report.txt || fail "raw ESC or BEL in the report" ;;
+  ! grep -q $'[\e\a]' report.txt || fail "raw ESC or BEL in the report"
+  # The sweep's table too (its header names the command).
+  "$ZMEM" sweep --to 1 -- sh -c 'exit 0' $'title\e]0;pwned\a' >sweep.txt 2>&1 ||
+    fail "sweep: status $?"
+  grep -q 'title\\x1b\]0;pwned\\x07' sweep.txt || fail "sweep: not escaped: $(head -2 sweep.txt)"
+  ! grep -q $'[\e\a]' sweep.txt || fail "raw ESC or BEL in the sweep's table" ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
