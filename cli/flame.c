@@ -1,6 +1,8 @@
 /* The flame graph, drawn by zmem itself: see flame.h. */
 #include "flame.h"
 
+#include "escape.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -90,10 +92,19 @@ char *zm__flame_size(int64_t b, char *buf, size_t len) {
   return buf;
 }
 
+/* s as XML text: markup escaped, control characters as blanks and bytes
+ * that are not UTF-8 as '?' (XML allows neither). */
 static void xml(FILE *out, const char *s, size_t max) {
-  for (size_t i = 0; s[i] && i < max; i++) {
+  size_t len = strnlen(s, max);
+  for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '<')
+    size_t u = c >= 0x80 ? zmc_utf8_len((const unsigned char *)s + i, len - i) : 0;
+    if (u) {
+      fwrite(s + i, 1, u, out);
+      i += u - 1;
+    } else if (c >= 0x80)
+      putc('?', out);
+    else if (c == '<')
       fputs("&lt;", out);
     else if (c == '>')
       fputs("&gt;", out);
@@ -101,7 +112,7 @@ static void xml(FILE *out, const char *s, size_t max) {
       fputs("&amp;", out);
     else if (c == '"')
       fputs("&quot;", out);
-    else if (c < 0x20)
+    else if (c < 0x20 || c == 0x7f)
       putc(' ', out);
     else
       putc(c, out);

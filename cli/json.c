@@ -98,6 +98,15 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   i64(f, "inherited_requested_bytes", p->base_requested, ", ");
   i64(f, "inherited_held_bytes", p->base_held, ", ");
   i64(f, "inherited_blocks", p->base_blocks, ",\n      ");
+  fprintf(f, "\"untrusted\": ");
+  if (p->untrusted[0])
+    zmc_json_str(f, p->untrusted);
+  else
+    fputs("null", f);
+  fputs(", ", f);
+  u64(f, "unseen_frees", p->unseen_frees, ", ");
+  u64(f, "unseen_freed_bytes", p->unseen_bytes, ", ");
+  u64(f, "sharers", p->sharers, ",\n      ");
   fprintf(f, "\"realloc\": {\"in_place\": %llu, \"moved\": %llu, \"shrunk\": %llu},\n",
           (unsigned long long)p->realloc_in_place, (unsigned long long)p->realloc_moved,
           (unsigned long long)p->realloc_shrunk);
@@ -162,7 +171,12 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
     zmc_json_str(f, run->fault);
     fprintf(f, ",\n");
   }
-  fprintf(f, "  \"summary\": {");
+  fprintf(f, "  \"record_lost\": ");
+  if (run->record_lost)
+    zmc_json_str(f, run->record_lost);
+  else
+    fputs("null", f);
+  fprintf(f, ",\n  \"summary\": {");
   i64(f, "peak_requested_bytes", run->sum_peak_requested, ", ");
   i64(f, "peak_held_bytes", run->sum_peak_held, ", ");
   u64(f, "rss_peak_bytes", run->rss_peak, ", ");
@@ -173,7 +187,12 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
   i64(f, "leaked_requested_bytes", run->leaked_requested, ", ");
   i64(f, "leaked_blocks", run->leaked_blocks, ", ");
   u64(f, "processes", run->nprocs, ", ");
-  u64(f, "processes_not_recorded", run->lost_procs, "},\n");
+  u64(f, "processes_not_recorded", run->lost_procs, ",\n    ");
+  u64(f, "processes_untrusted", run->untrusted, ", ");
+  u64(f, "processes_not_profiled", run->fd_lost, ", ");
+  u64(f, "processes_sharing_record", run->sharers, ",\n    ");
+  u64(f, "unseen_frees", run->unseen_frees, ", ");
+  u64(f, "unseen_freed_bytes", run->unseen_bytes, "},\n");
   fprintf(f, "  \"processes\": [\n");
   for (uint32_t i = 0; i < run->nprocs; i++)
     process(f, run, &run->procs[i], i + 1 == run->nprocs);

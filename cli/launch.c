@@ -292,11 +292,11 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
   double t = (double)(now_ns() - start) / 1e9;
   for (uint32_t i = 0; i < n; i++) {
     int64_t q, h;
-    if (!zmc_live(base, i, &q, &h))
+    int running;
+    if (!zmc_live(base, i, &q, &h, &running))
       continue;
-    const zmr_proc *r = zmr_proc_at((void *)base, i);
-    if (atomic_load(&r->state) == ZMR_STATE_RUNNING && r->pid > 0) {
-      uint64_t hwm = proc_hwm(r->pid);
+    if (running) {
+      uint64_t hwm = proc_hwm(running);
       if (hwm > sp->rss[i])
         sp->rss[i] = hwm;
     }
@@ -627,17 +627,18 @@ static int watch(pid_t pid, guard *g, const void *base, sampler *sp, zmc_run *ru
 
 /* ----------------------------------------------------------- the result */
 
+/* Every claimed record, copied and checked: a row whose figures fail the
+ * checks is marked (zmc_proc.untrusted), never the end of the report. */
 static const char *collect(const void *base, const sampler *sp, zmc_run *run,
                            uint64_t start) {
   uint32_t lost, n = zmc_claimed(base, &lost);
   run->lost_procs = lost;
+  run->fd_lost = zmc_fd_lost(base);
   run->procs = calloc(n ? n : 1, sizeof *run->procs);
   if (!run->procs)
     return "out of memory";
   for (uint32_t i = 0; i < n; i++) {
-    const char *why = zmc_read_proc(base, i, start, &run->procs[i]);
-    if (why)
-      return why;
+    (void)zmc_read_proc(base, i, start, &run->procs[i]);
     if (sp->rss[i] > run->procs[i].rss_peak)
       run->procs[i].rss_peak = sp->rss[i];
   }
@@ -701,16 +702,16 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   } else {
     run->exit_status = WEXITSTATUS(status);
   }
+  run->launcher_rss_peak = (uint64_t)ru.ru_maxrss * 1024;
+  /* Only a destroyed header loses the figures; the report still says
+   * what the launcher saw itself. */
   const char *why = zmc_check_header(base, &wrote);
-  if (!why)
-    why = collect(base, &sp, run, start);
-  if (!why)
-    why = zmc_sites_collect(base, ZMR_PROCS_END, o->sites, run);
   if (why) {
-    fprintf(stderr,
-            "zmem: the program overwrote zmem's shared record (%s);\n"
-            "      its figures cannot be trusted, so no report is written.\n",
-            why);
+    run->record_lost = why;
+    run->nsamples = 0; /* sampled from a record that was being destroyed */
+  } else if ((why = collect(base, &sp, run, start)) ||
+             (why = zmc_sites_collect(base, ZMR_PROCS_END, o->sites, run))) {
+    fprintf(stderr, "zmem: %s\n", why); /* out of memory */
     return 125;
   }
   for (uint32_t i = 0; i < run->nprocs; i++) {

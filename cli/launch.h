@@ -23,9 +23,10 @@ typedef struct zmc_launch_opts {
  * with (126, 127) after printing why. Warnings (setuid) go to stderr. */
 int zmc_check_program(const char *name, char *out, size_t cap);
 
-/* Runs path with argv under the preload at preload_path; fills run. Returns
- * 0, or 125 after printing why (no shared memory, fork failed, the record
- * was overwritten). */
+/* Runs path with argv under the preload at preload_path; fills run (a
+ * record the program damaged leaves marked rows, or run->record_lost).
+ * Returns 0, or 125 after printing why (no shared memory, fork failed, out
+ * of memory). */
 int zmc_launch(const char *path, char *const argv[], const char *preload_path,
                const zmc_launch_opts *o, zmc_run *run);
 

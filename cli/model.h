@@ -39,6 +39,15 @@ typedef struct zmc_proc {
   uint32_t fault_npcs;
   uint64_t fault_pcs[ZMR_FAULT_MAX_PCS];
   char fault_site[ZMC_SITE_BYTES]; /* "func file:line < caller ..."; "" unknown */
+  /* What the process could not count: frees of blocks zmem never saw
+   * allocated (and their bytes when known), processes that wrote into this
+   * record because they shared its memory (clone without CLONE_VM). */
+  uint64_t unseen_frees, unseen_bytes;
+  uint32_t sharers;
+  /* Why the figures cannot be trusted (they break the record's own
+   * invariants; the program overwrote them), or "": the row is shown
+   * marked and left out of the run-wide figures. */
+  char untrusted[160];
 } zmc_proc;
 
 typedef struct zmc_sample {
@@ -73,6 +82,15 @@ typedef struct zmc_run {
    * (0 for the grace period) and how many processes it killed. */
   int stop_signal, kill_reason, kill_signal;
   unsigned killed_procs;
+  /* What zmem could not see, run-wide: the sums of the processes' figures
+   * (trusted rows only), processes that ran unprofiled because the
+   * record's descriptor was gone or reused, rows marked untrusted. */
+  uint64_t unseen_frees, unseen_bytes;
+  uint32_t sharers, fd_lost, untrusted;
+  /* The record's header was destroyed: no process figures at all, only
+   * what the launcher saw itself (status, wall time, rusage). NULL: intact. */
+  const char *record_lost;
+  uint64_t launcher_rss_peak; /* waitpid's rusage of the first process, bytes */
 } zmc_run;
 
 enum { ZMC_KILL_SECOND_SIGNAL = 1, ZMC_KILL_GRACE = 2 };

@@ -114,11 +114,18 @@ static void legend(FILE *f, const zmc_run *run, const uint32_t *pick, uint32_t n
             T + 10 + (int)n * 20 + 4, run->nprocs - n);
 }
 
+/* Samples of a process whose figures do not hold up neither set the scale
+ * nor the marked peak. */
+static bool trusted(const zmc_run *run, const zmc_sample *sm) {
+  return sm->proc < run->nprocs && !run->procs[sm->proc].untrusted[0];
+}
+
 /* The highest sample of all lines, marked with its value and time. */
 static void mark_peak(FILE *f, const zmc_run *run, const scale *s) {
   const zmc_sample *best = NULL;
   for (size_t k = 0; k < run->nsamples; k++)
-    if (!best || run->samples[k].requested > best->requested)
+    if (trusted(run, &run->samples[k]) &&
+        (!best || run->samples[k].requested > best->requested))
       best = &run->samples[k];
   if (!best || best->requested <= 0)
     return;
@@ -138,7 +145,7 @@ static void mark_peak(FILE *f, const zmc_run *run, const scale *s) {
 static scale make_scale(const zmc_run *run) {
   scale s = {run->wall_s > 0 ? run->wall_s : 1e-3, 1, 1, "B"};
   for (size_t k = 0; k < run->nsamples; k++)
-    if ((double)run->samples[k].requested > s.ymax)
+    if (trusted(run, &run->samples[k]) && (double)run->samples[k].requested > s.ymax)
       s.ymax = (double)run->samples[k].requested;
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   for (int u = 4; u >= 0; u--)

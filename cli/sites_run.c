@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "sites_run.h"
 
+#include "escape.h"
 #include "flame.h"
 #include "folded.h"
 #include "pprof.h"
@@ -72,8 +73,10 @@ void zmc_sites_layout(void *base, zmr_header *h, uint64_t offset, const zmc_site
 
 /* -------------------------------------------------------------- reading */
 
-/* The modules of a slot, copied and checked, into a symbol table. */
-static zm__symtab *symbols(const zms_modules *m) {
+/* The modules of a slot, each entry copied once and checked, into a
+ * symbol table. */
+zm__symtab *zmc_sites_symbols(const void *modules) {
+  const zms_modules *m = modules;
   zm__symtab *s = zm__sym_open();
   if (!s)
     return NULL;
@@ -128,7 +131,7 @@ static void read_slot(const void *base, uint64_t offset, const zmc_sites_opts *o
     zm__prof_free(&st->prof[i]);
     return;
   }
-  zm__symtab *sym = symbols((const zms_modules *)slot);
+  zm__symtab *sym = zmc_sites_symbols(slot);
   zm__prof_symbolize(&st->prof[i], sym);
   if (sym && proc->fault_npcs)
     fault_site(sym, proc);
@@ -210,9 +213,10 @@ void zmc_sites_free(zmc_run *run) {
 static void write_proc(FILE *out, const zmc_run *run, const zmc_sites *st, uint32_t i,
                        bool several) {
   const zm__prof *p = &st->prof[i];
+  char cmd[101];
   if (several || st->why[i])
-    fprintf(out, "\nallocation sites of pid %d (%.100s):\n", run->procs[i].pid,
-            run->procs[i].command);
+    fprintf(out, "\nallocation sites of pid %d (%s):\n", run->procs[i].pid,
+            zmc_escaped(cmd, sizeof cmd, run->procs[i].command));
   else
     fputs("\nallocation sites:\n", out);
   if (st->why[i]) {

@@ -45,6 +45,11 @@ int zmc_sites_write_flame(FILE *out, const zmc_run *run);
 /* The 3 sites behind a tripped gate: which = 0 the peak, 1 leaked. */
 void zmc_sites_gate(FILE *out, const zmc_run *run, int which);
 
+/* A slot's module list (zms_modules, untrusted) as a symbol table; NULL
+ * when out of memory. */
+struct zm__symtab;
+struct zm__symtab *zmc_sites_symbols(const void *modules);
+
 /* Frees run->sites. */
 void zmc_sites_free(zmc_run *run);
 

@@ -4,14 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+int64_t zmc_sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r))
+    return r;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t clamp(__int128 v) {
+  return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
 int64_t zmc_own_live(const zmc_proc *p) {
-  int64_t v = p->live_requested - p->base_requested;
-  return v > 0 ? v : 0;
+  __int128 v = (__int128)p->live_requested - p->base_requested;
+  return v > 0 ? clamp(v) : 0;
 }
 
 int64_t zmc_own_blocks(const zmc_proc *p) {
-  int64_t v = p->live_blocks - p->base_blocks;
-  return v > 0 ? v : 0;
+  __int128 v = (__int128)p->live_blocks - p->base_blocks;
+  return v > 0 ? clamp(v) : 0;
 }
 
 /* The peak of the sum over processes, from the timeline: at each sample
@@ -19,7 +30,7 @@ int64_t zmc_own_blocks(const zmc_proc *p) {
 static void sum_peak(zmc_run *run) {
   int64_t *req = calloc(run->nprocs ? run->nprocs : 1, sizeof *req);
   int64_t *held = calloc(run->nprocs ? run->nprocs : 1, sizeof *held);
-  int64_t sq = 0, sh = 0;
+  __int128 sq = 0, sh = 0; /* samples are raw reads: no overflow */
   if (!req || !held) {
     free(req);
     free(held);
@@ -27,7 +38,7 @@ static void sum_peak(zmc_run *run) {
   }
   for (size_t k = 0; k < run->nsamples; k++) {
     const zmc_sample *s = &run->samples[k];
-    if (s->proc >= run->nprocs)
+    if (s->proc >= run->nprocs || run->procs[s->proc].untrusted[0])
       continue;
     /* A process that ended holds nothing any more. */
     for (uint32_t i = 0; i < run->nprocs; i++) {
@@ -37,27 +48,45 @@ static void sum_peak(zmc_run *run) {
         req[i] = held[i] = 0;
       }
     }
-    sq += s->requested - req[s->proc];
-    sh += s->held - held[s->proc];
+    sq += (__int128)s->requested - req[s->proc];
+    sh += (__int128)s->held - held[s->proc];
     req[s->proc] = s->requested;
     held[s->proc] = s->held;
     if (sq > run->sum_peak_requested)
-      run->sum_peak_requested = sq;
+      run->sum_peak_requested = clamp(sq);
     if (sh > run->sum_peak_held)
-      run->sum_peak_held = sh;
+      run->sum_peak_held = clamp(sh);
   }
   free(req);
   free(held);
 }
 
-void zmc_summarize(zmc_run *run) {
+/* What zmem could not see, over the processes whose figures hold up. */
+static void unseen(zmc_run *run) {
   for (uint32_t i = 0; i < run->nprocs; i++) {
     const zmc_proc *p = &run->procs[i];
+    run->untrusted += p->untrusted[0] != 0;
+    if (p->untrusted[0])
+      continue;
+    run->unseen_frees += p->unseen_frees;
+    run->unseen_bytes += p->unseen_bytes;
+    run->sharers += p->sharers;
+  }
+}
+
+void zmc_summarize(zmc_run *run) {
+  unseen(run);
+  if (run->record_lost)
+    run->rss_peak = run->launcher_rss_peak;
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    const zmc_proc *p = &run->procs[i];
+    if (p->untrusted[0])
+      continue; /* its figures would poison the sums */
     run->total_requested += p->total_requested;
     run->allocations += p->allocations;
     run->frees += p->calls[ZMR_FREE];
-    run->leaked_requested += zmc_own_live(p);
-    run->leaked_blocks += zmc_own_blocks(p);
+    run->leaked_requested = zmc_sat_add(run->leaked_requested, zmc_own_live(p));
+    run->leaked_blocks = zmc_sat_add(run->leaked_blocks, zmc_own_blocks(p));
     if (p->rss_peak > run->rss_peak)
       run->rss_peak = p->rss_peak;
     if (p->table_peak > run->table_peak)
@@ -67,6 +96,8 @@ void zmc_summarize(zmc_run *run) {
   /* Each process's own peak is exact; the sampled sum can miss a peak that
    * lasted less than an interval. */
   for (uint32_t i = 0; i < run->nprocs; i++) {
+    if (run->procs[i].untrusted[0])
+      continue;
     if (run->procs[i].peak_requested > run->sum_peak_requested)
       run->sum_peak_requested = run->procs[i].peak_requested;
     if (run->procs[i].peak_held > run->sum_peak_held)

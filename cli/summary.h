@@ -19,6 +19,10 @@ bool zmc_parse_size(const char *s, uint64_t *out);
 /* Parses "10", "2.5", "10%"; false on anything else or a negative number. */
 bool zmc_parse_pct(const char *s, double *out);
 
+/* a + b, saturated at the ends of int64_t (figures from the record may be
+ * anything). */
+int64_t zmc_sat_add(int64_t a, int64_t b);
+
 /* A process's bytes it allocated that are still live (inherited excluded). */
 int64_t zmc_own_live(const zmc_proc *p);
 int64_t zmc_own_blocks(const zmc_proc *p);

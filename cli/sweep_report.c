@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "sweep.h"
 
+#include "escape.h"
 #include "render.h"
 #include "summary.h"
 
@@ -44,8 +45,10 @@ static void baseline(FILE *f, const zmc_sweep *s) {
   char b[32];
   const zmc_step *r = &s->baseline;
   fprintf(f, "zmem sweep:");
-  for (int i = 0; i < s->argc && i < 8; i++)
-    fprintf(f, " %s", s->argv[i]);
+  for (int i = 0; i < s->argc && i < 8; i++) {
+    fputc(' ', f);
+    zmc_put_escaped(f, s->argv[i], SIZE_MAX);
+  }
   fprintf(f, "%s\n", s->argc > 8 ? " ..." : "");
   fprintf(f, "  baseline: %llu allocation requests, exit %d, %lld blocks (%s) live at "
              "exit, %.3f s\n",
@@ -70,15 +73,18 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
   bool details = more[0] || r->site[0];
   fprintf(f, "  %6llu  %-6s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
           details ? 8 : 0, status(r, st, sizeof st));
-  if (details)
-    fprintf(f, "  %s%s%s%s", more, more[0] && r->site[0] ? "  " : "",
-            r->site[0] ? "at " : "", r->site);
+  if (details) {
+    fprintf(f, "  %s%s%s", more, more[0] && r->site[0] ? "  " : "", r->site[0] ? "at " : "");
+    zmc_put_escaped(f, r->site, SIZE_MAX);
+  }
   fputc('\n', f);
   if (r->kind == ZMC_CRASH && r->tail[0]) {
     const char *line = r->tail; /* the last lines of its output, indented */
     for (int n = 0; *line && n < 3; n++) {
       size_t len = strcspn(line, "\n");
-      fprintf(f, "          | %.*s\n", (int)(len < 150 ? len : 150), line);
+      fputs("          | ", f);
+      zmc_put_escaped(f, line, len < 150 ? len : 150); /* the program's output */
+      fputc('\n', f);
       line += len + (line[len] == '\n');
     }
   }

@@ -5,13 +5,18 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_MODULES 4096
+#define MAX_FILE_BYTES ((off_t)8 << 30) /* a module file larger is not read */
 #define MAX_HITS 16 /* symbols holding one address; more: libdwfl decides */
 
 /* A symbol of a module, for the search by address. */
@@ -47,10 +52,60 @@ struct zm__symtab {
   size_t n, cap;
 };
 
+/* A file named by the record (the program's words) opened only when it is
+ * a regular file of a sane size: never blocking (a FIFO would hang the
+ * launcher), never a device. The last component is not followed: a
+ * symbolic link (libfoo.so.1 -> libfoo.so.1.2) is resolved first and its
+ * target opened the same way, so the checks hold for the file opened. */
+static int open_regular_at(const char *path) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE_BYTES) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int open_regular(const char *path) {
+  int fd = open_regular_at(path);
+  if (fd >= 0 || errno != ELOOP)
+    return fd;
+  char real[PATH_MAX];
+  return realpath(path, real) ? open_regular_at(real) : -1;
+}
+
+/* Separate debug information: by build-id under the system's debug
+ * directory, else the debug link beside the module, under .debug/ there,
+ * or under /usr/lib/debug, each file opened only as open_regular allows. */
+static int find_debuginfo(Dwfl_Module *m, void **ud, const char *modname, Dwarf_Addr base,
+                          const char *file, const char *link, GElf_Word crc, char **found) {
+  int fd = dwfl_build_id_find_debuginfo(m, ud, modname, base, file, link, crc, found);
+  if (fd >= 0 || !file || !link || !*link || strchr(link, '/'))
+    return fd;
+  const char *slash = strrchr(file, '/');
+  int dir = slash ? (int)(slash - file) : 0;
+  const char *const fmt[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+  for (int k = 0; k < 3; k++) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, fmt[k], dir, file, link) >= (int)sizeof path ||
+        !strcmp(path, file))
+      continue;
+    fd = open_regular(path);
+    if (fd >= 0) {
+      *found = strdup(path);
+      return fd;
+    }
+  }
+  return -1;
+}
+
 static char *debuginfo_path = NULL;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
@@ -114,11 +169,16 @@ static int open_mod(mod *d) {
   d->dwfl = dwfl_begin(&callbacks);
   if (!d->dwfl)
     return ZM__SYM_NO_FILE;
-  dwfl_report_begin(d->dwfl);
-  d->dm = dwfl_report_elf(d->dwfl, d->path, d->path, -1, d->m.base, false);
-  dwfl_report_end(d->dwfl, NULL, NULL);
-  if (!d->dm)
+  int fd = open_regular(d->path);
+  if (fd < 0)
     return ZM__SYM_NO_FILE;
+  dwfl_report_begin(d->dwfl);
+  d->dm = dwfl_report_elf(d->dwfl, d->path, d->path, fd, d->m.base, false);
+  dwfl_report_end(d->dwfl, NULL, NULL);
+  if (!d->dm) {
+    close(fd); /* consumed only on success */
+    return ZM__SYM_NO_FILE;
+  }
   if (d->m.build_id_len) {
     const unsigned char *bits;
     GElf_Addr vaddr;

@@ -1,5 +1,6 @@
 /* The report for people: stderr or --output FILE. */
 #define _GNU_SOURCE /* sigabbrev_np */
+#include "escape.h"
 #include "render.h"
 #include "summary.h"
 
@@ -31,6 +32,8 @@ static void sum_fns(const zmc_run *run, zmc_proc *s) {
   memset(s, 0, sizeof *s);
   for (uint32_t i = 0; i < run->nprocs; i++) {
     const zmc_proc *p = &run->procs[i];
+    if (p->untrusted[0])
+      continue;
     for (int f = 0; f < ZMR_NFN; f++) {
       s->calls[f] += p->calls[f];
       s->bytes[f] += p->bytes[f];
@@ -42,7 +45,7 @@ static void sum_fns(const zmc_run *run, zmc_proc *s) {
     s->realloc_moved += p->realloc_moved;
     s->realloc_shrunk += p->realloc_shrunk;
     s->total_held += p->total_held;
-    s->live_held += p->live_held - p->base_held;
+    s->live_held = zmc_sat_add(s->live_held, zmc_sat_add(p->live_held, -p->base_held));
   }
 }
 
@@ -62,8 +65,11 @@ static void faults(FILE *f, const zmc_run *run) {
     if (p->fault_hits > 1)
       fprintf(f, ", %llu failures injected in all", (unsigned long long)p->fault_hits);
     fputc('\n', f);
-    if (p->fault_site[0])
-      fprintf(f, "    at %s\n", p->fault_site);
+    if (p->fault_site[0]) {
+      fputs("    at ", f);
+      zmc_put_escaped(f, p->fault_site, SIZE_MAX);
+      fputc('\n', f);
+    }
   }
   if (!total)
     fprintf(f, "  no allocation request failed (injected): fewer requests than asked\n");
@@ -85,8 +91,10 @@ static void zmem_signals(FILE *f, const zmc_run *run) {
 
 static void header(FILE *f, const zmc_run *run) {
   fprintf(f, "zmem run:");
-  for (int i = 0; i < run->argc && i < 8; i++)
-    fprintf(f, " %s", run->argv[i]);
+  for (int i = 0; i < run->argc && i < 8; i++) {
+    fputc(' ', f);
+    zmc_put_escaped(f, run->argv[i], SIZE_MAX);
+  }
   fprintf(f, "%s\n", run->argc > 8 ? " ..." : "");
   if (run->signal)
     fprintf(f, "  killed by SIG%s after %.3f s\n", sigabbrev_np(run->signal), run->wall_s);
@@ -172,11 +180,15 @@ static void histogram(FILE *f, const zmc_proc *s) {
 #define MAX_ROWS 12
 
 static void row(FILE *f, const zmc_proc *p) {
-  char st[32];
-  fprintf(f, "  %7d %7d %10s %10s %10s %10s %9s  %s%.60s\n", p->pid, p->ppid,
+  char st[32], cmd[61];
+  fprintf(f, "  %7d %7d %10s %10s %10s %10s %9s  %s%s\n", p->pid, p->ppid,
           H(p->peak_requested), H(p->peak_held), H(p->total_requested),
           p->rss_peak ? H(p->rss_peak) : "?", zmc_status_words(p, st, sizeof st),
-          p->origin == ZMR_ORIGIN_FORK ? "(fork) " : "", p->command);
+          p->origin == ZMR_ORIGIN_FORK ? "(fork) " : "",
+          zmc_escaped(cmd, sizeof cmd, p->command));
+  if (p->untrusted[0])
+    fprintf(f, "  %7s ^ untrusted, its figures are left out of the totals: %s\n", "",
+            p->untrusted);
 }
 
 static void processes(FILE *f, const zmc_run *run) {
@@ -196,14 +208,54 @@ static void processes(FILE *f, const zmc_run *run) {
             H(run->sum_peak_requested), H(run->sum_peak_held), run->interval_ms);
 }
 
+static void plural(FILE *f, uint64_t n, const char *one, const char *many,
+                   const char *rest) {
+  fprintf(f, "  %llu %s %s\n", (unsigned long long)n, n == 1 ? one : many, rest);
+}
+
+/* What zmem could not see or could not trust: one line each. */
+static void unseen(FILE *f, const zmc_run *run) {
+  if (run->record_lost) {
+    fprintf(f, "zmem could not see\n  the program destroyed zmem's shared record (%s):\n"
+               "  no figures from any process; status, time and RSS are the "
+               "launcher's own\n", run->record_lost);
+    fprintf(f, "  RSS peak %s (the first process, from waitpid)\n",
+            run->rss_peak ? H(run->rss_peak) : "unknown");
+    return;
+  }
+  if (!run->unseen_frees && !run->sharers && !run->fd_lost && !run->untrusted)
+    return;
+  fprintf(f, "zmem could not see\n");
+  if (run->unseen_frees) {
+    fprintf(f, "  %llu free%s of blocks zmem never saw", (unsigned long long)run->unseen_frees,
+            run->unseen_frees == 1 ? "" : "s");
+    if (run->unseen_bytes)
+      fprintf(f, " (%s)", H(run->unseen_bytes));
+    fputc('\n', f);
+  }
+  if (run->sharers)
+    plural(f, run->sharers, "process shared its parent's record",
+           "processes shared their parent's record", "(figures approximate)");
+  if (run->fd_lost)
+    plural(f, run->fd_lost, "process found zmem's descriptor gone or reused and was",
+           "processes found zmem's descriptor gone or reused and were", "not profiled");
+  if (run->untrusted)
+    plural(f, run->untrusted, "process's figures do not hold up",
+           "processes' figures do not hold up", "(marked untrusted below, left out of "
+           "the totals)");
+}
+
 int zmc_write_text(FILE *f, const zmc_run *run) {
   zmc_proc s;
   sum_fns(run, &s);
   header(f, run);
+  unseen(f, run);
+  if (run->record_lost)
+    return ferror(f) ? -1 : 0;
   memory(f, run, &s);
   calls(f, &s);
   histogram(f, &s);
-  if (run->nprocs > 1 || run->children)
+  if (run->nprocs > 1 || run->children || run->untrusted)
     processes(f, run);
   return ferror(f) ? -1 : 0;
 }

@@ -1,6 +1,7 @@
 /* Top sites in the text report: see topsites.h. */
 #include "topsites.h"
 
+#include "escape.h"
 #include "flame.h"
 
 #include <inttypes.h>
@@ -9,10 +10,13 @@
 static void frame(const zm__prof_loc *l, FILE *out) {
   const char *base = l->file ? strrchr(l->file, '/') : NULL;
   base = base ? base + 1 : l->file;
-  if (l->line > 0 && base && base[0])
-    fprintf(out, "%s %s:%d", l->name, base, l->line);
-  else
-    fputs(l->name ? l->name : "?", out);
+  /* Names and paths come from the program's files: escaped. */
+  zmc_put_escaped(out, l->name ? l->name : "?", SIZE_MAX);
+  if (l->line > 0 && base && base[0]) {
+    fputc(' ', out);
+    zmc_put_escaped(out, base, SIZE_MAX);
+    fprintf(out, ":%d", l->line);
+  }
 }
 
 static void list(const zm__prof *p, FILE *out, int kb, int kc, const char *what,

@@ -63,6 +63,7 @@ set_target_properties(zmem_sites_preload PROPERTIES
 
 # The command's side: symbols and the output formats.
 add_library(zmem_sites_cli STATIC
+  cli/escape.c
   cli/flame.c
   cli/folded.c
   cli/pprof.c

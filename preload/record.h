@@ -31,6 +31,7 @@
 #define ZMR_RECORD_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ZMR_MAGIC 0x316e75726d656d7aULL /* "zmemrun1", little-endian */
@@ -101,6 +102,14 @@ typedef struct zmr_proc {
   uint32_t pad0;
   /* Live figures the process was born with (a fork child's inherited heap). */
   int64_t base_requested, base_held, base_blocks;
+  /* What the process could not count (in the padding before the aligned
+   * peak figures, so no field moved): frees of blocks zmem never saw
+   * allocated (double frees, blocks allocated while zmem was bypassed),
+   * their bytes when known, and processes that wrote into this record
+   * because they shared its memory (clone without CLONE_VM). */
+  _Atomic uint64_t unseen_frees, unseen_bytes;
+  _Atomic uint32_t sharers;
+  uint32_t pad1;
   /* Shared part of the peak: one atomic add per ZMR_GRANULE bytes a thread
    * moves, never per call. */
   _Alignas(64) _Atomic int64_t published_requested, published_held;
@@ -130,7 +139,11 @@ typedef struct zmr_header {
   _Atomic uint32_t nprocs; /* records claimed (may exceed max_procs) */
   uint32_t pad0;
   zmr_section sections[ZMR_MAX_SECTIONS];
-  uint64_t reserved[32];
+  /* Processes that found the record's descriptor gone or reused and ran
+   * unprofiled. */
+  _Atomic uint32_t fd_lost;
+  uint32_t pad1;
+  uint64_t reserved[31];
 } zmr_header;
 
 #define ZMR_HEADER_BYTES 4096
@@ -168,6 +181,9 @@ enum {
 };
 
 _Static_assert(sizeof(zmr_header) <= ZMR_HEADER_BYTES, "header fits its page");
+_Static_assert(offsetof(zmr_proc, published_requested) == 384 &&
+                   offsetof(zmr_proc, ext) == 512,
+               "the fields added after base_blocks fit the padding");
 
 static inline zmr_proc *zmr_proc_at(void *base, uint32_t i) {
   return (zmr_proc *)((char *)base + ZMR_PROCS_OFFSET + (uint64_t)i * ZMR_PROC_BYTES);

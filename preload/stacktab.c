@@ -246,94 +246,115 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
   return -1;
 }
 
-#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+/* The table's shape, copied once out of the region: the reader uses only
+ * this copy, so a writer cannot change a size between its check and its use. */
+typedef struct shape {
+  uint32_t capacity, max_depth;
+  uint64_t frames_cap, weighted;
+} shape;
 
-static int check_header(const zm__st_header *t, size_t len, char *err, size_t errlen) {
-  if (len < sizeof *t)
-    return fail(err, errlen, "stack table: %zu bytes, less than its header", len);
-  if (t->magic != ZM__ST_MAGIC)
+/* Copies n bytes (a multiple of 8, 8-aligned) once, word by word with
+ * relaxed atomic loads: the region may be written meanwhile (each word is
+ * then whatever it was at some moment, and is checked only in the copy). */
+static void copy_words(void *dst, const void *src, size_t n) {
+  const uint64_t *s = src;
+  uint64_t *d = dst;
+  for (size_t i = 0; i < n / 8; i++)
+    d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+_Static_assert(sizeof(zm__st_header) % 8 == 0 && sizeof(zm__st_entry) % 8 == 0 &&
+                   sizeof(uintptr_t) == 8,
+               "the reader copies whole words");
+
+static int check_header(const zm__st_header *h, size_t len, shape *sh, char *err,
+                        size_t errlen) {
+  if (h->magic != ZM__ST_MAGIC)
     return fail(err, errlen, "stack table: bad magic");
-  if (t->version != ZM__ST_VERSION || t->header_size != sizeof *t ||
-      t->entry_size != sizeof(zm__st_entry))
+  if (h->version != ZM__ST_VERSION || h->header_size != sizeof *h ||
+      h->entry_size != sizeof(zm__st_entry))
     return fail(err, errlen, "stack table: version %u (header %u, entry %u bytes) "
-                "is not version %d", t->version, t->header_size, t->entry_size,
+                "is not version %d", h->version, h->header_size, h->entry_size,
                 ZM__ST_VERSION);
-  size_t need = zm__stacktab_size(t->capacity, t->max_depth, t->frames_cap);
+  size_t need = zm__stacktab_size(h->capacity, h->max_depth, h->frames_cap);
   if (need == 0)
     return fail(err, errlen, "stack table: invalid shape (capacity %u, depth %u)",
-                t->capacity, t->max_depth);
+                h->capacity, h->max_depth);
   if (need > len)
     return fail(err, errlen, "stack table: needs %zu bytes, region has %zu", need, len);
+  *sh = (shape){h->capacity, h->max_depth, h->frames_cap, h->weighted};
   return 0;
 }
 
-/* Copies entry e's counters; the peak figures as the reader must take them
- * (saved ones when the entry changed in the last epoch, else the live
- * ones). */
-static void copy_counters(const zm__st_counters *c0, uint64_t peak_seq, zm__st_site *s) {
-  zm__st_counters *c = (zm__st_counters *)c0;
-  s->alloc_count = LOAD(c->alloc_count);
-  s->alloc_bytes = LOAD(c->alloc_bytes);
-  s->live_count = LOAD(c->live_count);
-  s->live_bytes = LOAD(c->live_bytes);
-  if (atomic_load_explicit(&c->seq, memory_order_acquire) == peak_seq) {
-    s->peak_count = LOAD(c->peak_count);
-    s->peak_bytes = LOAD(c->peak_bytes);
+/* An entry's counters, from its copy; the peak figures as the reader must
+ * take them (saved ones when the entry changed in the last epoch, else the
+ * live ones). */
+static void copy_counters(const zm__st_counters *c, uint64_t peak_seq, zm__st_site *s) {
+  s->alloc_count = c->alloc_count;
+  s->alloc_bytes = c->alloc_bytes;
+  s->live_count = c->live_count;
+  s->live_bytes = c->live_bytes;
+  if (c->seq == peak_seq) {
+    s->peak_count = c->peak_count;
+    s->peak_bytes = c->peak_bytes;
   } else {
     s->peak_count = s->live_count;
     s->peak_bytes = s->live_bytes;
   }
 }
 
-static int read_entry(const zm__st_header *t, const zm__st_entry *e0, uint32_t i,
-                      uint64_t peak_seq, uintptr_t *buf, zm__st_site *s,
-                      char *err, size_t errlen) {
-  zm__st_entry *e = (zm__st_entry *)e0;
-  uint32_t st = atomic_load_explicit(&e->state, memory_order_acquire);
+static int read_entry(const void *region, const shape *sh, uint32_t i, uint64_t peak_seq,
+                      uintptr_t *buf, zm__st_site *s, char *err, size_t errlen) {
+  const zm__st_entry *e0 = (const zm__st_entry *)((const zm__st_header *)region + 1) + i;
+  uint32_t st = atomic_load_explicit((_Atomic uint32_t *)&e0->state, memory_order_acquire);
   if (st > ZM__ST_READY)
     return fail(err, errlen, "stack table: entry %u has state %u", i, st);
   if (st != ZM__ST_READY)
     return 0;
-  uint32_t depth = e->depth;
-  uint64_t at = e->frames;
-  if (depth == 0 || depth > t->max_depth || at > t->frames_cap ||
-      depth > t->frames_cap - at)
+  zm__st_entry e;
+  copy_words(&e, e0, sizeof e);
+  uint32_t depth = e.depth;
+  uint64_t at = e.frames;
+  if (depth == 0 || depth > sh->max_depth || at > sh->frames_cap ||
+      depth > sh->frames_cap - at)
     return fail(err, errlen, "stack table: entry %u has %u frames at %llu, "
                 "outside the pool", i, depth, (unsigned long long)at);
-  const uintptr_t *p = (const uintptr_t *)((const char *)(t + 1) +
-                                           (size_t)t->capacity * sizeof(zm__st_entry));
-  for (uint32_t k = 0; k < depth; k++)
-    buf[k] = ((const volatile uintptr_t *)p)[at + k];
+  const char *p = (const char *)((const zm__st_header *)region + 1) +
+                  (size_t)sh->capacity * sizeof(zm__st_entry);
+  copy_words(buf, p + at * sizeof(uintptr_t), depth * sizeof(uintptr_t));
   s->frames = buf;
   s->depth = depth;
-  copy_counters(&e->c, peak_seq, s);
+  copy_counters(&e.c, peak_seq, s);
   return 1;
 }
 
 int zm__stacktab_read(const void *region, size_t len, zm__st_summary *sum,
                       zm__st_cb cb, void *arg, char *err, size_t errlen) {
-  const zm__st_header *t = region;
-  if (!t)
+  if (!region)
     return fail(err, errlen, "stack table: none");
-  if (check_header(t, len, err, errlen) != 0)
+  if (len < sizeof(zm__st_header))
+    return fail(err, errlen, "stack table: %zu bytes, less than its header", len);
+  zm__st_header h;
+  memset(&h, 0, sizeof h); /* gcc cannot see that copy_words fills it */
+  shape sh = {0, 0, 0, 0};
+  copy_words(&h, region, sizeof h);
+  if (check_header(&h, len, &sh, err, errlen) != 0)
     return -1;
-  zm__st_header *w = (zm__st_header *)t;
-  uint64_t peak_seq = atomic_load_explicit(&w->peak_seq, memory_order_acquire);
+  uint64_t peak_seq = h.peak_seq;
   zm__st_summary s0 = {
-      .capacity = t->capacity, .max_depth = t->max_depth,
-      .entries = LOAD(w->entries_used), .frames_cap = t->frames_cap,
-      .frames_used = LOAD(w->frames_used), .turned_away = LOAD(w->turned_away),
-      .peak = LOAD(w->peak), .weighted = t->weighted != 0};
+      .capacity = sh.capacity, .max_depth = sh.max_depth,
+      .entries = h.entries_used, .frames_cap = sh.frames_cap,
+      .frames_used = h.frames_used, .turned_away = h.turned_away,
+      .peak = h.peak, .weighted = sh.weighted != 0};
   if (sum)
     *sum = s0;
   uintptr_t buf[MAX_DEPTH_LIMIT];
   zm__st_site site = {.frames = buf, .depth = 0};
-  copy_counters(&t->overflow.c, peak_seq, &site);
+  copy_counters(&h.overflow.c, peak_seq, &site);
   if (cb && (site.alloc_count || site.live_count) && cb(&site, arg))
     return 0;
-  const zm__st_entry *tab = (const zm__st_entry *)(t + 1);
-  for (uint32_t i = 0; i < t->capacity; i++) {
-    int r = read_entry(t, &tab[i], i, peak_seq, buf, &site, err, errlen);
+  for (uint32_t i = 0; i < sh.capacity; i++) {
+    int r = read_entry(region, &sh, i, peak_seq, buf, &site, err, errlen);
     if (r < 0)
       return -1;
     if (r > 0 && cb && cb(&site, arg))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds zmem in every configuration and runs the whole test suite in each:
 # the four built-in backends, a user backend without size query, the build
-# without run-time replacement, ASan+UBSan, libFuzzer runs (about 60 s of
+# without run-time replacement, ASan+UBSan, libFuzzer runs (about 75 s of
 # fuzzing in all, under ASan+UBSan), TSan, and valgrind memcheck.
 #   scripts/test.sh            all configurations
 #   scripts/test.sh libc tsan  only those named

@@ -69,3 +69,11 @@ target_compile_options(unwind_cost PRIVATE ${ZMEM_WARNINGS})
 
 # `zmem run --sites` on programs with known sites (tests/sites/).
 add_subdirectory(sites)
+
+# The launcher's reading of the record, which the program may change at
+# any time (cli/read.c, the stack-table reader, module files, escaping).
+zmem_test(test_reader)
+target_sources(test_reader PRIVATE ${PROJECT_SOURCE_DIR}/cli/read.c)
+target_include_directories(test_reader PRIVATE ${PROJECT_SOURCE_DIR}/cli
+  ${PROJECT_SOURCE_DIR}/preload)
+target_link_libraries(test_reader PRIVATE zmem_sites_cli)

@@ -22,6 +22,30 @@ same() {
   grep -q "heap peak" report.txt || fail "report without a heap peak"
 }
 
+# hostile MODE [zmem-options] [-- args]: the record-attacking program under
+# zmem; its own status (3), no hang, a report and valid JSON.
+hostile() {
+  local mode=$1 opts=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  rm -f report.txt r.json
+  timeout 60 "$ZMEM" run --json r.json --output report.txt "${opts[@]}" -- \
+    "$H/zmem_run_hostile" "$mode" "$@" >/dev/null 2>err.txt
+  local rc=$?
+  [ $rc != 124 ] || fail "$mode: zmem hung"
+  [ $rc = 3 ] || fail "$mode: status $rc, wanted the program's 3 ($(head -3 err.txt))"
+  [ -s report.txt ] || fail "$mode: no report"
+  python3 -c 'import json, sys; json.load(open(sys.argv[1]))' r.json ||
+    fail "$mode: invalid JSON"
+}
+
+# jq_py CODE: python with d = the JSON report r.json.
+jq_py() {
+  python3 -c "import json; d = json.load(open('r.json'))
+$1" || fail "report check: $1"
+}
+
 # bad EXPECTED-STATUS PATTERN zmem-args...: a clear message, that status.
 bad() {
   local want=$1 pat=$2
@@ -213,14 +237,49 @@ bad_input)
     grep -q "set-user/group-ID" err.txt || fail "no setuid warning"
   fi ;;
 scribble)
-  "$ZMEM" run -- "$H/zmem_run_scribble" >/dev/null 2>err.txt
+  # A program that destroys the record's header, or a process record: the
+  # program's status, and a report that says what could not be read.
+  "$ZMEM" run --output report.txt -- "$H/zmem_run_scribble" >/dev/null 2>err.txt
   rc=$?
-  [ $rc = 125 ] || fail "header overwritten: status $rc, wanted 125"
-  grep -q "overwrote zmem's shared record" err.txt || fail "no clear message: $(cat err.txt)"
-  "$ZMEM" run -- "$H/zmem_run_scribble" procs >/dev/null 2>err.txt
+  [ $rc = 0 ] || fail "header overwritten: status $rc, wanted the program's 0 ($(head -2 err.txt))"
+  grep -q "destroyed zmem's shared record" report.txt || fail "no clear line: $(cat report.txt)"
+  "$ZMEM" run --output report.txt -- "$H/zmem_run_scribble" procs >/dev/null 2>err.txt
   rc=$?
-  [ $rc = 125 ] || fail "process record overwritten: status $rc, wanted 125"
-  grep -q "overwrote" err.txt || fail "no clear message: $(cat err.txt)" ;;
+  [ $rc = 0 ] || fail "process record overwritten: status $rc, wanted 0 ($(head -2 err.txt))"
+  grep -q "untrusted" report.txt || fail "the bad row is not marked: $(cat report.txt)" ;;
+hostile_counters)
+  hostile counters
+  jq_py 'p = d["processes"][0]; assert "calls beside" in p["untrusted"], p["untrusted"]
+assert d["summary"]["processes_untrusted"] == 1 and d["summary"]["allocations"] == 0, d["summary"]'
+  grep -q "untrusted.*malloc: 18446744073709551360 calls beside" report.txt ||
+    fail "the row is not marked: $(cat report.txt)" ;;
+hostile_header)
+  hostile header
+  jq_py 'assert d["record_lost"] and d["exit_status"] == 3 and d["processes"] == [], d'
+  grep -q "destroyed zmem's shared record" report.txt || fail "no clear line: $(cat report.txt)" ;;
+hostile_depth)
+  hostile depth --sites
+  grep -q "not readable: stack table" report.txt || fail "deep stacks not refused: $(cat report.txt)" ;;
+hostile_fifo)
+  mkfifo fifo.so || fail "mkfifo"
+  hostile fifo --sites -- "$PWD/fifo.so" ;;
+hostile_race)
+  # A child flips bytes in the record while the launcher reads it: every
+  # run ends with the program's status and a valid report.
+  for i in 1 2 3 4 5; do
+    hostile race --sites
+  done ;;
+escape)
+  # ESC and BEL in a command line reach the report escaped, never raw.
+  "$ZMEM" run --output report.txt -- sh -c 'exit 0' $'title\e]0;pwned\a' 2>err.txt ||
+    fail "status $?"
+  grep -q 'title\\x1b\]0;pwned\\x07' report.txt || fail "not escaped: $(head -2 report.txt)"
+  ! grep -q $'[\e\a]' report.txt || fail "raw ESC or BEL in the report"
+  # The sweep's table too (its header names the command).
+  "$ZMEM" sweep --to 1 -- sh -c 'exit 0' $'title\e]0;pwned\a' >sweep.txt 2>&1 ||
+    fail "sweep: status $?"
+  grep -q 'title\\x1b\]0;pwned\\x07' sweep.txt || fail "sweep: not escaped: $(head -2 sweep.txt)"
+  ! grep -q $'[\e\a]' sweep.txt || fail "raw ESC or BEL in the sweep's table" ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
