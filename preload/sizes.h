@@ -26,8 +26,23 @@ typedef struct zmp_site {
 bool zmp_sizes_put(const void *p, size_t requested, size_t held,
                    const zmp_site *site);
 
-/* Removes p's entry and returns its requested size, given its usable size
- * (held itself when p has no entry); *site gets p's site (count 0: none). */
+/* The slack of a block whose slack was too large to keep: it counts as
+ * requested = usable. */
+#define ZMP_SLACK_UNKNOWN SIZE_MAX
+
+/* Removes p's entry: true, with its slack (usable minus requested bytes,
+ * or ZMP_SLACK_UNKNOWN) in *slack, when p has one; false for a block zmem
+ * never saw (nothing about p is read then). *site gets p's site (count 0:
+ * none). */
+bool zmp_sizes_remove(const void *p, size_t *slack, zmp_site *site);
+
+/* The requested size of a block of usable size held and that slack. */
+static inline size_t zmp_sizes_requested(size_t held, size_t slack) {
+  return slack <= held ? held - slack : held;
+}
+
+/* zmp_sizes_remove, then p's requested size given its usable size (held
+ * itself when p has no entry). */
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site);
 
 /* Reports the highest number of bytes the table has mapped (the entries
