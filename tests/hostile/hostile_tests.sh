@@ -82,10 +82,13 @@ fd_reused)
   # on the record's descriptor number.
   : >empty
   same -- bash -c 'n=${ZMEM_RUN_FD:-3}; eval "exec $n<empty"; ls empty; echo "$(cat empty)x"'
-  [ "$RC" = 0 ] || fail "status $RC" ;;
+  [ "$RC" = 0 ] || fail "status $RC"
+  # It reopened the record through the launcher: still profiled.
+  grep -q "exit 0  ls empty" report.txt || fail "ls not profiled: $(tail -5 report.txt)" ;;
 fd_closed)
   same -- bash -c 'n=${ZMEM_RUN_FD:-3}; eval "exec $n<&-"; ls empty 2>&1; true'
-  [ "$RC" = 0 ] || fail "status $RC" ;;
+  [ "$RC" = 0 ] || fail "status $RC"
+  grep -q "exit 0  ls empty" report.txt || fail "ls not profiled: $(tail -5 report.txt)" ;;
 *) fail "unknown test" ;;
 esac
 exit 0
