@@ -86,6 +86,7 @@ fd_reused)
   # It reopened the record through the launcher: still profiled.
   grep -q "exit 0  ls empty" report.txt || fail "ls not profiled: $(tail -5 report.txt)" ;;
 fd_closed)
+  : >empty
   same -- bash -c 'n=${ZMEM_RUN_FD:-3}; eval "exec $n<&-"; ls empty 2>&1; true'
   [ "$RC" = 0 ] || fail "status $RC"
   grep -q "exit 0  ls empty" report.txt || fail "ls not profiled: $(tail -5 report.txt)" ;;
