@@ -376,6 +376,8 @@ out:
  * frame walk drops too. */
 static size_t dwarf(uintptr_t *pcs, size_t max, unsigned skip, uintptr_t self,
                     uintptr_t foreign) {
+  if (zm__modules_frozen())
+    return 0; /* libunwind calls dl_iterate_phdr, which may never return */
   void *buf[ZM__UNWIND_MAX_DEPTH + 8];
   size_t want = max + skip + 4;
   if (want > sizeof buf / sizeof buf[0])
@@ -467,8 +469,11 @@ __attribute__((noinline)) size_t zm__unwind_capture_site(uintptr_t *pcs, size_t 
   if (mode == ZM__UNWIND_AUTO) {
     uintptr_t hi = thread_stack_hi();
     walk w = {pcs, 0, max, 0, 0, false};
+    /* A frozen process (modules.h) keeps what the walk found: it cannot
+     * fall back to libunwind. */
     if (hi > 1 && rec[1] == self &&
-        cfi_walk(&w, rec, stack_lo, hi, own_lo, own_hi, hash) == WALK_DONE) {
+        (cfi_walk(&w, rec, stack_lo, hi, own_lo, own_hi, hash) == WALK_DONE ||
+         zm__modules_frozen())) {
       n_cfi++;
       return w.n;
     }
