@@ -593,15 +593,20 @@ EXPORT size_t malloc_usable_size(void *p) {
  * inside the C library, past any interposition); _exit and _Exit are
  * interposed. A process killed by a signal never gets here; the launcher
  * tells it from waitpid (the first process) or reports it as unknown. */
-static void on_exit_hook(int code, void *arg) {
-  (void)arg;
+static void at_exit(int code) {
+  if (!zmp_proc_owned())
+    return;
   zmp_inject_exit();
   zmp_proc_exit(code);
 }
 
+static void on_exit_hook(int code, void *arg) {
+  (void)arg;
+  at_exit(code);
+}
+
 EXPORT void _exit(int code) {
-  zmp_inject_exit();
-  zmp_proc_exit(code);
+  at_exit(code);
   syscall(SYS_exit_group, code);
   __builtin_unreachable();
 }

@@ -317,9 +317,19 @@ static uint64_t peak_rss(void) {
   return kb * 1024;
 }
 
+bool zmp_proc_owned(void) {
+  zmr_proc *p = zmp_proc;
+  if (!p)
+    return false;
+  if (p->pid == getpid())
+    return true;
+  atomic_fetch_add(&p->shared_by, 1);
+  return false;
+}
+
 void zmp_proc_exit(int code) {
   zmr_proc *p = zmp_proc;
-  if (!p || p->pid != getpid())
+  if (!p)
     return;
   p->rss_peak = peak_rss();
   p->exit_code = code;

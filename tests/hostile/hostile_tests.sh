@@ -73,7 +73,11 @@ altstack_modes)
   done ;;
 clone)
   same -- "$H/zmem_hostile_clone_child"
-  [ "$RC" = 0 ] || fail "status $RC" ;;
+  [ "$RC" = 0 ] || fail "status $RC"
+  # The child counted itself in its parent's record as it exited.
+  "$ZMEM" run --quiet -- "$H/zmem_hostile_clone_child" check >out.txt 2>err.txt ||
+    fail "status $? ($(head -3 err.txt))"
+  grep -qx "shared by 1" out.txt || fail "the record says: $(cat out.txt)" ;;
 fork_threads)
   # Bounded by same's timeout: a child that blocks is a timeout, not a hang.
   for unwind in auto fp dwarf; do
