@@ -362,8 +362,8 @@ static void free_counted(int fn, void *p) {
     return;
   }
   zmp_site site;
-  size_t slack;
-  if (unlikely(!zmp_sizes_remove(p, &slack, &site))) {
+  size_t slack = zmp_sizes_remove(p, &site);
+  if (unlikely(slack == ZMP_UNSEEN)) {
     count_other(s, fn, 0, false);
     count_unseen(s);
     zmp_next.free(p);
@@ -468,8 +468,8 @@ static void *do_realloc(int fn, void *p, size_t n) {
   size_t old_held = 0, old_req = 0;
   zmp_site old_site = {0};
   if (s) {
-    size_t slack;
-    if (unlikely(!zmp_sizes_remove(p, &slack, &old_site))) {
+    size_t slack = zmp_sizes_remove(p, &old_site);
+    if (unlikely(slack == ZMP_UNSEEN)) {
       void *q = realloc_unseen(s, fn, p, n);
       guard--;
       return q;
