@@ -38,6 +38,9 @@ double_free_small)
   aborts "double free" ;;
 double_free_large)
   same -- "$H/zmem_hostile_double_free" large
+  aborts "double free or corruption"
+  # The same through zmem's core (fault injection, no request failed).
+  same --fail 1000000 -- "$H/zmem_hostile_double_free" large
   aborts "double free or corruption" ;;
 double_free_fastbin)
   # Undetected by the C library: the program goes on, and the report
