@@ -137,18 +137,13 @@ static bool mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi) {
   return found;
 }
 
-/* The calling thread's stack: the mapping that holds its thread control
- * block (the C library puts it at the top of the thread's stack), or for
- * the main thread the mapping that holds the kernel's random bytes (at the
- * top of the process's stack), extended down by the stack's size limit
- * (at most 8 MiB), which the kernel keeps free for it to grow into. Found
- * without pthread_getattr_np, which allocates. */
-static bool find_thread_stack(uintptr_t *lo, uintptr_t *hi) {
-  bool main_thread = syscall(SYS_gettid) == getpid();
-  uintptr_t anchor = main_thread ? (uintptr_t)getauxval(AT_RANDOM) : (uintptr_t)pthread_self();
+/* The mapping that holds anchor; for the process stack (process_stack)
+ * extended down by the stack's size limit (at most 8 MiB), which the
+ * kernel keeps free for it to grow into. */
+static bool stack_at(uintptr_t anchor, bool process_stack, uintptr_t *lo, uintptr_t *hi) {
   if (!anchor || !mapping_of(anchor, lo, hi))
     return false;
-  if (main_thread) {
+  if (process_stack) {
     struct rlimit rl;
     uintptr_t grow = (uintptr_t)8 << 20;
     if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur < grow)
@@ -157,6 +152,35 @@ static bool find_thread_stack(uintptr_t *lo, uintptr_t *hi) {
       *lo = *hi - grow;
   }
   return true;
+}
+
+/* The calling thread's stack, found without pthread_getattr_np (which
+ * allocates): a thread's stack is the mapping that holds its thread
+ * control block (the C library puts it at the stack's top), the main
+ * thread's the process stack, which holds the kernel's random bytes. The
+ * one that holds this frame wins: a fork child's thread may be either; a
+ * first capture on another stack (a signal handler on an alternate stack)
+ * takes the first guess, by the thread's id. */
+static bool find_thread_stack(uintptr_t *lo, uintptr_t *hi) {
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  uintptr_t anchor[2] = {(uintptr_t)getauxval(AT_RANDOM), (uintptr_t)pthread_self()};
+  int first = syscall(SYS_gettid) == getpid() ? 0 : 1;
+  bool have = false;
+  for (int k = 0; k < 2; k++) {
+    int i = (first + k) % 2;
+    uintptr_t l, h;
+    if (!stack_at(anchor[i], i == 0, &l, &h))
+      continue;
+    bool holds = here >= l && here < h;
+    if (!have || holds) {
+      *lo = l;
+      *hi = h;
+      have = true;
+    }
+    if (holds)
+      return true;
+  }
+  return have;
 }
 
 /* The top of the calling thread's stack (one past its highest byte). */
