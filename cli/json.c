@@ -105,7 +105,6 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
     fputs("null", f);
   fputs(", ", f);
   u64(f, "unseen_frees", p->unseen_frees, ", ");
-  u64(f, "unseen_freed_bytes", p->unseen_bytes, ", ");
   u64(f, "sharers", p->sharers, ",\n      ");
   fprintf(f, "\"realloc\": {\"in_place\": %llu, \"moved\": %llu, \"shrunk\": %llu},\n",
           (unsigned long long)p->realloc_in_place, (unsigned long long)p->realloc_moved,
@@ -189,10 +188,9 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
   u64(f, "processes", run->nprocs, ", ");
   u64(f, "processes_not_recorded", run->lost_procs, ",\n    ");
   u64(f, "processes_untrusted", run->untrusted, ", ");
-  u64(f, "processes_not_profiled", run->fd_lost, ", ");
+  u64(f, "processes_reattached", run->reattached, ", ");
   u64(f, "processes_sharing_record", run->sharers, ",\n    ");
-  u64(f, "unseen_frees", run->unseen_frees, ", ");
-  u64(f, "unseen_freed_bytes", run->unseen_bytes, "},\n");
+  u64(f, "unseen_frees", run->unseen_frees, "},\n");
   fprintf(f, "  \"processes\": [\n");
   for (uint32_t i = 0; i < run->nprocs; i++)
     process(f, run, &run->procs[i], i + 1 == run->nprocs);

@@ -196,22 +196,34 @@ static void free_env(char **env, size_t own) {
 /* Entries the launcher sets itself, left out of the inherited ones. */
 static bool ours(const char *e) {
   static const char *const keys[] = {"LD_PRELOAD=", ZMR_ENV_FD "=", ZMR_ENV_TOKEN "=",
-                                     ZMR_ENV_FAULT "=", NULL};
+                                     ZMR_ENV_ID "=", ZMR_ENV_FAULT "=", NULL};
   for (int k = 0; keys[k]; k++)
     if (!strncmp(e, keys[k], strlen(keys[k])))
       return true;
   return false;
 }
 
-/* The environment with LD_PRELOAD (ours first), the record's fd/token and
- * the fault setting; *own: the entries allocated here (the last ones). */
+/* The record's identity for ZMR_ENV_ID: this pid, the memfd's device and
+ * inode. */
+static bool record_id(int fd, char *buf, size_t cap) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return false;
+  snprintf(buf, cap, "%d:%llx:%llx", (int)getpid(), (unsigned long long)st.st_dev,
+           (unsigned long long)st.st_ino);
+  return true;
+}
+
+/* The environment with LD_PRELOAD (ours first), the record's fd, token and
+ * identity, and the fault setting; *own: the entries allocated here (the
+ * last ones). */
 static char **child_env(const char *preload, int fd, uint64_t token, const char *fault,
                         size_t *own) {
   extern char **environ;
   size_t n = 0;
   while (environ[n])
     n++;
-  char **env = calloc(n + 5, sizeof *env);
+  char **env = calloc(n + 6, sizeof *env);
   if (!env)
     return NULL;
   size_t k = 0;
@@ -234,6 +246,7 @@ static char **child_env(const char *preload, int fd, uint64_t token, const char 
   env[k++] = env_entry(ZMR_ENV_FD, buf);
   snprintf(buf, sizeof buf, "%llx", (unsigned long long)token);
   env[k++] = env_entry(ZMR_ENV_TOKEN, buf);
+  env[k++] = record_id(fd, buf, sizeof buf) ? env_entry(ZMR_ENV_ID, buf) : NULL;
   if (fault)
     env[k++] = env_entry(ZMR_ENV_FAULT, fault);
   env[k] = NULL;
@@ -633,7 +646,7 @@ static const char *collect(const void *base, const sampler *sp, zmc_run *run,
                            uint64_t start) {
   uint32_t lost, n = zmc_claimed(base, &lost);
   run->lost_procs = lost;
-  run->fd_lost = zmc_fd_lost(base);
+  run->reattached = zmc_reattached(base);
   run->procs = calloc(n ? n : 1, sizeof *run->procs);
   if (!run->procs)
     return "out of memory";

@@ -40,9 +40,9 @@ typedef struct zmc_proc {
   uint64_t fault_pcs[ZMR_FAULT_MAX_PCS];
   char fault_site[ZMC_SITE_BYTES]; /* "func file:line < caller ..."; "" unknown */
   /* What the process could not count: frees of blocks zmem never saw
-   * allocated (and their bytes when known), processes that wrote into this
-   * record because they shared its memory (clone without CLONE_VM). */
-  uint64_t unseen_frees, unseen_bytes;
+   * allocated, processes that wrote into this record because they shared
+   * its memory (clone without CLONE_VM). */
+  uint64_t unseen_frees;
   uint32_t sharers;
   /* Why the figures cannot be trusted (they break the record's own
    * invariants; the program overwrote them), or "": the row is shown
@@ -83,10 +83,11 @@ typedef struct zmc_run {
   int stop_signal, kill_reason, kill_signal;
   unsigned killed_procs;
   /* What zmem could not see, run-wide: the sums of the processes' figures
-   * (trusted rows only), processes that ran unprofiled because the
-   * record's descriptor was gone or reused, rows marked untrusted. */
-  uint64_t unseen_frees, unseen_bytes;
-  uint32_t sharers, fd_lost, untrusted;
+   * (trusted rows only), processes that found the record's descriptor
+   * closed or reused and reopened it through the launcher, rows marked
+   * untrusted. */
+  uint64_t unseen_frees, reattached;
+  uint32_t sharers, untrusted;
   /* The record's header was destroyed: no process figures at all, only
    * what the launcher saw itself (status, wall time, rusage). NULL: intact. */
   const char *record_lost;

@@ -57,6 +57,7 @@ static void sum_slots(const zmr_proc *r, uint32_t nslots, zmc_proc *out) {
     out->live_blocks = wrap_add(out->live_blocks, sl->live_blocks);
     for (int b = 0; b < ZMR_HIST_BUCKETS; b++)
       out->hist[b] += sl->hist[b];
+    out->unseen_frees += sl->unseen_frees;
     if (sl->cand_requested > out->peak_requested)
       out->peak_requested = sl->cand_requested;
     if (sl->cand_held > out->peak_held)
@@ -204,13 +205,6 @@ static bool check(zmc_proc *p, uint32_t i) {
   return check_calls(p, slack) || check_bytes(p, slack);
 }
 
-/* The per-process counters of what zmem could not see. */
-static void unseen(const zmr_proc *r, zmc_proc *out) {
-  out->unseen_frees = r->unseen_frees;
-  out->unseen_bytes = r->unseen_bytes;
-  out->sharers = r->sharers;
-}
-
 const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
                           zmc_proc *out) {
   static zmr_proc r; /* ~70 KiB: not on the stack */
@@ -239,7 +233,7 @@ const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
   out->peak_requested = r.peak_requested;
   out->peak_held = r.peak_held;
   sum_slots(&r, nslots, out);
-  unseen(&r, out);
+  out->sharers = r.shared_by;
   out->fault_hits = r.ext[ZMR_EXT_FAULT_HITS];
   out->fault_first = r.ext[ZMR_EXT_FAULT_FIRST];
   out->fault_requests = r.ext[ZMR_EXT_FAULT_REQUESTS];
@@ -255,8 +249,8 @@ const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
   return check(out, i) ? out->untrusted : NULL;
 }
 
-uint32_t zmc_fd_lost(const void *base) {
-  return atomic_load(&((zmr_header *)base)->fd_lost);
+uint64_t zmc_reattached(const void *base) {
+  return atomic_load(&((zmr_header *)base)->reattached);
 }
 
 bool zmc_live(const void *base, uint32_t i, int64_t *req, int64_t *held,

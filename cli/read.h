@@ -24,7 +24,8 @@ const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
 bool zmc_live(const void *base, uint32_t i, int64_t *req, int64_t *held,
               int *running_pid);
 
-/* Processes that found the record's descriptor gone or reused. */
-uint32_t zmc_fd_lost(const void *base);
+/* Processes that found the record's descriptor closed or reused and
+ * reopened the record through the launcher's /proc entry. */
+uint64_t zmc_reattached(const void *base);
 
 #endif

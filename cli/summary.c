@@ -69,7 +69,6 @@ static void unseen(zmc_run *run) {
     if (p->untrusted[0])
       continue;
     run->unseen_frees += p->unseen_frees;
-    run->unseen_bytes += p->unseen_bytes;
     run->sharers += p->sharers;
   }
 }

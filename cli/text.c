@@ -223,22 +223,19 @@ static void unseen(FILE *f, const zmc_run *run) {
             run->rss_peak ? H(run->rss_peak) : "unknown");
     return;
   }
-  if (!run->unseen_frees && !run->sharers && !run->fd_lost && !run->untrusted)
+  if (!run->unseen_frees && !run->sharers && !run->reattached && !run->untrusted)
     return;
   fprintf(f, "zmem could not see\n");
-  if (run->unseen_frees) {
-    fprintf(f, "  %llu free%s of blocks zmem never saw", (unsigned long long)run->unseen_frees,
-            run->unseen_frees == 1 ? "" : "s");
-    if (run->unseen_bytes)
-      fprintf(f, " (%s)", H(run->unseen_bytes));
-    fputc('\n', f);
-  }
+  if (run->unseen_frees)
+    fprintf(f, "  %llu free%s of blocks zmem never saw (not in the freed or live figures)\n",
+            (unsigned long long)run->unseen_frees, run->unseen_frees == 1 ? "" : "s");
   if (run->sharers)
     plural(f, run->sharers, "process shared its parent's record",
            "processes shared their parent's record", "(figures approximate)");
-  if (run->fd_lost)
-    plural(f, run->fd_lost, "process found zmem's descriptor gone or reused and was",
-           "processes found zmem's descriptor gone or reused and were", "not profiled");
+  if (run->reattached)
+    plural(f, run->reattached, "process found zmem's descriptor closed or reused;",
+           "processes found zmem's descriptor closed or reused;",
+           "reopened the record through zmem (profiled)");
   if (run->untrusted)
     plural(f, run->untrusted, "process's figures do not hold up",
            "processes' figures do not hold up", "(marked untrusted below, left out of "

@@ -208,7 +208,7 @@ static void read_record(void) {
   zmc_run run = {.argv = argv, .argc = 2, .procs = procs, .samples = samples};
   if (!zmc_check_header(image, &wrote)) {
     uint32_t lost, n = zmc_claimed(image, &lost);
-    run.fd_lost = zmc_fd_lost(image);
+    run.reattached = zmc_reattached(image);
     for (uint32_t i = 0; i < n && i < READ_PROCS; i++) {
       int pid;
       zmc_sample *sm = &samples[run.nsamples];

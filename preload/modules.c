@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <link.h>
 #include <pthread.h>
+#include <sys/single_threaded.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -186,7 +187,33 @@ static int counters(struct dl_phdr_info *info, size_t size, void *arg) {
   return 1;
 }
 
+/* Set in a fork child of a threaded parent (modules.h). */
+static bool frozen;
+/* Whether the parent had other threads, seen before the fork. */
+static bool threaded_at_fork;
+
+bool zm__modules_frozen(void) { return frozen; }
+
+void zm__modules_prepare_fork(void) {
+  pthread_mutex_lock(&refresh_lock);
+  threaded_at_fork = !__libc_single_threaded;
+}
+
+void zm__modules_after_fork(bool child) {
+  if (!child) {
+    pthread_mutex_unlock(&refresh_lock);
+    return;
+  }
+  /* The child's one thread took it in the parent: a fresh one. */
+  pthread_mutex_init(&refresh_lock, NULL);
+  frozen = frozen || threaded_at_fork;
+}
+
 size_t zm__modules_refresh(void) {
+  if (frozen) {
+    gen *g = atomic_load_explicit(&live, memory_order_acquire);
+    return g ? g->n : 0;
+  }
   pthread_mutex_lock(&refresh_lock);
   gen *old = atomic_load_explicit(&live, memory_order_acquire);
   unsigned long long c[2] = {0, 0};

@@ -46,8 +46,20 @@ int zm__modules_func_has_fp(const zm__module *m, uintptr_t pc);
 
 /* Rescans the loaded modules. Takes the loader's lock through
  * dl_iterate_phdr and a mutex of its own; does not allocate. Returns the
- * number of modules known. */
+ * number of modules known. In a frozen process (below) it only returns
+ * the number known. */
 size_t zm__modules_refresh(void);
+
+/* Around fork (atfork handlers): the refresh mutex is taken before and
+ * released after in the parent, made anew in the child. A child whose
+ * parent had other threads is frozen until it execs: one of those threads
+ * may have held the loader's lock at the fork (in dlopen, dlclose or
+ * dl_iterate_phdr), which the C library does not release in the child, so
+ * dl_iterate_phdr, and libunwind which calls it, would block forever. A
+ * frozen process keeps the module list it inherited. */
+void zm__modules_prepare_fork(void);
+void zm__modules_after_fork(bool child);
+bool zm__modules_frozen(void);
 
 /* The module holding address pc, or NULL. Lock-free; refreshes once when pc
  * is in no known module. */

@@ -258,10 +258,10 @@ static inline void count_new(zmr_slot *s, int fn, void *p, size_t n) {
   count_alloc(s, fn, n, held);
 }
 
-/* The requested size of a live block (its usable size if unknown); *site
- * gets its site (count 0: none). */
-static inline size_t forget(void *p, size_t held, zmp_site *site) {
-  return zmp_sizes_take(p, held, site);
+/* A free or realloc of a block zmem never saw allocated (see
+ * zmr_slot.unseen_frees): counted as such, never in the live figures. */
+__attribute__((noinline, cold)) static void count_unseen(zmr_slot *s) {
+  bump(&s->unseen_frees, 1, slot_shared);
 }
 
 /* ---------------------------------------------------------- entry points */
@@ -351,15 +351,27 @@ EXPORT void *calloc(size_t count, size_t size) {
   return p;
 }
 
+/* The table is asked first: a block it does not know (a double free, a
+ * block allocated past zmem, a pointer that is no block) is not touched,
+ * not even for its size, and goes to the C library, which fails as it
+ * would without zmem. */
 static void free_counted(int fn, void *p) {
   zmr_slot *s = my_slot();
-  if (s) {
-    size_t held = held_size(p);
-    zmp_site site;
-    size_t req = forget(p, held, &site);
-    release(&site);
-    count_free(s, fn, req, held);
+  if (unlikely(!s)) {
+    below_free(p);
+    return;
   }
+  zmp_site site;
+  size_t slack = zmp_sizes_remove(p, &site);
+  if (unlikely(slack == ZMP_UNSEEN)) {
+    count_other(s, fn, 0, false);
+    count_unseen(s);
+    zmp_next.free(p);
+    return;
+  }
+  size_t held = held_size(p);
+  release(&site);
+  count_free(s, fn, zmp_sizes_requested(held, slack), held);
   below_free(p);
 }
 
@@ -435,6 +447,19 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
     count_resized_as(s, true, fn, p, q, n, held, old_req, old_held);
 }
 
+/* A realloc of a block zmem never saw: the C library's own, untouched;
+ * the block it gives is a new allocation. */
+__attribute__((noinline, cold)) static void *realloc_unseen(zmr_slot *s, int fn, void *p,
+                                                            size_t n) {
+  count_unseen(s);
+  void *q = zmp_next.realloc(p, n);
+  if (q)
+    count_new(s, fn, q, n);
+  else
+    count_other(s, fn, n, n != 0);
+  return q;
+}
+
 static void *do_realloc(int fn, void *p, size_t n) {
   if (!p)
     return do_alloc(fn, n, 0);
@@ -443,8 +468,14 @@ static void *do_realloc(int fn, void *p, size_t n) {
   size_t old_held = 0, old_req = 0;
   zmp_site old_site = {0};
   if (s) {
+    size_t slack = zmp_sizes_remove(p, &old_site);
+    if (unlikely(slack == ZMP_UNSEEN)) {
+      void *q = realloc_unseen(s, fn, p, n);
+      guard--;
+      return q;
+    }
     old_held = held_size(p);
-    old_req = forget(p, old_held, &old_site);
+    old_req = zmp_sizes_requested(old_held, slack);
   }
   void *q = below_realloc(p, n);
   if (!q && n)
@@ -562,15 +593,20 @@ EXPORT size_t malloc_usable_size(void *p) {
  * inside the C library, past any interposition); _exit and _Exit are
  * interposed. A process killed by a signal never gets here; the launcher
  * tells it from waitpid (the first process) or reports it as unknown. */
-static void on_exit_hook(int code, void *arg) {
-  (void)arg;
+static void at_exit(int code) {
+  if (!zmp_proc_owned())
+    return;
   zmp_inject_exit();
   zmp_proc_exit(code);
 }
 
+static void on_exit_hook(int code, void *arg) {
+  (void)arg;
+  at_exit(code);
+}
+
 EXPORT void _exit(int code) {
-  zmp_inject_exit();
-  zmp_proc_exit(code);
+  at_exit(code);
   syscall(SYS_exit_group, code);
   __builtin_unreachable();
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,23 +39,107 @@ static bool parse_u64(const char *s, int base, uint64_t *out) {
   return true;
 }
 
-static zmr_header *attach(void) {
-  uint64_t fd, token;
-  if (!parse_u64(getenv(ZMR_ENV_FD), 10, &fd) ||
-      !parse_u64(getenv(ZMR_ENV_TOKEN), 16, &token) || fd > INT32_MAX)
-    return NULL;
-  zmr_header *h = mmap(NULL, ZMR_HEADER_BYTES, PROT_READ, MAP_SHARED, (int)fd, 0);
-  if (h == MAP_FAILED)
-    return NULL;
-  bool ok = h->magic == ZMR_MAGIC && h->version == ZMR_VERSION &&
-            h->token == token && h->proc_size == ZMR_PROC_BYTES &&
-            h->slot_size == sizeof(zmr_slot) && h->max_procs == ZMR_MAX_PROCS;
-  size_t total = ok ? h->total_size : 0;
-  munmap(h, ZMR_HEADER_BYTES);
-  if (!ok || total < ZMR_PROCS_END)
-    return NULL;
-  h = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, (int)fd, 0);
+/* What the launcher hands down to find its record (record.h). */
+typedef struct record_ref {
+  uint64_t fd, token, launcher, dev, ino;
+} record_ref;
+
+/* Parses "PID:DEV:INO" (ZMR_ENV_ID) without copying it. */
+static bool parse_id(const char *s, record_ref *r) {
+  uint64_t *field[3] = {&r->launcher, &r->dev, &r->ino};
+  for (int i = 0; i < 3; i++) {
+    const char *end = s ? strchr(s, i < 2 ? ':' : '\0') : NULL;
+    char part[24];
+    if (!end || end - s >= (ptrdiff_t)sizeof part)
+      return false;
+    memcpy(part, s, (size_t)(end - s));
+    part[end - s] = 0;
+    if (!parse_u64(part, i ? 16 : 10, field[i]))
+      return false;
+    s = end + 1;
+  }
+  return true;
+}
+
+static bool read_ref(record_ref *r) {
+  return parse_u64(getenv(ZMR_ENV_FD), 10, &r->fd) && r->fd <= INT32_MAX &&
+         parse_u64(getenv(ZMR_ENV_TOKEN), 16, &r->token) &&
+         parse_id(getenv(ZMR_ENV_ID), r) && r->launcher > 0 && r->launcher <= INT32_MAX;
+}
+
+/* Whether fd is the launcher's record: the memfd it named, sealed as it
+ * seals it, whose header (read with pread, nothing mapped yet) has the
+ * token and this build's sizes and states the file's size. A descendant
+ * that inherited the variables but not the descriptor may have anything
+ * there, a file, a pipe, a socket: only fstat and fcntl touch it until the
+ * identity matches. *total gets the record's size. */
+static bool is_record(int fd, const record_ref *r, size_t *total) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
+      (uint64_t)st.st_ino != r->ino || (uint64_t)st.st_size < ZMR_PROCS_END)
+    return false;
+  const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+  int have = fcntl(fd, F_GET_SEALS);
+  if (have < 0 || (have & seals) != seals)
+    return false;
+  zmr_header h;
+  if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+    return false;
+  *total = (size_t)st.st_size;
+  return h.magic == ZMR_MAGIC && h.version == ZMR_VERSION && h.token == r->token &&
+         h.header_size == ZMR_HEADER_BYTES && h.proc_size == ZMR_PROC_BYTES &&
+         h.slot_size == sizeof(zmr_slot) && h.max_procs == ZMR_MAX_PROCS &&
+         h.total_size == (uint64_t)st.st_size;
+}
+
+static zmr_header *map_record(int fd, size_t total) {
+  void *h = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   return h == MAP_FAILED ? NULL : h;
+}
+
+/* "/proc/PID/fd/FD" into buf, without the C library's formatting. */
+static void proc_fd_path(char *buf, uint64_t pid, uint64_t fd) {
+  char digits[2][24];
+  uint64_t v[2] = {pid, fd};
+  for (int i = 0; i < 2; i++) {
+    char *q = digits[i] + sizeof digits[i];
+    *--q = 0;
+    do
+      *--q = (char)('0' + v[i] % 10);
+    while (v[i] /= 10);
+    memmove(digits[i], q, (size_t)(digits[i] + sizeof digits[i] - q));
+  }
+  buf[0] = 0;
+  strcat(strcat(strcat(strcat(buf, "/proc/"), digits[0]), "/fd/"), digits[1]);
+}
+
+/* The record through the launcher's own descriptor, when this process's
+ * is gone or reused: opened, checked as the inherited one would be,
+ * mapped, closed again (the program's descriptors are as they were). */
+static zmr_header *reopen(const record_ref *r) {
+  char path[64];
+  proc_fd_path(path, r->launcher, r->fd);
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return NULL;
+  size_t total = 0;
+  zmr_header *h = is_record(fd, r, &total) ? map_record(fd, total) : NULL;
+  close(fd);
+  if (h)
+    atomic_fetch_add(&h->reattached, 1);
+  return h;
+}
+
+/* The record, or NULL (not under `zmem run`, or no way to it: the process
+ * runs unprofiled). Nothing is written to the program's output. */
+static zmr_header *attach(void) {
+  record_ref r;
+  if (!read_ref(&r))
+    return NULL;
+  size_t total = 0;
+  if (is_record((int)r.fd, &r, &total))
+    return map_record((int)r.fd, total);
+  return reopen(&r);
 }
 
 zmr_header *zmp_record(void) { return hdr; }
@@ -232,9 +317,19 @@ static uint64_t peak_rss(void) {
   return kb * 1024;
 }
 
+bool zmp_proc_owned(void) {
+  zmr_proc *p = zmp_proc;
+  if (!p)
+    return false;
+  if (p->pid == getpid())
+    return true;
+  atomic_fetch_add(&p->shared_by, 1);
+  return false;
+}
+
 void zmp_proc_exit(int code) {
   zmr_proc *p = zmp_proc;
-  if (!p || p->pid != getpid())
+  if (!p)
     return;
   p->rss_peak = peak_rss();
   p->exit_code = code;

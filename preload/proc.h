@@ -27,7 +27,14 @@ void zmp_proc_prepare_fork(void);
 /* Claims a record for a fork child (from the atfork child handler). */
 void zmp_proc_forked(void);
 
-/* Records that the process is ending with status code. */
+/* Whether zmp_proc is this process's record: false when not profiling,
+ * and false, counted in the record's shared_by, for a process that holds
+ * another's (a child made by clone() without CLONE_VM, which runs no fork
+ * handlers). Called once, as the process exits: never per call. */
+bool zmp_proc_owned(void);
+
+/* Records that the process is ending with status code; only when
+ * zmp_proc_owned. */
 void zmp_proc_exit(int code);
 
 /* The calling thread's slot in zmp_proc (claims one on first use). shared

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #define ZMR_MAGIC 0x316e75726d656d7aULL /* "zmemrun1", little-endian */
-#define ZMR_VERSION 2
+#define ZMR_VERSION 3
 
 #define ZMR_MAX_PROCS 1024   /* processes per run; more are not recorded */
 #define ZMR_MAX_SLOTS 64     /* thread slots per process; the last is shared */
@@ -87,6 +87,14 @@ typedef struct zmr_slot {
   _Atomic int64_t unpub_requested, unpub_held;
   _Atomic int64_t cand_requested, cand_held;
   _Atomic uint64_t hist[ZMR_HIST_BUCKETS]; /* allocations by requested size */
+  /* Frees (free, and the old block of realloc) of blocks zmem never saw
+   * allocated: a double free, a block the C library handed out while zmem
+   * let a call through uncounted (inside zmem's own code, e.g. from a
+   * signal handler that interrupted it), a pointer that is no block, or a
+   * block whose size zmem had no memory left to keep. They are counted
+   * here (and among the calls), never in the live or freed figures, and
+   * passed to the C library untouched. */
+  _Atomic uint64_t unseen_frees;
 } zmr_slot;
 
 typedef struct zmr_proc {
@@ -99,17 +107,13 @@ typedef struct zmr_proc {
   uint64_t rss_peak;       /* bytes, the kernel's VmHWM at exit; 0 unknown */
   char command[ZMR_CMD_BYTES];
   _Atomic uint32_t nslots; /* slots handed out (may exceed ZMR_MAX_SLOTS) */
-  uint32_t pad0;
+  /* Processes that wrote into this record without being its process:
+   * children made by clone() without CLONE_VM run no fork handlers and go
+   * on counting in their parent's slots. Each adds 1 when it exits (exit,
+   * _exit); this record's figures then include theirs. */
+  _Atomic uint32_t shared_by;
   /* Live figures the process was born with (a fork child's inherited heap). */
   int64_t base_requested, base_held, base_blocks;
-  /* What the process could not count (in the padding before the aligned
-   * peak figures, so no field moved): frees of blocks zmem never saw
-   * allocated (double frees, blocks allocated while zmem was bypassed),
-   * their bytes when known, and processes that wrote into this record
-   * because they shared its memory (clone without CLONE_VM). */
-  _Atomic uint64_t unseen_frees, unseen_bytes;
-  _Atomic uint32_t sharers;
-  uint32_t pad1;
   /* Shared part of the peak: one atomic add per ZMR_GRANULE bytes a thread
    * moves, never per call. */
   _Alignas(64) _Atomic int64_t published_requested, published_held;
@@ -139,10 +143,12 @@ typedef struct zmr_header {
   _Atomic uint32_t nprocs; /* records claimed (may exceed max_procs) */
   uint32_t pad0;
   zmr_section sections[ZMR_MAX_SECTIONS];
-  /* Processes that found the record's descriptor gone or reused and ran
-   * unprofiled. */
-  _Atomic uint32_t fd_lost;
-  uint32_t pad1;
+  /* Processes that found the descriptor ZMR_ENV_FD names closed, or open
+   * on something else than this record (a descendant that inherited the
+   * variables, not the descriptor), and reopened the record through the
+   * launcher's /proc/PID/fd entry (ZMR_ENV_ID). One that cannot reopen it
+   * runs unprofiled and cannot be counted. */
+  _Atomic uint64_t reattached;
   uint64_t reserved[31];
 } zmr_header;
 
@@ -159,6 +165,11 @@ typedef struct zmr_header {
 /* The environment the launcher hands to the program. */
 #define ZMR_ENV_FD "ZMEM_RUN_FD"       /* the shared memory's descriptor */
 #define ZMR_ENV_TOKEN "ZMEM_RUN_TOKEN" /* header.token, in hex */
+/* The record's identity, "PID:DEV:INO": the launcher's pid (decimal) and
+ * the memfd's st_dev and st_ino (hex). The preload maps the descriptor
+ * only if it is that file (and sealed, of the size and with the token the
+ * header states); otherwise it reopens /proc/PID/fd/FD. */
+#define ZMR_ENV_ID "ZMEM_RUN_ID"
 /* Fault injection (`zmem run --fail/--fail-p`, `zmem sweep`): options in
  * the ZMEM_OPTIONS syntax, fault keys only, e.g. "fault=7:0" or
  * "fault_seed=3,fault_p=0.01". */

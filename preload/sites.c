@@ -153,8 +153,23 @@ static void claim_table(void) {
   zmp_proc->ext[ZMS_EXT_SLOT] = k + 1;
 }
 
+/* Around fork, no other thread may hold the publication's or the module
+ * list's lock: the child would wait for them forever. The publication's
+ * is taken first, as publish_modules does. */
+static void fork_prepare(void) {
+  pthread_mutex_lock(&publish_lock);
+  zm__modules_prepare_fork();
+}
+
+static void fork_parent(void) {
+  zm__modules_after_fork(false);
+  pthread_mutex_unlock(&publish_lock);
+}
+
 /* The sizes table forgets the parent's sites in its own fork handler. */
 static void fork_child(void) {
+  pthread_mutex_init(&publish_lock, NULL);
+  zm__modules_after_fork(true);
   generation++;
   claim_table(); /* the child's own table (zmp_proc is its new record) */
 }
@@ -172,7 +187,10 @@ void zmp_sites_init(void) {
   }
   generation = 1;
   pthread_key_create(&exit_key, thread_gone);
-  pthread_atfork(NULL, NULL, fork_child);
+  /* Registered after the preload's own handlers: this prepare handler
+   * runs before theirs (which lock the table of live blocks), this child
+   * handler after theirs (which claim the child's record). */
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
   claim_table();
 }
 

@@ -41,6 +41,7 @@
 #define KEY_SHIFT 21
 #define SITE_BIT ((uint64_t)1 << 20)
 #define SLACK_UNKNOWN ((1u << 20) - 1)
+_Static_assert(SLACK_UNKNOWN == ZMP_SLACK_UNKNOWN, "one value for an unknown slack");
 
 typedef uint64_t entry; /* key << KEY_SHIFT | SITE_BIT? | slack; 0: empty */
 
@@ -254,37 +255,40 @@ static inline void erase(shard *s, size_t i) {
   s->count--;
 }
 
-/* Takes p's entry out of s, whose lock the caller holds; releases it. */
-static inline size_t take(shard *s, uint64_t k, size_t held, zmp_site *site) {
-  size_t requested = held;
+/* Takes key k's entry out of s, whose lock the caller holds; releases it.
+ * Its slack (and site), or ZMP_UNSEEN. */
+static inline size_t take(shard *s, uint64_t k, zmp_site *site) {
+  size_t slack = ZMP_UNSEEN;
   site->count = 0;
   if (s->cap) {
     size_t i = find(s, k);
     if (s->tab[i]) {
-      size_t slack = (size_t)(s->tab[i] & SLACK_UNKNOWN);
-      if (slack != SLACK_UNKNOWN && slack <= held)
-        requested = held - slack;
+      slack = (size_t)(s->tab[i] & SLACK_UNKNOWN); /* == ZMP_SLACK_UNKNOWN */
       if (__builtin_expect((s->tab[i] & SITE_BIT) && s->val != NULL, 0))
         *site = s->val[i];
       erase(s, i);
     }
   }
   unlock(s);
-  return requested;
+  return slack;
 }
 
-__attribute__((noinline)) static size_t take_contended(shard *s, uint64_t k, size_t held,
+__attribute__((noinline)) static size_t take_contended(shard *s, uint64_t k,
                                                        zmp_site *site) {
   lock(s);
-  return take(s, k, held, site);
+  return take(s, k, site);
 }
 
-size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {
+size_t zmp_sizes_remove(const void *p, zmp_site *site) {
   uint64_t k = (uintptr_t)p >> 4;
   shard *s = shard_of(k);
   if (__builtin_expect(!try_lock(s), 0))
-    return take_contended(s, k, held, site);
-  return take(s, k, held, site);
+    return take_contended(s, k, site);
+  return take(s, k, site);
+}
+
+size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {
+  return zmp_sizes_requested(held, zmp_sizes_remove(p, site));
 }
 
 void zmp_sizes_prepare_fork(void) {

@@ -26,8 +26,24 @@ typedef struct zmp_site {
 bool zmp_sizes_put(const void *p, size_t requested, size_t held,
                    const zmp_site *site);
 
-/* Removes p's entry and returns its requested size, given its usable size
- * (held itself when p has no entry); *site gets p's site (count 0: none). */
+/* The slack of a block whose slack was too large to keep (the entry's
+ * 20-bit field, all ones): it counts as requested = usable. */
+#define ZMP_SLACK_UNKNOWN (((size_t)1 << 20) - 1)
+/* What zmp_sizes_remove returns for a block it has no entry for. */
+#define ZMP_UNSEEN SIZE_MAX
+
+/* Removes p's entry and returns its slack (usable minus requested bytes,
+ * or ZMP_SLACK_UNKNOWN); ZMP_UNSEEN for a block zmem never saw (nothing
+ * about p is read then). *site gets p's site (count 0: none). */
+size_t zmp_sizes_remove(const void *p, zmp_site *site);
+
+/* The requested size of a block of usable size held and that slack. */
+static inline size_t zmp_sizes_requested(size_t held, size_t slack) {
+  return slack < ZMP_SLACK_UNKNOWN && slack <= held ? held - slack : held;
+}
+
+/* zmp_sizes_remove, then p's requested size given its usable size (held
+ * itself when p has no entry). */
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site);
 
 /* Reports the highest number of bytes the table has mapped (the entries

@@ -7,8 +7,15 @@
 #include "stackhash.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libunwind.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -70,22 +77,151 @@ void zm__unwind_stats_get(zm__unwind_stats *out) {
   out->fallback = n_fallback;
 }
 
+/* Parses a hex number at *s, moving *s past it. */
+static uintptr_t hex_at(const char **s, const char *end) {
+  uintptr_t v = 0;
+  for (; *s < end; (*s)++) {
+    char c = **s;
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0)
+      break;
+    v = v << 4 | (uintptr_t)d;
+  }
+  return v;
+}
+
+/* Whether the maps line at [at, end) ("lo-hi perms ...") holds addr. */
+static bool line_holds(const char *at, const char *end, uintptr_t addr, uintptr_t *lo,
+                       uintptr_t *hi) {
+  uintptr_t a = hex_at(&at, end);
+  if (at == end || *at++ != '-')
+    return false;
+  uintptr_t b = hex_at(&at, end);
+  if (addr < a || addr >= b)
+    return false;
+  *lo = a;
+  *hi = b;
+  return true;
+}
+
+/* The mapping that holds addr, [*lo, *hi), from /proc/self/maps. Calls
+ * nothing that allocates, and its buffer is small: the first capture of a
+ * thread may run in a signal handler, on a small alternate stack. Only the
+ * "lo-hi" prefix of each line is read: the rest of a long line (a path) is
+ * skipped. */
+static bool mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi) {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  enum { PREFIX = 64 }; /* "lo-hi" takes at most 33 characters */
+  char buf[512];
+  size_t have = 0;
+  bool found = false, skipping = false; /* skipping: the rest of a long line */
+  ssize_t got;
+  while (!found && (got = read(fd, buf + have, sizeof buf - have)) > 0) {
+    const char *at = buf, *end = buf + have + (size_t)got, *nl;
+    while (!found && (nl = memchr(at, '\n', (size_t)(end - at))) != NULL) {
+      found = !skipping && line_holds(at, nl, addr, lo, hi);
+      skipping = false;
+      at = nl + 1;
+    }
+    have = (size_t)(end - at);
+    if (skipping || have > PREFIX) { /* a long line: its prefix now, then skip */
+      found = found || (!skipping && line_holds(at, end, addr, lo, hi));
+      skipping = true;
+      have = 0;
+    } else
+      memmove(buf, at, have);
+  }
+  close(fd);
+  return found;
+}
+
+/* The mapping that holds anchor; for the process stack (process_stack)
+ * extended down by the stack's size limit (at most 8 MiB), which the
+ * kernel keeps free for it to grow into. */
+static bool stack_at(uintptr_t anchor, bool process_stack, uintptr_t *lo, uintptr_t *hi) {
+  if (!anchor || !mapping_of(anchor, lo, hi))
+    return false;
+  if (process_stack) {
+    struct rlimit rl;
+    uintptr_t grow = (uintptr_t)8 << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur < grow)
+      grow = (uintptr_t)rl.rlim_cur;
+    if (*hi - *lo < grow)
+      *lo = *hi - grow;
+  }
+  return true;
+}
+
+/* The calling thread's stack, found without pthread_getattr_np (which
+ * allocates): a thread's stack is the mapping that holds its thread
+ * control block (the C library puts it at the stack's top), the main
+ * thread's the process stack, which holds the kernel's random bytes. The
+ * one that holds this frame wins: a fork child's thread may be either; a
+ * first capture on another stack (a signal handler on an alternate stack)
+ * takes the first guess, by the thread's id. */
+static bool find_thread_stack(uintptr_t *lo, uintptr_t *hi) {
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  uintptr_t anchor[2] = {(uintptr_t)getauxval(AT_RANDOM), (uintptr_t)pthread_self()};
+  int first = syscall(SYS_gettid) == getpid() ? 0 : 1;
+  bool have = false;
+  for (int k = 0; k < 2; k++) {
+    int i = (first + k) % 2;
+    uintptr_t l, h;
+    if (!stack_at(anchor[i], i == 0, &l, &h))
+      continue;
+    bool holds = here >= l && here < h;
+    if (!have || holds) {
+      *lo = l;
+      *hi = h;
+      have = true;
+    }
+    if (holds)
+      return true;
+  }
+  return have;
+}
+
 /* The top of the calling thread's stack (one past its highest byte). */
 static uintptr_t thread_stack_hi(void) {
   if (stack_hi)
     return stack_hi;
-  pthread_attr_t a;
-  void *lo;
-  size_t size;
+  uintptr_t lo, hi;
   stack_hi = 1;
-  if (pthread_getattr_np(pthread_self(), &a) != 0)
-    return stack_hi;
-  if (pthread_attr_getstack(&a, &lo, &size) == 0) {
-    stack_lo = (uintptr_t)lo;
-    stack_hi = (uintptr_t)lo + size;
+  if (find_thread_stack(&lo, &hi)) {
+    stack_lo = lo;
+    stack_hi = hi;
   }
-  pthread_attr_destroy(&a);
   return stack_hi;
+}
+
+/* The top of the stack that holds sp, which is not the thread's: the
+ * alternate signal stack when sp is on it, else 0 (unknown: a coroutine's
+ * stack, whose frames are then read only through read_elsewhere). The
+ * rare path: one system call. */
+__attribute__((noinline, cold)) static uintptr_t other_stack_hi(uintptr_t sp) {
+  stack_t ss;
+  if (sigaltstack(NULL, &ss) != 0 || (ss.ss_flags & SS_DISABLE))
+    return 0;
+  uintptr_t lo = (uintptr_t)ss.ss_sp;
+  return sp >= lo && sp - lo < ss.ss_size ? lo + ss.ss_size : 0;
+}
+
+/* Reads the frame record at fp, which lies outside the stack the walk
+ * trusts, with process_vm_readv: a fault comes back as an error, never a
+ * signal. A record found on the thread's own stack makes the rest of that
+ * stack trusted (it is mapped from any readable address up to its top):
+ * *hi becomes its top. */
+__attribute__((noinline, cold)) static bool read_elsewhere(uintptr_t fp, uintptr_t f[2],
+                                                           uintptr_t *hi) {
+  struct iovec here = {f, 2 * sizeof(uintptr_t)};
+  struct iovec there = {(void *)fp, 2 * sizeof(uintptr_t)};
+  if (process_vm_readv(getpid(), &here, 1, &there, 1, 0) != (ssize_t)sizeof(uintptr_t[2]))
+    return false;
+  if (stack_hi > 1 && fp >= stack_lo && fp < stack_hi)
+    *hi = stack_hi;
+  return true;
 }
 
 static bool is_root(uintptr_t pc) {
@@ -128,6 +264,7 @@ typedef struct walk {
   size_t n, max;
   unsigned skip;
   uintptr_t foreign; /* the return address that ended a WALK_FOREIGN walk */
+  bool elsewhere;    /* frames above hi may be read through read_elsewhere */
 } walk;
 
 /* Follows the chain from frame fp. check: stop at return addresses in
@@ -136,10 +273,20 @@ static enum walk_end fp_walk(walk *w, uintptr_t fp, uintptr_t lo, uintptr_t hi,
                              bool check) {
   const uintptr_t rec = 2 * sizeof(uintptr_t);
   while (w->n < w->max) {
-    if (fp < lo || fp > hi - rec || fp % sizeof(uintptr_t) != 0)
+    if (fp < lo || fp % sizeof(uintptr_t) != 0)
       return WALK_BROKEN;
-    const uintptr_t *f = (const uintptr_t *)fp;
-    uintptr_t next = f[0], ra = f[1];
+    uintptr_t next, ra;
+    if (__builtin_expect(hi >= rec && fp <= hi - rec, 1)) {
+      const uintptr_t *f = (const uintptr_t *)fp;
+      next = f[0];
+      ra = f[1];
+    } else {
+      uintptr_t f[2];
+      if (!w->elsewhere || !read_elsewhere(fp, f, &hi))
+        return WALK_BROKEN;
+      next = f[0];
+      ra = f[1];
+    }
     if (ra == 0)
       return WALK_DONE;
     if (w->skip)
@@ -253,6 +400,8 @@ out:
  * frame walk drops too. */
 static size_t dwarf(uintptr_t *pcs, size_t max, unsigned skip, uintptr_t self,
                     uintptr_t foreign) {
+  if (zm__modules_frozen())
+    return 0; /* libunwind calls dl_iterate_phdr, which may never return */
   void *buf[ZM__UNWIND_MAX_DEPTH + 8];
   size_t want = max + skip + 4;
   if (want > sizeof buf / sizeof buf[0])
@@ -287,7 +436,7 @@ capture(uintptr_t *pcs, size_t max, unsigned skip, zm__unwind_mode mode, const u
   uintptr_t hi = mode == ZM__UNWIND_DWARF ? 1 : thread_stack_hi();
 #if ZM__CFI_WALK
   if (mode == ZM__UNWIND_AUTO) {
-    walk w = {pcs, 0, max, skip + 1, 0}; /* + 1: self */
+    walk w = {pcs, 0, max, skip + 1, 0, false}; /* + 1: self */
     uint64_t hash;
     if (hi > 1 && rec[1] == self && cfi_walk(&w, rec, stack_lo, hi, 0, 0, &hash) == WALK_DONE) {
       n_cfi++;
@@ -298,7 +447,12 @@ capture(uintptr_t *pcs, size_t max, unsigned skip, zm__unwind_mode mode, const u
   }
 #endif
   if (hi > 1) {
-    walk w = {pcs, 0, max, skip + 1, 0};
+    walk w = {pcs, 0, max, skip + 1, 0, true};
+    /* Frames are read directly only between rec and the top of the stack
+     * that holds rec: off the thread's stack (a signal handler on an
+     * alternate stack, a coroutine), that stack is found first. */
+    if (__builtin_expect((uintptr_t)rec < stack_lo || (uintptr_t)rec >= hi, 0))
+      hi = other_stack_hi((uintptr_t)rec);
     enum walk_end e = fp_walk(&w, (uintptr_t)rec, (uintptr_t)rec, hi, mode == ZM__UNWIND_AUTO);
     if (mode == ZM__UNWIND_FP || e == WALK_DONE) {
       n_fp++;
@@ -338,9 +492,12 @@ __attribute__((noinline)) size_t zm__unwind_capture_site(uintptr_t *pcs, size_t 
 #if ZM__CFI_WALK
   if (mode == ZM__UNWIND_AUTO) {
     uintptr_t hi = thread_stack_hi();
-    walk w = {pcs, 0, max, 0, 0};
+    walk w = {pcs, 0, max, 0, 0, false};
+    /* A frozen process (modules.h) keeps what the walk found: it cannot
+     * fall back to libunwind. */
     if (hi > 1 && rec[1] == self &&
-        cfi_walk(&w, rec, stack_lo, hi, own_lo, own_hi, hash) == WALK_DONE) {
+        (cfi_walk(&w, rec, stack_lo, hi, own_lo, own_hi, hash) == WALK_DONE ||
+         zm__modules_frozen())) {
       n_cfi++;
       return w.n;
     }
@@ -371,7 +528,7 @@ __attribute__((noinline)) size_t zm__unwind_capture_site(uintptr_t *pcs, size_t 
 
 size_t zm__unwind_walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi,
                           uintptr_t *pcs, size_t max) {
-  walk w = {pcs, 0, max, 0, 0};
+  walk w = {pcs, 0, max, 0, 0, false};
   if (hi < lo + 2 * sizeof(uintptr_t))
     return 0;
   fp_walk(&w, fp, lo, hi, false);

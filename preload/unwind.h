@@ -3,8 +3,8 @@
  *
  * Three modes:
  * - fp: walks the frame-pointer chain. Every frame address is checked
- *   against the thread's stack bounds before it is read (aligned, above the
- *   previous frame, below the stack's top), so a broken chain ends the walk
+ *   before it is read (aligned, above the previous frame, below the top of
+ *   the stack it is on; see Stacks below), so a broken chain ends the walk
  *   instead of reading past the stack.
  * - dwarf: libunwind's unw_backtrace, which follows the .eh_frame unwind
  *   tables and works on code built without frame pointers.
@@ -24,10 +24,14 @@
  * ZM__UNWIND_MAX_DEPTH. Deeper stacks are cut: the innermost frames are
  * kept.
  *
- * Not async-signal-safe on first use in a thread: the thread's stack bounds
- * come from pthread_getattr_np, which allocates. The preload calls this
- * with its recursion guard held, so that allocation goes straight to the
- * real allocator. */
+ * Stacks: the thread's stack bounds are found once per thread from
+ * /proc/self/maps (the mapping that holds its thread control block; for
+ * the main thread, the process stack), with nothing that allocates. A
+ * capture that starts elsewhere (a signal handler on an alternate stack, a
+ * coroutine's stack) reads directly only up to the top of the alternate
+ * stack that holds it, and every frame outside a stack known to be mapped
+ * through process_vm_readv, which fails instead of faulting: a frame
+ * pointer that holds no address ends the walk, never the program. */
 #ifndef ZM_PRELOAD_UNWIND_H
 #define ZM_PRELOAD_UNWIND_H
 

@@ -131,7 +131,7 @@ Test(reader, live_above_what_was_allocated) {
 Test(reader, unseen_frees_are_not_untrusted) {
   void *base = record(3, 5);
   zmr_proc *r = zmr_proc_at(base, 0);
-  r->unseen_frees = 2;
+  r->slots[0].unseen_frees = 2;
   zmc_proc p;
   cr_assert_null(read0(base, &p), "%s", p.untrusted);
   cr_assert_eq(p.live_blocks, -2);

@@ -37,6 +37,21 @@ Test(sizes, requested_size_and_no_site) {
   cr_assert_eq(zmp_sizes_take(addr(2), 10 + (4u << 20), &s), 10 + (4u << 20));
 }
 
+/* A block the table never saw is told apart (a double free, a foreign
+ * pointer); the slack comes back as stored, unknown when it was too wide. */
+Test(sizes, remove_tells_unseen_blocks) {
+  zmp_site s = {9, 9, 9};
+  cr_assert_eq(zmp_sizes_remove(addr(30), &s), ZMP_UNSEEN);
+  cr_assert_eq(s.count, 0);
+  cr_assert(zmp_sizes_put(addr(30), 100, 120, NULL));
+  cr_assert_eq(zmp_sizes_remove(addr(30), &s), 20);
+  cr_assert_eq(zmp_sizes_remove(addr(30), &s), ZMP_UNSEEN); /* the second free */
+  cr_assert(zmp_sizes_put(addr(31), 10, 10 + (4u << 20), NULL));
+  size_t slack = zmp_sizes_remove(addr(31), &s);
+  cr_assert_eq(slack, ZMP_SLACK_UNKNOWN);
+  cr_assert_eq(zmp_sizes_requested(64, slack), 64);
+}
+
 Test(sizes, site_kept_with_the_block) {
   zmp_site want = {42, 3, 3000}, got;
   cr_assert(zmp_sizes_put(addr(5), 1000, 1016, &want));
