@@ -32,6 +32,12 @@ aborts() {
   grep -q "$1" zmem.err || fail "no '$1' from the C library: $(head -3 zmem.err)"
 }
 
+# summary PYTHON-EXPRESSION: holds for the JSON report's summary, d.
+summary() {
+  python3 -c 'import json, sys; d = json.load(open("r.json"))["summary"]
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$1" || fail "report: $1 is false: $(head -c 600 r.json)"
+}
+
 case $TEST in
 double_free_small)
   same -- "$H/zmem_hostile_double_free" small
@@ -46,7 +52,9 @@ double_free_fastbin)
   # Undetected by the C library: the program goes on, and the report
   # stays consistent (the second free is one zmem never saw allocated).
   same -- "$H/zmem_hostile_double_free" fastbin
-  [ "$RC" = 0 ] || fail "status $RC" ;;
+  [ "$RC" = 0 ] || fail "status $RC"
+  summary 'd["unseen_frees"] == 1 and d["processes_untrusted"] == 0 and d["leaked_blocks"] == 0'
+  grep -q "1 free of blocks zmem never saw" report.txt || fail "report: $(head -5 report.txt)" ;;
 double_free_realloc)
   same -- "$H/zmem_hostile_double_free" realloc
   [ "$RC" = 134 ] || fail "status $RC, wanted 134" ;;
@@ -55,11 +63,13 @@ foreign_stack)
   aborts "free(): invalid" ;;
 foreign_raw)
   same -- "$H/zmem_hostile_foreign_free" raw
-  [ "$RC" = 0 ] || fail "status $RC" ;;
+  [ "$RC" = 0 ] || fail "status $RC"
+  summary 'd["unseen_frees"] >= 1 and d["processes_untrusted"] == 0' ;;
 handler_alloc)
   for i in 1 2 3; do
     same -- "$H/zmem_hostile_handler_alloc"
-    [ "$RC" = 0 ] || fail "status $RC" ;
+    [ "$RC" = 0 ] || fail "status $RC"
+    summary 'd["processes_untrusted"] == 0' 
   done ;;
 altstack_fp)
   same --sites --unwind fp -- "$H/zmem_hostile_odd_stack" altstack
@@ -77,6 +87,8 @@ altstack_modes)
 clone)
   same -- "$H/zmem_hostile_clone_child"
   [ "$RC" = 0 ] || fail "status $RC"
+  summary 'd["processes_sharing_record"] == 1'
+  grep -q "1 process shared its parent's record" report.txt || fail "report: $(head -6 report.txt)"
   # The child counted itself in its parent's record as it exited.
   "$ZMEM" run --quiet -- "$H/zmem_hostile_clone_child" check >out.txt 2>err.txt ||
     fail "status $? ($(head -3 err.txt))"
@@ -95,7 +107,8 @@ fd_reused)
   same -- bash -c 'n=${ZMEM_RUN_FD:-3}; eval "exec $n<empty"; ls empty; echo "$(cat empty)x"'
   [ "$RC" = 0 ] || fail "status $RC"
   # It reopened the record through the launcher: still profiled.
-  grep -q "exit 0  ls empty" report.txt || fail "ls not profiled: $(tail -5 report.txt)" ;;
+  grep -q "exit 0  ls empty" report.txt || fail "ls not profiled: $(tail -5 report.txt)"
+  summary 'd["processes_reattached"] >= 1' ;;
 fd_closed)
   : >empty
   same -- bash -c 'n=${ZMEM_RUN_FD:-3}; eval "exec $n<&-"; ls empty 2>&1; true'
