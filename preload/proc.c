@@ -231,7 +231,10 @@ void zmp_proc_init(void) {
   pid_t pid = getpid();
   zmr_proc *old = find_running(pid); /* this pid before exec */
   zmr_proc *parent = old ? old : find_running(getppid());
-  bool first = !old && getppid() == hdr->launcher_pid;
+  /* The launcher's own child, and the first to claim a record: zmem run
+   * is a child subreaper, so an orphan that execs later also has the
+   * launcher for its parent. */
+  bool first = !old && getppid() == hdr->launcher_pid && atomic_load(&hdr->nprocs) == 0;
   if ((hdr->flags & ZMR_FLAG_NO_CHILDREN) && !first)
     return;
   zmr_proc *p = claim();
