@@ -156,21 +156,9 @@ static uint64_t random_token(void) {
 }
 
 static void fill_header(zmr_header *h, const zmc_launch_opts *o) {
-  memset(h, 0, sizeof *h);
-  h->magic = ZMR_MAGIC;
-  h->version = ZMR_VERSION;
-  h->header_size = ZMR_HEADER_BYTES;
-  h->proc_size = (uint32_t)ZMR_PROC_BYTES;
-  h->slot_size = (uint32_t)sizeof(zmr_slot);
-  h->max_procs = ZMR_MAX_PROCS;
-  h->max_slots = ZMR_MAX_SLOTS;
-  h->token = random_token();
-  h->total_size = ZMR_PROCS_END;
+  zmr_header_init(h, random_token());
   h->flags = o->children ? 0 : ZMR_FLAG_NO_CHILDREN;
   h->launcher_pid = getpid();
-  h->sections[0].kind = ZMR_SECTION_PROCS;
-  h->sections[0].offset = ZMR_PROCS_OFFSET;
-  h->sections[0].size = ZMR_PROCS_END - ZMR_PROCS_OFFSET;
 }
 
 /* ---------------------------------------------------------------- child */

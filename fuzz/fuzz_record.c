@@ -99,15 +99,7 @@ static void make_image(void) {
   if (image == MAP_FAILED)
     abort();
   zmr_header *h = &wrote;
-  h->magic = ZMR_MAGIC;
-  h->version = ZMR_VERSION;
-  h->header_size = ZMR_HEADER_BYTES;
-  h->proc_size = (uint32_t)ZMR_PROC_BYTES;
-  h->slot_size = (uint32_t)sizeof(zmr_slot);
-  h->max_procs = ZMR_MAX_PROCS;
-  h->max_slots = ZMR_MAX_SLOTS;
-  h->token = 0x1234;
-  h->total_size = ZMR_PROCS_END;
+  zmr_header_init(h, 0x1234);
   atomic_store(&h->nprocs, PROCS);
   memcpy(image, h, sizeof *h);
   for (uint32_t i = 0; i < PROCS; i++)

@@ -196,6 +196,22 @@ _Static_assert(offsetof(zmr_proc, published_requested) == 384 &&
                    offsetof(zmr_proc, ext) == 512,
                "the fields added after base_blocks fit the padding");
 
+/* A header as the launcher writes it: this build's format and sizes, the
+ * token, and the process records' section; flags and times left zero. */
+static inline void zmr_header_init(zmr_header *h, uint64_t token) {
+  *h = (zmr_header){.magic = ZMR_MAGIC,
+                    .version = ZMR_VERSION,
+                    .header_size = ZMR_HEADER_BYTES,
+                    .proc_size = (uint32_t)ZMR_PROC_BYTES,
+                    .slot_size = (uint32_t)sizeof(zmr_slot),
+                    .max_procs = ZMR_MAX_PROCS,
+                    .max_slots = ZMR_MAX_SLOTS,
+                    .token = token,
+                    .total_size = ZMR_PROCS_END};
+  h->sections[0] = (zmr_section){ZMR_SECTION_PROCS, 0, ZMR_PROCS_OFFSET,
+                                 ZMR_PROCS_END - ZMR_PROCS_OFFSET};
+}
+
 static inline zmr_proc *zmr_proc_at(void *base, uint32_t i) {
   return (zmr_proc *)((char *)base + ZMR_PROCS_OFFSET + (uint64_t)i * ZMR_PROC_BYTES);
 }

@@ -11,16 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void note_pid(void) {
-  const char *path = getenv("ZMEM_TEST_PIDS");
-  int fd = path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
-  if (fd < 0)
-    return;
-  char line[32];
-  int n = snprintf(line, sizeof line, "%d\n", (int)getpid());
-  (void)!write(fd, line, (size_t)n);
-  close(fd);
-}
+#include "testpids.h"
 
 /* Returns once the daemon has noted its pid. */
 static void daemonise(void) {
