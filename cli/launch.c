@@ -1,9 +1,9 @@
 #define _GNU_SOURCE /* memfd_create, pidfd */
 #include "launch.h"
+#include "proctree.h"
 #include "sites_run.h"
 #include "read.h"
 
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -397,135 +397,14 @@ static void guard_end(guard *g) {
   g->sfd = -1;
 }
 
-typedef struct proc_entry {
-  int pid, ppid;
-  unsigned long long start; /* start time: a pid and its start name a process */
-  char state;
-} proc_entry;
-
-static bool read_stat(int pid, proc_entry *e) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return false;
-  buf[n] = 0;
-  char *rp = strrchr(buf, ')'); /* the command may hold spaces and ')' */
-  e->pid = pid;
-  return rp && sscanf(rp + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
-                              " %*s %*s %*s %*s %*s %llu",
-                      &e->state, &e->ppid, &e->start) == 3;
-}
-
-/* Every process on the system, from /proc; *n entries (free the result). */
-static proc_entry *all_procs(size_t *n) {
-  *n = 0;
-  DIR *d = opendir("/proc");
-  if (!d)
-    return NULL;
-  size_t cap = 256;
-  proc_entry *v = malloc(cap * sizeof *v);
-  struct dirent *de;
-  while (v && (de = readdir(d))) {
-    char *end;
-    long pid = strtol(de->d_name, &end, 10);
-    if (*end || pid <= 0)
-      continue;
-    if (*n == cap) {
-      proc_entry *w = realloc(v, (cap *= 2) * sizeof *v);
-      if (!w)
-        break;
-      v = w;
-    }
-    if (read_stat((int)pid, &v[*n]))
-      ++*n;
-  }
-  closedir(d);
-  return v;
-}
-
-typedef struct killed_set {
-  proc_entry *v;
-  size_t n, cap;
-} killed_set;
-
-static bool already_killed(const killed_set *k, const proc_entry *e) {
-  for (size_t i = 0; i < k->n; i++)
-    if (k->v[i].pid == e->pid && k->v[i].start == e->start)
-      return true;
-  return false;
-}
-
-/* One pass: SIGKILL to each live descendant of zmem not signalled yet;
- * the number signalled. */
-static size_t kill_pass(killed_set *k) {
-  size_t n, sent = 0;
-  proc_entry *all = all_procs(&n);
-  if (!all)
-    return 0;
-  /* The descendants, in passes that each add a generation: mine[i], and
-   * the same as a bitmap by pid for the parent look-up. */
-  int self = getpid(), top = self;
-  for (size_t i = 0; i < n; i++)
-    top = all[i].pid > top ? all[i].pid : top;
-  bool *mine = calloc(n ? n : 1, sizeof *mine);
-  unsigned char *bits = calloc((size_t)top / 8 + 1, 1);
-  if (bits)
-    bits[self / 8] |= (unsigned char)(1u << (self % 8));
-  for (bool grew = mine && bits; grew;) {
-    grew = false;
-    for (size_t i = 0; i < n; i++) {
-      int pp = all[i].ppid;
-      if (!mine[i] && pp > 0 && pp <= top && (bits[pp / 8] >> (pp % 8) & 1)) {
-        mine[i] = grew = true;
-        bits[all[i].pid / 8] |= (unsigned char)(1u << (all[i].pid % 8));
-      }
-    }
-  }
-  free(bits);
-  for (size_t i = 0; mine && i < n; i++) {
-    if (!mine[i] || all[i].state == 'Z' || already_killed(k, &all[i]))
-      continue;
-    if (k->n == k->cap) {
-      size_t cap = k->cap ? k->cap * 2 : 64;
-      proc_entry *w = realloc(k->v, cap * sizeof *w);
-      if (!w)
-        break;
-      k->v = w;
-      k->cap = cap;
-    }
-    if (kill(all[i].pid, SIGKILL) == 0) {
-      k->v[k->n++] = all[i];
-      sent++;
-    }
-  }
-  free(mine);
-  free(all);
-  return sent;
-}
-
-/* SIGKILL to the program's whole tree: every descendant of zmem (orphans
- * included: zmem is their subreaper), in passes until one finds no new
- * process (a process with SIGKILL pending cannot fork). The number killed. */
-static unsigned kill_tree(void) {
-  killed_set k = {0};
-  for (int pass = 0; pass < 100 && kill_pass(&k) > 0; pass++)
-    ;
-  free(k.v);
-  return (unsigned)k.n;
-}
-
+/* SIGKILL to the program's whole tree: every descendant of zmem. */
 static void escalate(guard *g, zmc_run *run, int why, int sig) {
   g->deadline = 0;
   if (run->kill_reason)
     return;
   run->kill_reason = why;
   run->kill_signal = sig;
-  run->killed_procs = kill_tree();
+  run->killed_procs = zmc_kill_tree();
 }
 
 /* Reads the signals that came: the first from outside is forwarded to the
@@ -565,27 +444,6 @@ static int pidfd_for(pid_t pid) {
 #endif
 }
 
-/* Reaps without blocking: 1 when pid ended (*status, *ru), 0 when it
- * runs, -1 when it cannot be waited for. With any, also the orphans that
- * reparented to zmem. */
-static int reap(pid_t pid, bool any, int *status, struct rusage *ru) {
-  for (;;) {
-    int st;
-    struct rusage r;
-    pid_t got = wait4(any ? -1 : pid, &st, WNOHANG, &r);
-    if (got == pid) {
-      *status = st;
-      *ru = r;
-      return 1;
-    }
-    if (got > 0)
-      continue;
-    if (got < 0 && errno == EINTR)
-      continue;
-    return got < 0 ? -1 : 0;
-  }
-}
-
 /* Milliseconds to wait in poll: the interval, or less up to the deadline. */
 static int wait_ms(const guard *g, unsigned interval_ms) {
   if (!g->deadline)
@@ -602,7 +460,7 @@ static int watch(pid_t pid, guard *g, const void *base, sampler *sp, zmc_run *ru
   int pfd = pidfd_for(pid), status = 0;
   for (;;) {
     sample(base, sp, run, start, false);
-    int r = reap(pid, g->forward, &status, ru);
+    int r = zmc_reap(pid, g->forward, &status, ru);
     if (r != 0) {
       if (r < 0)
         status = 0;
