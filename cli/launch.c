@@ -1,9 +1,10 @@
 #define _GNU_SOURCE /* memfd_create, pidfd */
 #include "launch.h"
+#include "proctree.h"
 #include "sites_run.h"
 #include "read.h"
+#include "signals.h"
 
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -310,251 +309,6 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
   }
 }
 
-/* -------------------------------------------------------------- signals */
-
-/* zmem run forwards these to the program (unless zmem inherited them
- * ignored: the program then ignores them too). */
-static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
-
-/* After the first forwarded signal, the program's tree gets SIGKILL when
- * it still runs this long later (docs/run.md, "Signals"). */
-#define ZMC_GRACE_NS ((uint64_t)ZMC_GRACE_S * 1000000000u)
-
-/* The launcher's signal state while the program runs. With forwarding,
- * the signals (and SIGCHLD) are blocked and read from a signalfd in the
- * watch loop: no work in a handler. Without (a sweep's steps), SIGINT and
- * SIGQUIT are ignored while waiting, as a shell does. */
-typedef struct guard {
-  bool forward;
-  int sfd; /* the signalfd, or -1 */
-  sigset_t set, old_mask;
-  struct sigaction old_int, old_quit, old_chld;
-  uint64_t deadline; /* the grace period's end, 0: none */
-  uint32_t first_sender; /* pid that sent the first forwarded signal */
-  uint64_t first_ns;     /* when it came */
-} guard;
-
-/* A repeat of the first signal from its sender within this time is the
- * same request, not a second one: GNU timeout, for one, signals its child
- * and then its whole process group, so zmem gets the signal twice. */
-#define ZMC_REPEAT_NS ((uint64_t)1000000000u)
-
-static void guard_start(guard *g, bool forward) {
-  g->forward = forward;
-  g->sfd = -1;
-  g->deadline = 0;
-  if (!forward) {
-    struct sigaction ign = {.sa_handler = SIG_IGN};
-    sigaction(SIGINT, &ign, &g->old_int);
-    sigaction(SIGQUIT, &ign, &g->old_quit);
-    return;
-  }
-  sigemptyset(&g->set);
-  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
-    struct sigaction sa;
-    if (sigaction(forwarded[i], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
-      sigaddset(&g->set, forwarded[i]);
-  }
-  /* An inherited SIG_IGN (or SA_NOCLDWAIT) for SIGCHLD would reap the
-   * program behind waitpid's back; the program gets it back before exec. */
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
-  sigaction(SIGCHLD, &dfl, &g->old_chld);
-  sigaddset(&g->set, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &g->set, &g->old_mask);
-  g->sfd = signalfd(-1, &g->set, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (g->sfd < 0) /* no descriptor left: the signals act as without zmem run's care */
-    sigprocmask(SIG_SETMASK, &g->old_mask, NULL);
-  /* Orphans of the program's tree reparent to zmem, which reaps them and
-   * can find them all when it must kill the tree. */
-  (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
-}
-
-/* In the child before exec: the dispositions and mask zmem started with. */
-static void guard_child(const guard *g, pid_t launcher) {
-  if (!g->forward) {
-    sigaction(SIGINT, &g->old_int, NULL);
-    sigaction(SIGQUIT, &g->old_quit, NULL);
-    return;
-  }
-  sigaction(SIGCHLD, &g->old_chld, NULL);
-  sigprocmask(SIG_SETMASK, &g->old_mask, NULL);
-  /* SIGKILL of zmem kills the program too, as it would have without zmem
-   * in between (docs/run.md); if zmem is already gone, at once. */
-  (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != launcher)
-    raise(SIGKILL);
-}
-
-/* After the program ended. The forwarded signals stay blocked: one that
- * comes now is dropped, and zmem finishes the report. */
-static void guard_end(guard *g) {
-  if (!g->forward) {
-    sigaction(SIGINT, &g->old_int, NULL);
-    sigaction(SIGQUIT, &g->old_quit, NULL);
-    return;
-  }
-  if (g->sfd >= 0)
-    close(g->sfd);
-  g->sfd = -1;
-}
-
-typedef struct proc_entry {
-  int pid, ppid;
-  unsigned long long start; /* start time: a pid and its start name a process */
-  char state;
-} proc_entry;
-
-static bool read_stat(int pid, proc_entry *e) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return false;
-  buf[n] = 0;
-  char *rp = strrchr(buf, ')'); /* the command may hold spaces and ')' */
-  e->pid = pid;
-  return rp && sscanf(rp + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
-                              " %*s %*s %*s %*s %*s %llu",
-                      &e->state, &e->ppid, &e->start) == 3;
-}
-
-/* Every process on the system, from /proc; *n entries (free the result). */
-static proc_entry *all_procs(size_t *n) {
-  *n = 0;
-  DIR *d = opendir("/proc");
-  if (!d)
-    return NULL;
-  size_t cap = 256;
-  proc_entry *v = malloc(cap * sizeof *v);
-  struct dirent *de;
-  while (v && (de = readdir(d))) {
-    char *end;
-    long pid = strtol(de->d_name, &end, 10);
-    if (*end || pid <= 0)
-      continue;
-    if (*n == cap) {
-      proc_entry *w = realloc(v, (cap *= 2) * sizeof *v);
-      if (!w)
-        break;
-      v = w;
-    }
-    if (read_stat((int)pid, &v[*n]))
-      ++*n;
-  }
-  closedir(d);
-  return v;
-}
-
-typedef struct killed_set {
-  proc_entry *v;
-  size_t n, cap;
-} killed_set;
-
-static bool already_killed(const killed_set *k, const proc_entry *e) {
-  for (size_t i = 0; i < k->n; i++)
-    if (k->v[i].pid == e->pid && k->v[i].start == e->start)
-      return true;
-  return false;
-}
-
-/* One pass: SIGKILL to each live descendant of zmem not signalled yet;
- * the number signalled. */
-static size_t kill_pass(killed_set *k) {
-  size_t n, sent = 0;
-  proc_entry *all = all_procs(&n);
-  if (!all)
-    return 0;
-  /* The descendants, in passes that each add a generation: mine[i], and
-   * the same as a bitmap by pid for the parent look-up. */
-  int self = getpid(), top = self;
-  for (size_t i = 0; i < n; i++)
-    top = all[i].pid > top ? all[i].pid : top;
-  bool *mine = calloc(n ? n : 1, sizeof *mine);
-  unsigned char *bits = calloc((size_t)top / 8 + 1, 1);
-  if (bits)
-    bits[self / 8] |= (unsigned char)(1u << (self % 8));
-  for (bool grew = mine && bits; grew;) {
-    grew = false;
-    for (size_t i = 0; i < n; i++) {
-      int pp = all[i].ppid;
-      if (!mine[i] && pp > 0 && pp <= top && (bits[pp / 8] >> (pp % 8) & 1)) {
-        mine[i] = grew = true;
-        bits[all[i].pid / 8] |= (unsigned char)(1u << (all[i].pid % 8));
-      }
-    }
-  }
-  free(bits);
-  for (size_t i = 0; mine && i < n; i++) {
-    if (!mine[i] || all[i].state == 'Z' || already_killed(k, &all[i]))
-      continue;
-    if (k->n == k->cap) {
-      size_t cap = k->cap ? k->cap * 2 : 64;
-      proc_entry *w = realloc(k->v, cap * sizeof *w);
-      if (!w)
-        break;
-      k->v = w;
-      k->cap = cap;
-    }
-    if (kill(all[i].pid, SIGKILL) == 0) {
-      k->v[k->n++] = all[i];
-      sent++;
-    }
-  }
-  free(mine);
-  free(all);
-  return sent;
-}
-
-/* SIGKILL to the program's whole tree: every descendant of zmem (orphans
- * included: zmem is their subreaper), in passes until one finds no new
- * process (a process with SIGKILL pending cannot fork). The number killed. */
-static unsigned kill_tree(void) {
-  killed_set k = {0};
-  for (int pass = 0; pass < 100 && kill_pass(&k) > 0; pass++)
-    ;
-  free(k.v);
-  return (unsigned)k.n;
-}
-
-static void escalate(guard *g, zmc_run *run, int why, int sig) {
-  g->deadline = 0;
-  if (run->kill_reason)
-    return;
-  run->kill_reason = why;
-  run->kill_signal = sig;
-  run->killed_procs = kill_tree();
-}
-
-/* Reads the signals that came: the first from outside is forwarded to the
- * program and starts the grace period; a second kills the tree. Signals
- * from the terminal (the kernel's, SI_KERNEL: ^C, ^\, hangup) went to the
- * whole foreground process group, the program included, and are not sent
- * again. */
-static void on_signals(guard *g, pid_t pid, zmc_run *run) {
-  struct signalfd_siginfo si;
-  while (read(g->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-    int sig = (int)si.ssi_signo;
-    if (sig == SIGCHLD || si.ssi_code == SI_KERNEL)
-      continue;
-    if (!run->stop_signal) {
-      run->stop_signal = sig;
-      kill(pid, sig);
-      g->first_sender = si.ssi_pid;
-      g->first_ns = now_ns();
-      g->deadline = g->first_ns + ZMC_GRACE_NS;
-    } else if (sig == run->stop_signal && si.ssi_pid == g->first_sender &&
-               now_ns() - g->first_ns < ZMC_REPEAT_NS) {
-      continue; /* the same request, sent to the group too */
-    } else {
-      escalate(g, run, ZMC_KILL_SECOND_SIGNAL, sig);
-    }
-  }
-}
-
 /* ------------------------------------------------------------- waiting */
 
 static int pidfd_for(pid_t pid) {
@@ -566,60 +320,29 @@ static int pidfd_for(pid_t pid) {
 #endif
 }
 
-/* Reaps without blocking: 1 when pid ended (*status, *ru), 0 when it
- * runs, -1 when it cannot be waited for. With any, also the orphans that
- * reparented to zmem. */
-static int reap(pid_t pid, bool any, int *status, struct rusage *ru) {
-  for (;;) {
-    int st;
-    struct rusage r;
-    pid_t got = wait4(any ? -1 : pid, &st, WNOHANG, &r);
-    if (got == pid) {
-      *status = st;
-      *ru = r;
-      return 1;
-    }
-    if (got > 0)
-      continue;
-    if (got < 0 && errno == EINTR)
-      continue;
-    return got < 0 ? -1 : 0;
-  }
-}
-
-/* Milliseconds to wait in poll: the interval, or less up to the deadline. */
-static int wait_ms(const guard *g, unsigned interval_ms) {
-  if (!g->deadline)
-    return (int)interval_ms;
-  uint64_t t = now_ns();
-  uint64_t left = g->deadline > t ? (g->deadline - t) / 1000000 + 1 : 0;
-  return left < interval_ms ? (int)left : (int)interval_ms;
-}
-
 /* Waits for pid, sampling every interval and handling zmem's own signals;
  * returns its wait status. */
-static int watch(pid_t pid, guard *g, const void *base, sampler *sp, zmc_run *run,
+static int watch(pid_t pid, zmc_guard *g, const void *base, sampler *sp, zmc_run *run,
                  uint64_t start, unsigned interval_ms, struct rusage *ru) {
   int pfd = pidfd_for(pid), status = 0;
   for (;;) {
     sample(base, sp, run, start, false);
-    int r = reap(pid, g->forward, &status, ru);
+    int r = zmc_reap(pid, g->forward, &status, ru);
     if (r != 0) {
       if (r < 0)
         status = 0;
       break;
     }
-    if (g->deadline && now_ns() >= g->deadline)
-      escalate(g, run, ZMC_KILL_GRACE, 0);
+    zmc_guard_check(g, run);
     struct pollfd p[2] = {{pfd, POLLIN, 0}, {g->sfd, POLLIN, 0}};
     if (pfd >= 0 || g->sfd >= 0) {
-      (void)poll(p, 2, wait_ms(g, interval_ms));
+      (void)poll(p, 2, zmc_guard_wait_ms(g, interval_ms));
     } else {
       struct timespec ts = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000};
       nanosleep(&ts, NULL);
     }
     if (g->sfd >= 0)
-      on_signals(g, pid, run);
+      zmc_guard_read(g, pid, run);
   }
   if (pfd >= 0)
     close(pfd);
@@ -671,19 +394,19 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   uint64_t start = now_ns();
   wrote.start_ns = start;
   memcpy(base, &wrote, sizeof wrote);
-  static guard g;
-  guard_start(&g, o->forward_signals);
+  static zmc_guard g;
+  zmc_guard_start(&g, o->forward_signals);
   pid_t launcher = getpid();
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
     fprintf(stderr, "zmem: fork: %s\n", strerror(errno));
-    guard_end(&g);
+    zmc_guard_end(&g);
     free_env(env, own);
     return 125;
   }
   if (pid == 0) {
-    guard_child(&g, launcher);
+    zmc_guard_child(&g, launcher);
     execve(path, argv, env);
     fprintf(stderr, "zmem: %s: %s\n", path, strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
@@ -693,7 +416,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   memset(&ru, 0, sizeof ru);
   int status = watch(pid, &g, base, &sp, run, start, o->interval_ms, &ru);
   run->wall_s = (double)(now_ns() - start) / 1e9;
-  guard_end(&g);
+  zmc_guard_end(&g);
   /* Descendants may still run (daemons, orphans); the figures are what the
    * record holds when the first process ends. */
   sample(base, &sp, run, start, true);

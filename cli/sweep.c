@@ -12,11 +12,11 @@
 #include "args.h"
 #include "faultopt.h"
 #include "launch.h"
+#include "proctree.h"
 #include "sites_run.h"
 #include "summary.h"
 #include "unwind.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -51,14 +51,6 @@ typedef struct job {
   zmc_step res;
 } job;
 
-/* pid is the runner of a live job; pid -1: any job is live. */
-static bool is_runner(pid_t pid, const job *jobs, unsigned n) {
-  for (unsigned k = 0; k < n; k++)
-    if (jobs[k].pid && (pid == -1 || jobs[k].pid == pid))
-      return true;
-  return false;
-}
-
 typedef struct ctx {
   zmc_sweep *s;
   char path[PATH_MAX], preload[PATH_MAX];
@@ -78,78 +70,15 @@ static double now_s(void) {
 
 /* ----------------------------------------------------- what steps left */
 
-/* The parent of pid from /proc/PID/stat, or -1. */
-static pid_t parent_of(const char *pid) {
-  char path[sizeof "/proc//stat" + NAME_MAX], buf[512];
-  snprintf(path, sizeof path, "/proc/%s/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-  if (fd >= 0)
-    close(fd);
-  buf[n > 0 ? n : 0] = 0;
-  char *end = strrchr(buf, ')'); /* the name may hold anything */
-  int ppid;
-  return end && sscanf(end + 1, " %*c %d", &ppid) == 1 ? ppid : -1;
-}
-
-/* Where the kernel has no children list: every process's parent. */
-static long scan_children(pid_t *out, size_t cap) {
-  DIR *d = opendir("/proc");
-  if (!d)
-    return -1;
-  long n = 0;
-  pid_t self = getpid();
-  for (struct dirent *e; (size_t)n < cap && (e = readdir(d));)
-    if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && parent_of(e->d_name) == self)
-      out[n++] = (pid_t)atoi(e->d_name);
-  closedir(d);
-  return n;
-}
-
-/* This process's children (its one thread's); -1 when /proc cannot say. */
-static long children(pid_t *out, size_t cap) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-  FILE *f = fopen(path, "re");
-  if (!f)
-    return scan_children(out, cap);
-  long n = 0;
-  int pid;
-  while ((size_t)n < cap && fscanf(f, "%d", &pid) == 1)
-    out[n++] = pid;
-  fclose(f);
-  return n;
-}
-
-/* Kills and reaps this process's children other than the runners in
- * jobs, until none is left; their children come here in turn (a child
- * subreaper). With no runner left, every child goes, as wait() confirms:
- * a children list read while children come and go may miss one. */
+/* Kills and reaps what the steps left: this process's children other
+ * than the runners of live jobs. */
 static void end_strays(const job *jobs, unsigned n) {
-  bool alone = !is_runner(-1, jobs, n);
-  for (int idle = 0; idle < 1000;) {
-    pid_t pids[1024 + 64]; /* above the most runners (--jobs) */
-    long got = children(pids, sizeof pids / sizeof *pids), strays = 0;
-    if (got < 0)
-      return;
-    for (long i = 0; i < got; i++)
-      if (!is_runner(pids[i], jobs, n) && kill(pids[i], SIGKILL) == 0)
-        pids[strays++] = pids[i];
-    for (long i = 0; i < strays; i++)
-      while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
-        ;
-    if (strays)
-      continue;
-    if (!alone) /* a stray the list missed goes at the next call */
-      return;
-    pid_t w = waitpid(-1, NULL, WNOHANG);
-    if (w < 0 && errno != EINTR)
-      return;
-    if (w == 0) { /* a child the list did not show yet */
-      idle++;
-      nanosleep(&(struct timespec){0, 1000000}, NULL);
-    }
-  }
+  pid_t runners[1024]; /* the most jobs (--jobs) */
+  size_t k = 0;
+  for (unsigned i = 0; i < n && k < sizeof runners / sizeof *runners; i++)
+    if (jobs[i].pid)
+      runners[k++] = jobs[i].pid;
+  zmc_end_children(runners, k);
 }
 
 /* ---------------------------------------------------------- the runner */
@@ -217,7 +146,7 @@ static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
   if (!r.launch_rc)
     fill(&r, &run);
   (void)!write(wfd, &r, sizeof r); /* below PIPE_BUF: one piece */
-  end_strays(NULL, 0);
+  zmc_end_children(NULL, 0);
   _exit(0);
 }
 

@@ -1,0 +1,32 @@
+/* This process's descendants, found in /proc: its children, the whole
+ * tree below it, SIGKILL of it, and reaping. `zmem run` and the runners and
+ * sweep of `zmem sweep` are child subreapers, so what their programs leave
+ * running (orphans, daemons in a session of their own) is theirs to find
+ * and end here. */
+#ifndef ZMC_PROCTREE_H
+#define ZMC_PROCTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/* This process's children (its one thread's) into out, at most cap; the
+ * number, or -1 when /proc cannot say. */
+long zmc_children(pid_t *out, size_t cap);
+
+/* SIGKILL to every descendant of this process, in passes until one finds
+ * no new process; the number killed. Reaps none of them. */
+unsigned zmc_kill_tree(void);
+
+/* Kills and reaps this process's children other than the n in spare,
+ * until none is left; their children come here in turn (a child
+ * subreaper). With none spared, until wait() finds no child. */
+void zmc_end_children(const pid_t *spare, size_t n);
+
+/* Reaps without blocking: 1 when pid ended (*status, *ru), 0 when it
+ * runs, -1 when it cannot be waited for. With any, also the orphans that
+ * reparented here. */
+int zmc_reap(pid_t pid, bool any, int *status, struct rusage *ru);
+
+#endif
