@@ -1,31 +1,37 @@
 /* The live blocks, keyed by address: requested sizes and sites.
  *
  * The lean layout keeps nothing next to a block, and the allocator only
- * knows the usable size, so the bytes a program asked for are kept here: a
- * hash table split into shards by address, each an open-addressing table
- * with linear probing and backward-shift deletion, guarded by its own spin
- * lock and grown by doubling into fresh pages from mmap (never malloc).
- * Threads that touch different shards share no cache line.
+ * knows the usable size, so the bytes a program asked for are kept here,
+ * in a shadow map: one 32-bit cell per 16 bytes of address (the C
+ * library's blocks start 16 bytes apart at least, so a block owns the cell
+ * of its address / 16). A cell holds a live bit, a site bit and the
+ * block's slack, usable minus requested bytes, in 20 bits; a slack that
+ * does not fit is stored as SLACK_UNKNOWN and the block counts as
+ * requested = usable. An allocation stores its cell, a free loads and
+ * clears it: no lock, no probe. The program's own hand-over of a pointer
+ * orders the two between threads (relaxed atomics, so that the race
+ * detector agrees); a free of a block whose cell is clear, a double free
+ * or a block zmem never saw, is told apart without touching the block.
  *
- * An entry is one 64-bit word: the address divided by 16 (43 bits cover
- * the 47-bit user address space of x86-64 and AArch64) and the block's
- * slack, usable minus requested bytes, in 20 bits, with one bit between
- * them that says the block has a site (below). A slack that does not fit
- * is stored as SLACK_UNKNOWN and the block counts as requested = usable.
- * So the table costs 8 bytes per live block at a load of at most 2/3:
- * 12 bytes per live block on average, 16 at most.
+ * The map has three levels, so that nothing large is reserved up front
+ * (a flat map fails under RLIMIT_AS, strict overcommit and valgrind): a
+ * static top array (1 MiB, only the pages written take memory), middle
+ * arrays of pointers covering 1 GiB of address each (128 KiB), and leaves
+ * of cells covering 64 KiB of address each (16 KiB), both mapped from mmap
+ * on first use and installed with a compare-and-swap. Leaves are never
+ * unmapped. Only the pages of a leaf that the heap touches become
+ * resident: at most 8 bytes per live block of the smallest size (32 bytes),
+ * less for larger ones.
  *
  * When the run records allocation sites, a block's site (stack-table entry
- * and weights, 16 bytes) is kept in a value array parallel to the entries,
- * mapped for a shard when the shard first stores a site: one look-up under
- * one lock serves both the size and the site, on allocation and on free.
- * Then a slot costs 24 bytes: 36 bytes per live block on average, 48 at
- * most, in the shards that hold a site (with --sample, a shard gets its
- * value array with its first sampled block). A block without a site costs
- * nothing more: its entry's site bit is clear, and its value slot is never
- * read or written. A fork child unmaps the value arrays (the parent's
- * sites are not its own); an inherited entry whose site bit is set then
- * finds no array, or a zeroed slot in one mapped later, so no site. */
+ * and weights, 16 bytes) is kept in a side table, only for blocks with a
+ * site (their cell's site bit): a hash table split into shards by address,
+ * each an open-addressing table with linear probing and backward-shift
+ * deletion, guarded by its own spin lock and grown by doubling into fresh
+ * pages from mmap (never malloc). A slot costs 24 bytes (a key word and
+ * the site) at a load of at most 2/3. A fork child unmaps the sites (the
+ * parent's are not its own) and keeps the cells: an inherited cell whose
+ * site bit is set then finds no site. */
 #include "sizes.h"
 
 #include <stdatomic.h>
@@ -94,13 +100,6 @@ __attribute__((noinline, cold)) static void lock_slow(shard *s) {
 static inline void lock(shard *s) {
   if (__builtin_expect(atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire), 0))
     lock_slow(s);
-}
-
-/* The lock when it is free (one exchange). The common paths below take it
- * so and leave every other case to a function of its own: then they call
- * nothing and need no registers saved. */
-static inline bool try_lock(shard *s) {
-  return !atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire);
 }
 
 static inline void unlock(shard *s) {
@@ -186,53 +185,26 @@ __attribute__((noinline, cold)) static int add_values(shard *s) {
   return s->val != NULL;
 }
 
-/* Puts entry e of key k (and site, when not NULL) into s, whose lock the
- * caller holds; releases it. */
+/* Puts entry e of key k and its site into s, whose lock the caller holds;
+ * releases it. False when no memory is left (nothing is stored). */
 static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
-  if (s->count >= s->limit && !grow(s)) {
+  if ((s->count >= s->limit && !grow(s)) || (!s->val && !add_values(s))) {
     unlock(s);
     return false;
   }
   size_t i = find(s, k);
   s->count += !s->tab[i];
-  bool stored = !site;
-  if (site && (s->val || add_values(s))) {
-    s->val[i] = *site;
-    e |= SITE_BIT;
-    stored = true;
-  }
-  s->tab[i] = e;
-  unlock(s);
-  return stored;
-}
-
-/* The rare puts: a site to store, a table to grow, or a lock held by
- * another thread (taken is false then). */
-__attribute__((noinline)) static bool put_slow(shard *s, bool taken, uint64_t k, entry e,
-                                               const zmp_site *site) {
-  if (!taken)
-    lock(s);
-  return insert(s, k, e, site);
-}
-
-bool zmp_sizes_put(const void *p, size_t requested, size_t held,
-                   const zmp_site *site) {
-  uint64_t k = (uintptr_t)p >> 4;
-  if (!k || k >> (64 - KEY_SHIFT))
-    return false; /* outside the 47-bit address space: counted as usable */
-  size_t slack = held - requested;
-  entry e = k << KEY_SHIFT | (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
-  shard *s = shard_of(k);
-  if (site && !site->count)
-    site = NULL;
-  bool taken = try_lock(s);
-  if (__builtin_expect(!taken || site || s->count >= s->limit, 0))
-    return put_slow(s, taken, k, e, site);
-  size_t i = find(s, k);
-  s->count += !s->tab[i];
+  s->val[i] = *site;
   s->tab[i] = e;
   unlock(s);
   return true;
+}
+
+/* Stores block k's site; false when no memory is left for it. */
+__attribute__((noinline)) static bool sites_put(uint64_t k, const zmp_site *site) {
+  shard *s = shard_of(k);
+  lock(s);
+  return insert(s, k, k << KEY_SHIFT | SITE_BIT, site);
 }
 
 /* Removes slot i, shifting back the entries after it that probed past it. */
@@ -273,18 +245,130 @@ static inline size_t take(shard *s, uint64_t k, zmp_site *site) {
   return slack;
 }
 
-__attribute__((noinline)) static size_t take_contended(shard *s, uint64_t k,
-                                                       zmp_site *site) {
+/* Takes block k's site out of the side table (count 0: none). */
+__attribute__((noinline)) static void sites_take(uint64_t k, zmp_site *site) {
+  shard *s = shard_of(k);
   lock(s);
-  return take(s, k, site);
+  take(s, k, site);
+}
+
+/* ------------------------------------------------------- the shadow map */
+
+/* A cell: LIVE | SITE_BIT? | slack. 0: no live block starts there. */
+#define LIVE ((uint32_t)1 << 31)
+#define LEAF_BITS 12 /* cells per leaf: 64 KiB of address */
+#define MID_BITS 14  /* leaves per middle array (128 KiB): 1 GiB of address */
+#define TOP_BITS (64 - KEY_SHIFT - LEAF_BITS - MID_BITS) /* the rest of 47 bits */
+_Static_assert(TOP_BITS == 17, "a 43-bit key: address / 16 below 2^47");
+
+typedef _Atomic uint32_t cell;
+typedef cell *_Atomic leaf_ref;
+static leaf_ref *_Atomic top[(size_t)1 << TOP_BITS];
+
+static inline size_t top_index(uint64_t k) { return (size_t)(k >> (LEAF_BITS + MID_BITS)); }
+static inline size_t mid_index(uint64_t k) {
+  return (size_t)(k >> LEAF_BITS) & (((size_t)1 << MID_BITS) - 1);
+}
+static inline size_t cell_index(uint64_t k) {
+  return (size_t)k & (((size_t)1 << LEAF_BITS) - 1);
+}
+
+/* Installs a zeroed mapping of bytes at *ref unless another thread did
+ * first; what is there afterwards (NULL when no memory is left). */
+static void *install(void *_Atomic *ref, size_t bytes) {
+  void *fresh = map_zeroed(bytes), *seen = NULL;
+  if (!fresh)
+    return atomic_load_explicit(ref, memory_order_acquire);
+  if (atomic_compare_exchange_strong_explicit(ref, &seen, fresh, memory_order_acq_rel,
+                                              memory_order_acquire))
+    return fresh;
+  unmap(fresh, bytes);
+  return seen;
+}
+
+/* Key k's cell, mapping its middle array and leaf as needed; NULL when
+ * no memory is left. */
+__attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
+  void *_Atomic *mref = (void *_Atomic *)&top[top_index(k)];
+  leaf_ref *mid = atomic_load_explicit(mref, memory_order_acquire);
+  if (!mid && !(mid = install(mref, sizeof(leaf_ref) << MID_BITS)))
+    return NULL;
+  void *_Atomic *lref = (void *_Atomic *)&mid[mid_index(k)];
+  cell *leaf = atomic_load_explicit(lref, memory_order_acquire);
+  if (!leaf && !(leaf = install(lref, sizeof(cell) << LEAF_BITS)))
+    return NULL;
+  return &leaf[cell_index(k)];
+}
+
+/* Key k's cell, or NULL when its leaf is not mapped. */
+static inline cell *cell_of(uint64_t k) {
+  leaf_ref *mid = atomic_load_explicit(&top[top_index(k)], memory_order_acquire);
+  if (__builtin_expect(!mid, 0))
+    return NULL;
+  cell *leaf = atomic_load_explicit(&mid[mid_index(k)], memory_order_acquire);
+  return __builtin_expect(leaf != NULL, 1) ? &leaf[cell_index(k)] : NULL;
+}
+
+/* Whether p lies in the 47-bit user address space the map covers. */
+static inline bool in_map(const void *p) { return !((uintptr_t)p >> 47); }
+
+/* The puts that call something: a leaf to map, a site to store, or a
+ * block that replaces a live one with a site (freed past zmem), whose
+ * site is dropped. */
+__attribute__((noinline)) static bool put_rare(uint64_t k, uint32_t c,
+                                               const zmp_site *site) {
+  cell *at = cell_of(k);
+  if (!at && !(at = cell_mapped(k)))
+    return false;
+  if (atomic_load_explicit(at, memory_order_relaxed) & (uint32_t)SITE_BIT) {
+    zmp_site old;
+    sites_take(k, &old);
+  }
+  bool stored = true;
+  if (site && site->count) {
+    stored = sites_put(k, site);
+    if (stored)
+      c |= (uint32_t)SITE_BIT;
+  }
+  atomic_store_explicit(at, c, memory_order_relaxed);
+  return stored;
+}
+
+/* The common path calls nothing, so it saves no registers. */
+bool zmp_sizes_put(const void *p, size_t requested, size_t held,
+                   const zmp_site *site) {
+  if (!in_map(p))
+    return false; /* unseen when freed */
+  uint64_t k = (uintptr_t)p >> 4;
+  size_t slack = held - requested;
+  uint32_t c = LIVE | (uint32_t)(slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
+  cell *at = cell_of(k);
+  if (__builtin_expect(!at || (site && site->count) ||
+                           (atomic_load_explicit(at, memory_order_relaxed) &
+                            (uint32_t)SITE_BIT),
+                       0))
+    return put_rare(k, c, site);
+  atomic_store_explicit(at, c, memory_order_relaxed);
+  return true;
+}
+
+/* A freed block's site, and its slack. */
+__attribute__((noinline)) static size_t take_site(uint64_t k, zmp_site *site, size_t slack) {
+  sites_take(k, site);
+  return slack;
 }
 
 size_t zmp_sizes_remove(const void *p, zmp_site *site) {
-  uint64_t k = (uintptr_t)p >> 4;
-  shard *s = shard_of(k);
-  if (__builtin_expect(!try_lock(s), 0))
-    return take_contended(s, k, site);
-  return take(s, k, site);
+  site->count = 0;
+  cell *at = in_map(p) ? cell_of((uintptr_t)p >> 4) : NULL;
+  uint32_t c = at ? atomic_load_explicit(at, memory_order_relaxed) : 0;
+  if (__builtin_expect(!c, 0))
+    return ZMP_UNSEEN;
+  atomic_store_explicit(at, 0, memory_order_relaxed);
+  size_t slack = c & SLACK_UNKNOWN; /* == ZMP_SLACK_UNKNOWN when unknown */
+  if (__builtin_expect(c & (uint32_t)SITE_BIT, 0))
+    return take_site((uintptr_t)p >> 4, site, slack);
+  return slack;
 }
 
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {

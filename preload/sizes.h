@@ -1,6 +1,8 @@
 /* The live blocks: each one's requested size (the lean layout stores none)
  * and, when the run records allocation sites, the stack-table entry it was
- * counted in. Thread-safe; never calls malloc (tables come from mmap). */
+ * counted in. Thread-safe (a block's put and remove ordered by the
+ * program's hand-over of the pointer); never calls malloc (tables come
+ * from mmap). */
 #ifndef ZMP_SIZES_H
 #define ZMP_SIZES_H
 
@@ -20,9 +22,9 @@ typedef struct zmp_site {
 /* Remembers that p, whose usable size is held, was requested with
  * `requested` bytes, and its site (NULL or count 0: none); replaces an old
  * entry. True when the entry and the site were both stored. When no memory
- * is left for the table the entry is dropped (the free then counts the
- * usable size), or only the site is (the caller leaves the block out of
- * the stack table). */
+ * is left for the table the entry is dropped (the free then finds the
+ * block unseen), or only the site is (the caller leaves the block out of
+ * the stack table). Blocks start 16 bytes apart at least. */
 bool zmp_sizes_put(const void *p, size_t requested, size_t held,
                    const zmp_site *site);
 

@@ -10,10 +10,12 @@
 
 static void *addr(uintptr_t i) { return (void *)(0x7f0000000000u + i * 48); }
 
-/* Scattered addresses, all different (an odd multiplier is a bijection
- * modulo 2^43), so that entries collide and deletions shift them back. */
+/* Scattered addresses in a 64 MiB heap, all different (an odd multiplier
+ * is a bijection modulo 2^22), so that the sites' entries collide and
+ * deletions shift them back. */
 static void *scattered(uintptr_t i) {
-  return (void *)((((i + 1) * 0x9e3779b97f4a7c15u) & ((UINT64_C(1) << 43) - 1)) << 4);
+  return (void *)(0x7e0000000000u +
+                  ((((i + 1) * 0x9e3779b97f4a7c15u) & ((UINT64_C(1) << 22) - 1)) << 4));
 }
 
 static zmp_site site_of(uintptr_t i) {
@@ -68,6 +70,29 @@ Test(sizes, site_kept_with_the_block) {
   cr_assert_eq(got.count, 0);
 }
 
+/* Blocks the map has no leaf for, or that lie outside the 47-bit address
+ * space, are unseen; a neighbour in the same leaf is unseen too. */
+Test(sizes, unmapped_and_foreign_addresses_are_unseen) {
+  zmp_site s;
+  cr_assert_eq(zmp_sizes_remove((void *)0x100000000000u, &s), ZMP_UNSEEN);
+  cr_assert_eq(zmp_sizes_remove((void *)0xffff800000001000u, &s), ZMP_UNSEEN);
+  cr_assert(!zmp_sizes_put((void *)0xffff800000001000u, 10, 16, NULL));
+  cr_assert_eq(zmp_sizes_remove((void *)0xffff800000001000u, &s), ZMP_UNSEEN);
+  cr_assert(zmp_sizes_put(addr(40), 10, 24, NULL));
+  cr_assert_eq(zmp_sizes_remove(addr(41), &s), ZMP_UNSEEN);
+  cr_assert_eq(zmp_sizes_take(addr(40), 24, &s), 10);
+}
+
+/* A block stored over a live one (the old one freed past zmem) replaces
+ * its size and drops its site. */
+Test(sizes, a_block_over_a_live_one_drops_its_site) {
+  zmp_site s = {3, 1, 100}, got;
+  cr_assert(zmp_sizes_put(addr(50), 100, 104, &s));
+  cr_assert(zmp_sizes_put(addr(50), 60, 72, NULL));
+  cr_assert_eq(zmp_sizes_take(addr(50), 72, &got), 60);
+  cr_assert_eq(got.count, 0);
+}
+
 /* Enough blocks to grow every shard several times, neighbouring ones and
  * scattered ones, taken out in another order: each size and site must
  * follow its entry through growth and backward shifts. */
@@ -116,8 +141,9 @@ Test(sizes, fork_child_forgets_sites_not_sizes) {
   cr_assert_eq(got.count, 0);
 }
 
-/* What the table maps is reported: at least 12 bytes a live block (8 a
- * slot, at most 2/3 full), 36 with sites, and never less than before. */
+/* What the table maps is reported: at least 4 bytes per 16 bytes of heap
+ * (12 for blocks 48 bytes apart), 36 more per block with a site (24 a
+ * slot, at most 2/3 full), and never less than before. */
 Test(sizes, mapped_bytes_reported) {
   uint64_t peak = UINT64_MAX;
   zmp_sizes_report_to(&peak);
@@ -125,17 +151,17 @@ Test(sizes, mapped_bytes_reported) {
   uint64_t start = peak;
   enum { N = 100000 };
   for (uintptr_t i = 0; i < N; i++)
-    cr_assert(zmp_sizes_put(scattered(i), 100, 112, NULL));
+    cr_assert(zmp_sizes_put(addr(i), 20, 32, NULL));
   cr_assert_geq(peak, start + 12 * (uint64_t)N, "%llu bytes", (unsigned long long)peak);
   for (uintptr_t i = 0; i < N; i++) {
     zmp_site s = site_of(i);
-    cr_assert(zmp_sizes_put(scattered(N + i), 100, 112, &s));
+    cr_assert(zmp_sizes_put(addr(N + i), 20, 32, &s));
   }
   cr_assert_geq(peak, start + 36 * (uint64_t)N + 12 * (uint64_t)N);
   uint64_t high = peak;
   zmp_site got;
   for (uintptr_t i = 0; i < 2 * N; i++)
-    zmp_sizes_take(scattered(i), 112, &got);
+    zmp_sizes_take(addr(i), 32, &got);
   cr_assert_eq(peak, high, "a peak does not go down");
   zmp_sizes_report_to(NULL);
 }
