@@ -254,16 +254,18 @@ __attribute__((noinline)) static void sites_take(uint64_t k, zmp_site *site) {
 
 /* ------------------------------------------------------- the shadow map */
 
-/* A cell: LIVE | SITE_BIT? | slack. 0: no live block starts there. */
-#define LIVE ((uint32_t)1 << 31)
-#define LEAF_BITS 12 /* cells per leaf: 64 KiB of address */
-#define MID_BITS 14  /* leaves per middle array (128 KiB): 1 GiB of address */
-#define TOP_BITS (64 - KEY_SHIFT - LEAF_BITS - MID_BITS) /* the rest of 47 bits */
-_Static_assert(TOP_BITS == 17, "a 43-bit key: address / 16 below 2^47");
+/* A cell: LIVE | SITE_BIT? | slack. 0: no live block starts there. The
+ * common paths are in sizes.h. */
+#define LIVE ZMP_CELL_LIVE
+#define LEAF_BITS ZMP_LEAF_BITS
+#define MID_BITS ZMP_MID_BITS
+_Static_assert(ZMP_CELL_SITE == SITE_BIT, "one site bit");
+_Static_assert(ZMP_TOP_BITS == 64 - KEY_SHIFT - LEAF_BITS - MID_BITS,
+               "a 43-bit key: address / 16 below 2^47");
 
-typedef _Atomic uint32_t cell;
-typedef cell *_Atomic leaf_ref;
-static leaf_ref *_Atomic top[(size_t)1 << TOP_BITS];
+typedef zmp_cell cell;
+typedef zmp_leaf_ref leaf_ref;
+leaf_ref *_Atomic zmp__top[(size_t)1 << ZMP_TOP_BITS];
 
 static inline size_t top_index(uint64_t k) { return (size_t)(k >> (LEAF_BITS + MID_BITS)); }
 static inline size_t mid_index(uint64_t k) {
@@ -289,7 +291,7 @@ static void *install(void *_Atomic *ref, size_t bytes) {
 /* Key k's cell, mapping its middle array and leaf as needed; NULL when
  * no memory is left. */
 __attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
-  void *_Atomic *mref = (void *_Atomic *)&top[top_index(k)];
+  void *_Atomic *mref = (void *_Atomic *)&zmp__top[top_index(k)];
   leaf_ref *mid = atomic_load_explicit(mref, memory_order_acquire);
   if (!mid && !(mid = install(mref, sizeof(leaf_ref) << MID_BITS)))
     return NULL;
@@ -300,24 +302,11 @@ __attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
   return &leaf[cell_index(k)];
 }
 
-/* Key k's cell, or NULL when its leaf is not mapped. */
-static inline cell *cell_of(uint64_t k) {
-  leaf_ref *mid = atomic_load_explicit(&top[top_index(k)], memory_order_acquire);
-  if (__builtin_expect(!mid, 0))
-    return NULL;
-  cell *leaf = atomic_load_explicit(&mid[mid_index(k)], memory_order_acquire);
-  return __builtin_expect(leaf != NULL, 1) ? &leaf[cell_index(k)] : NULL;
-}
-
-/* Whether p lies in the 47-bit user address space the map covers. */
-static inline bool in_map(const void *p) { return !((uintptr_t)p >> 47); }
-
 /* The puts that call something: a leaf to map, a site to store, or a
  * block that replaces a live one with a site (freed past zmem), whose
  * site is dropped. */
-__attribute__((noinline)) static bool put_rare(uint64_t k, uint32_t c,
-                                               const zmp_site *site) {
-  cell *at = cell_of(k);
+bool zmp__sizes_put_rare(uint64_t k, uint32_t c, const zmp_site *site) {
+  cell *at = zmp__cell_of(k);
   if (!at && !(at = cell_mapped(k)))
     return false;
   if (atomic_load_explicit(at, memory_order_relaxed) & (uint32_t)SITE_BIT) {
@@ -334,40 +323,9 @@ __attribute__((noinline)) static bool put_rare(uint64_t k, uint32_t c,
   return stored;
 }
 
-/* The common path calls nothing, so it saves no registers. */
-bool zmp_sizes_put(const void *p, size_t requested, size_t held,
-                   const zmp_site *site) {
-  if (!in_map(p))
-    return false; /* unseen when freed */
-  uint64_t k = (uintptr_t)p >> 4;
-  size_t slack = held - requested;
-  uint32_t c = LIVE | (uint32_t)(slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
-  cell *at = cell_of(k);
-  if (__builtin_expect(!at || (site && site->count) ||
-                           (atomic_load_explicit(at, memory_order_relaxed) &
-                            (uint32_t)SITE_BIT),
-                       0))
-    return put_rare(k, c, site);
-  atomic_store_explicit(at, c, memory_order_relaxed);
-  return true;
-}
-
 /* A freed block's site, and its slack. */
-__attribute__((noinline)) static size_t take_site(uint64_t k, zmp_site *site, size_t slack) {
+size_t zmp__sizes_take_site(uint64_t k, zmp_site *site, size_t slack) {
   sites_take(k, site);
-  return slack;
-}
-
-size_t zmp_sizes_remove(const void *p, zmp_site *site) {
-  site->count = 0;
-  cell *at = in_map(p) ? cell_of((uintptr_t)p >> 4) : NULL;
-  uint32_t c = at ? atomic_load_explicit(at, memory_order_relaxed) : 0;
-  if (__builtin_expect(!c, 0))
-    return ZMP_UNSEEN;
-  atomic_store_explicit(at, 0, memory_order_relaxed);
-  size_t slack = c & SLACK_UNKNOWN; /* == ZMP_SLACK_UNKNOWN when unknown */
-  if (__builtin_expect(c & (uint32_t)SITE_BIT, 0))
-    return take_site((uintptr_t)p >> 4, site, slack);
   return slack;
 }
 
