@@ -144,7 +144,7 @@ static inline void below_free(void *p) {
     zmp_next.free(p);
 }
 /* What the allocator holds for a live block. */
-static inline size_t held_size(void *p) { return zmp_next.usable_size(p); }
+static inline size_t held_size(void *p) { return zmp_usable(p); }
 
 /* ------------------------------------------------------------- counting */
 
@@ -261,7 +261,7 @@ static inline void release(const zmp_site *site) {
 
 /* A new block p of n requested bytes. */
 static ALWAYS_INLINE void count_new(zmr_slot *s, int fn, void *p, size_t n) {
-  size_t held = held_size(p);
+  size_t held = zmp_usable_new(p);
   remember(p, n, held);
   count_alloc(s, fn, n, held);
 }
@@ -450,7 +450,7 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
       release(old_site); /* its site could not be kept */
     return;
   }
-  size_t held = held_size(q);
+  size_t held = zmp_usable_new(q);
   release(old_site); /* the block's site is the realloc's from now on */
   remember(q, n, held);
   if (likely(!me.shared))
