@@ -2,36 +2,38 @@
  *
  * The lean layout keeps nothing next to a block, and the allocator only
  * knows the usable size, so the bytes a program asked for are kept here,
- * in a shadow map: one 32-bit cell per 16 bytes of address (the C
+ * in a shadow map: one 16-bit cell per 16 bytes of address (the C
  * library's blocks start 16 bytes apart at least, so a block owns the cell
- * of its address / 16). A cell holds a live bit, a site bit and the
- * block's slack, usable minus requested bytes, in 20 bits; a slack that
- * does not fit is stored as SLACK_UNKNOWN and the block counts as
- * requested = usable. An allocation stores its cell, a free loads and
- * clears it: no lock, no probe. The program's own hand-over of a pointer
- * orders the two between threads (relaxed atomics, so that the race
- * detector agrees); a free of a block whose cell is clear, a double free
- * or a block zmem never saw, is told apart without touching the block.
+ * of its address / 16). A cell holds a live bit and the block's slack,
+ * usable minus requested bytes, when it is below 16 KiB - 1 (as it always
+ * is for glibc's heap chunks and nearly always for its mapped ones). An
+ * allocation stores its cell, a free loads and clears it: no lock, no
+ * probe. The program's own hand-over of a pointer orders the two between
+ * threads (relaxed atomics, so that the race detector agrees); a free of a
+ * block whose cell is clear, a double free or a block zmem never saw, is
+ * told apart without touching the block.
  *
  * The map has three levels, so that nothing large is reserved up front
  * (a flat map fails under RLIMIT_AS, strict overcommit and valgrind): a
  * static top array (1 MiB, only the pages written take memory), middle
  * arrays of pointers covering 1 GiB of address each (128 KiB), and leaves
- * of cells covering 64 KiB of address each (16 KiB), both mapped from mmap
+ * of cells covering 64 KiB of address each (8 KiB), both mapped from mmap
  * on first use and installed with a compare-and-swap. Leaves are never
  * unmapped. Only the pages of a leaf that the heap touches become
- * resident: at most 8 bytes per live block of the smallest size (32 bytes),
- * less for larger ones.
+ * resident: 2 bytes per 16 bytes of heap, at most 4 per live block (the
+ * smallest block takes 32 bytes).
  *
- * When the run records allocation sites, a block's site (stack-table entry
- * and weights, 16 bytes) is kept in a side table, only for blocks with a
- * site (their cell's site bit): a hash table split into shards by address,
- * each an open-addressing table with linear probing and backward-shift
- * deletion, guarded by its own spin lock and grown by doubling into fresh
- * pages from mmap (never malloc). A slot costs 24 bytes (a key word and
- * the site) at a load of at most 2/3. A fork child unmaps the sites (the
- * parent's are not its own) and keeps the cells: an inherited cell whose
- * site bit is set then finds no site. */
+ * A block whose slack is wider, or that has a site (when the run records
+ * allocation sites: its stack-table entry and weights, 16 bytes), has its
+ * cell say so, and its slack (in 20 bits: a wider one is stored as
+ * SLACK_UNKNOWN, and the block counts as requested = usable) and site kept
+ * in a side table: a hash table split into shards by address, each an
+ * open-addressing table with linear probing and backward-shift deletion,
+ * guarded by its own spin lock and grown by doubling into fresh pages from
+ * mmap (never malloc). A slot costs 8 bytes, 24 with a site, at a load of
+ * at most 2/3. A fork child unmaps the sites (the parent's are not its
+ * own) and keeps the cells and slacks: an inherited block with a site then
+ * finds none. */
 #include "sizes.h"
 
 #include <stdatomic.h>
@@ -185,26 +187,31 @@ __attribute__((noinline, cold)) static int add_values(shard *s) {
   return s->val != NULL;
 }
 
-/* Puts entry e of key k and its site into s, whose lock the caller holds;
- * releases it. False when no memory is left (nothing is stored). */
+/* Puts entry e of key k (and its site, when not NULL) into s, whose lock
+ * the caller holds; releases it. False when no memory is left (nothing is
+ * stored). */
 static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
-  if ((s->count >= s->limit && !grow(s)) || (!s->val && !add_values(s))) {
+  if ((s->count >= s->limit && !grow(s)) || (site && !s->val && !add_values(s))) {
     unlock(s);
     return false;
   }
   size_t i = find(s, k);
   s->count += !s->tab[i];
-  s->val[i] = *site;
+  if (site)
+    s->val[i] = *site;
   s->tab[i] = e;
   unlock(s);
   return true;
 }
 
-/* Stores block k's site; false when no memory is left for it. */
-__attribute__((noinline)) static bool sites_put(uint64_t k, const zmp_site *site) {
+/* Stores block k's slack (20 bits) and site (NULL: none) aside; false
+ * when no memory is left for them. */
+__attribute__((noinline)) static bool aside_put(uint64_t k, size_t slack, const zmp_site *site) {
   shard *s = shard_of(k);
+  entry e = k << KEY_SHIFT | (site ? SITE_BIT : 0) |
+            (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
   lock(s);
-  return insert(s, k, k << KEY_SHIFT | SITE_BIT, site);
+  return insert(s, k, e, site);
 }
 
 /* Removes slot i, shifting back the entries after it that probed past it. */
@@ -245,21 +252,23 @@ static inline size_t take(shard *s, uint64_t k, zmp_site *site) {
   return slack;
 }
 
-/* Takes block k's site out of the side table (count 0: none). */
-__attribute__((noinline)) static void sites_take(uint64_t k, zmp_site *site) {
+/* Takes block k's entry out of the side table: its slack (ZMP_UNSEEN:
+ * none) and its site (count 0: none). */
+__attribute__((noinline)) static size_t aside_take(uint64_t k, zmp_site *site) {
   shard *s = shard_of(k);
   lock(s);
-  take(s, k, site);
+  return take(s, k, site);
 }
 
 /* ------------------------------------------------------- the shadow map */
 
-/* A cell: LIVE | SITE_BIT? | slack. 0: no live block starts there. The
- * common paths are in sizes.h. */
+/* A cell: LIVE | slack below WIDE, or LIVE | WIDE (the slack is aside),
+ * or LIVE | SITE | WIDE (the slack and the site are aside). 0: no live
+ * block starts there. The common paths are in sizes.h. */
 #define LIVE ZMP_CELL_LIVE
+#define WIDE ZMP_CELL_WIDE
 #define LEAF_BITS ZMP_LEAF_BITS
 #define MID_BITS ZMP_MID_BITS
-_Static_assert(ZMP_CELL_SITE == SITE_BIT, "one site bit");
 _Static_assert(ZMP_TOP_BITS == 64 - KEY_SHIFT - LEAF_BITS - MID_BITS,
                "a 43-bit key: address / 16 below 2^47");
 
@@ -302,31 +311,36 @@ __attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
   return &leaf[cell_index(k)];
 }
 
-/* The puts that call something: a leaf to map, a site to store, or a
- * block that replaces a live one with a site (freed past zmem), whose
- * site is dropped. */
-bool zmp__sizes_put_rare(uint64_t k, uint32_t c, const zmp_site *site) {
+/* The puts that call something: a leaf to map, a slack or a site to put
+ * aside, or a block that replaces a live one whose entry is aside (the old
+ * one was freed past zmem), which is dropped. */
+bool zmp__sizes_put_rare(uint64_t k, size_t slack, const zmp_site *site) {
   cell *at = zmp__cell_of(k);
   if (!at && !(at = cell_mapped(k)))
     return false;
-  if (atomic_load_explicit(at, memory_order_relaxed) & (uint32_t)SITE_BIT) {
+  if (zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed))) {
     zmp_site old;
-    sites_take(k, &old);
+    aside_take(k, &old);
   }
+  if (site && !site->count)
+    site = NULL;
   bool stored = true;
-  if (site && site->count) {
-    stored = sites_put(k, site);
+  uint16_t c = (uint16_t)(LIVE | (slack < WIDE ? slack : WIDE));
+  if (site || slack >= WIDE) {
+    stored = aside_put(k, slack, site);
     if (stored)
-      c |= (uint32_t)SITE_BIT;
+      c = (uint16_t)(LIVE | WIDE | (site ? ZMP_CELL_SITE : 0));
+    /* Otherwise the site is not kept, nor a wide slack: the free finds
+     * no entry aside and counts the block as requested = usable. */
   }
   atomic_store_explicit(at, c, memory_order_relaxed);
   return stored;
 }
 
-/* A freed block's site, and its slack. */
-size_t zmp__sizes_take_site(uint64_t k, zmp_site *site, size_t slack) {
-  sites_take(k, site);
-  return slack;
+/* A freed block whose entry is aside: its slack and site. */
+size_t zmp__sizes_take_rare(uint64_t k, zmp_site *site) {
+  size_t slack = aside_take(k, site);
+  return slack == ZMP_UNSEEN ? SLACK_UNKNOWN : slack;
 }
 
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {

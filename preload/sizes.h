@@ -24,8 +24,9 @@ typedef struct zmp_site {
  * `requested` bytes, and its site (NULL or count 0: none); replaces an old
  * entry. True when the entry and the site were both stored. When no memory
  * is left for the table the entry is dropped (the free then finds the
- * block unseen), or only the site is (the caller leaves the block out of
- * the stack table). Blocks start 16 bytes apart at least. */
+ * block unseen, or counts it as requested = usable when its slack was too
+ * wide for its cell), or only the site is (the caller leaves the block out
+ * of the stack table). Blocks start 16 bytes apart at least. */
 static inline bool zmp_sizes_put(const void *p, size_t requested, size_t held,
                                  const zmp_site *site);
 
@@ -65,22 +66,29 @@ void zmp_sizes_after_fork(bool child);
  * block's cell, a remove loads and clears it; whatever calls something
  * (a leaf to map, a site) is left to sizes.c. */
 
-#define ZMP_CELL_LIVE ((uint32_t)1 << 31)
-#define ZMP_CELL_SITE ((uint32_t)1 << 20)
+#define ZMP_CELL_LIVE ((uint16_t)1 << 15)
+#define ZMP_CELL_SITE ((uint16_t)1 << 14) /* the site is in the side table */
+#define ZMP_CELL_WIDE ((uint16_t)0x3fff)  /* the slack is in the side table */
 #define ZMP_LEAF_BITS 12 /* cells per leaf: 64 KiB of address */
 #define ZMP_MID_BITS 14  /* leaves per middle array: 1 GiB of address */
 #define ZMP_TOP_BITS 17  /* middle arrays: the rest of the 43-bit key */
 
-typedef _Atomic uint32_t zmp_cell;
+typedef _Atomic uint16_t zmp_cell;
 typedef zmp_cell *_Atomic zmp_leaf_ref;
 extern __attribute__((visibility("hidden"))) zmp_leaf_ref *_Atomic
     zmp__top[(size_t)1 << ZMP_TOP_BITS];
 
-bool zmp__sizes_put_rare(uint64_t k, uint32_t c, const zmp_site *site);
-size_t zmp__sizes_take_site(uint64_t k, zmp_site *site, size_t slack);
+bool zmp__sizes_put_rare(uint64_t k, size_t slack, const zmp_site *site);
+size_t zmp__sizes_take_rare(uint64_t k, zmp_site *site);
 
 /* Whether p lies in the 47-bit user address space the map covers. */
 static inline bool zmp__in_map(const void *p) { return !((uintptr_t)p >> 47); }
+
+/* Whether a cell sends its block to the side table (a site, or a slack
+ * too wide for the cell). */
+static inline bool zmp__cell_aside(uint16_t c) {
+  return (c & (uint16_t)~ZMP_CELL_LIVE) >= ZMP_CELL_WIDE;
+}
 
 /* Key k's cell (k: the address / 16), or NULL when its leaf is not mapped. */
 static inline zmp_cell *zmp__cell_of(uint64_t k) {
@@ -101,27 +109,25 @@ static inline bool zmp_sizes_put(const void *p, size_t requested, size_t held,
     return false; /* unseen when freed */
   uint64_t k = (uintptr_t)p >> 4;
   size_t slack = held - requested;
-  uint32_t c = ZMP_CELL_LIVE | (uint32_t)(slack < ZMP_SLACK_UNKNOWN ? slack : ZMP_SLACK_UNKNOWN);
   zmp_cell *at = zmp__cell_of(k);
-  if (__builtin_expect(!at || (site && site->count) ||
-                           (atomic_load_explicit(at, memory_order_relaxed) & ZMP_CELL_SITE),
+  if (__builtin_expect(!at || slack >= ZMP_CELL_WIDE || (site && site->count) ||
+                           zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed)),
                        0))
-    return zmp__sizes_put_rare(k, c, site);
-  atomic_store_explicit(at, c, memory_order_relaxed);
+    return zmp__sizes_put_rare(k, slack, site);
+  atomic_store_explicit(at, (uint16_t)(ZMP_CELL_LIVE | slack), memory_order_relaxed);
   return true;
 }
 
 static inline size_t zmp_sizes_remove(const void *p, zmp_site *site) {
   site->count = 0;
   zmp_cell *at = zmp__in_map(p) ? zmp__cell_of((uintptr_t)p >> 4) : NULL;
-  uint32_t c = at ? atomic_load_explicit(at, memory_order_relaxed) : 0;
+  uint16_t c = at ? atomic_load_explicit(at, memory_order_relaxed) : 0;
   if (__builtin_expect(!c, 0))
     return ZMP_UNSEEN;
   atomic_store_explicit(at, 0, memory_order_relaxed);
-  size_t slack = c & ZMP_SLACK_UNKNOWN;
-  if (__builtin_expect(c & ZMP_CELL_SITE, 0))
-    return zmp__sizes_take_site((uintptr_t)p >> 4, site, slack);
-  return slack;
+  if (__builtin_expect(zmp__cell_aside(c), 0))
+    return zmp__sizes_take_rare((uintptr_t)p >> 4, site);
+  return c & ZMP_CELL_WIDE;
 }
 
 #endif
