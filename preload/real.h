@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct zmp_real {
   void *(*malloc)(size_t);
@@ -64,8 +65,7 @@ bool zmp_real_init(void);
 extern unsigned char zmp__arena[ZMP_ARENA_BYTES];
 void *zmp_arena_alloc(size_t n);
 static inline bool zmp_in_arena(const void *p) {
-  return (const unsigned char *)p >= zmp__arena &&
-         (const unsigned char *)p < zmp__arena + ZMP_ARENA_BYTES;
+  return (uintptr_t)p - (uintptr_t)zmp__arena < ZMP_ARENA_BYTES; /* one compare */
 }
 size_t zmp_arena_size(const void *p); /* the size requested for p */
 
