@@ -206,7 +206,7 @@ static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
 
 /* Stores block k's slack (20 bits) and site (NULL: none) aside; false
  * when no memory is left for them. */
-__attribute__((noinline)) static bool aside_put(uint64_t k, size_t slack, const zmp_site *site) {
+static inline bool aside_put(uint64_t k, size_t slack, const zmp_site *site) {
   shard *s = shard_of(k);
   entry e = k << KEY_SHIFT | (site ? SITE_BIT : 0) |
             (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
@@ -254,7 +254,7 @@ static inline size_t take(shard *s, uint64_t k, zmp_site *site) {
 
 /* Takes block k's entry out of the side table: its slack (ZMP_UNSEEN:
  * none) and its site (count 0: none). */
-__attribute__((noinline)) static size_t aside_take(uint64_t k, zmp_site *site) {
+static inline size_t aside_take(uint64_t k, zmp_site *site) {
   shard *s = shard_of(k);
   lock(s);
   return take(s, k, site);
@@ -314,8 +314,7 @@ __attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
 /* The puts that call something: a leaf to map, a slack or a site to put
  * aside, or a block that replaces a live one whose entry is aside (the old
  * one was freed past zmem), which is dropped. */
-bool zmp__sizes_put_rare(uint64_t k, size_t slack, const zmp_site *site) {
-  cell *at = zmp__cell_of(k);
+bool zmp__sizes_put_rare(cell *at, uint64_t k, size_t slack, const zmp_site *site) {
   if (!at && !(at = cell_mapped(k)))
     return false;
   if (zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed))) {

@@ -78,7 +78,7 @@ typedef zmp_cell *_Atomic zmp_leaf_ref;
 extern __attribute__((visibility("hidden"))) zmp_leaf_ref *_Atomic
     zmp__top[(size_t)1 << ZMP_TOP_BITS];
 
-bool zmp__sizes_put_rare(uint64_t k, size_t slack, const zmp_site *site);
+bool zmp__sizes_put_rare(zmp_cell *at, uint64_t k, size_t slack, const zmp_site *site);
 size_t zmp__sizes_take_rare(uint64_t k, zmp_site *site);
 
 /* Whether p lies in the 47-bit user address space the map covers. */
@@ -113,7 +113,7 @@ static inline bool zmp_sizes_put(const void *p, size_t requested, size_t held,
   if (__builtin_expect(!at || slack >= ZMP_CELL_WIDE || (site && site->count) ||
                            zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed)),
                        0))
-    return zmp__sizes_put_rare(k, slack, site);
+    return zmp__sizes_put_rare(at, k, slack, site);
   atomic_store_explicit(at, (uint16_t)(ZMP_CELL_LIVE | slack), memory_order_relaxed);
   return true;
 }
