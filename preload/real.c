@@ -2,6 +2,7 @@
 #include "real.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,9 +66,11 @@ static bool version_known(void) {
 }
 
 /* The inline read gives what the query gives, on a small block, a large
- * one and one mapped by mmap. */
+ * one and one mapped by mmap. The mapped one is above glibc's largest
+ * dynamic mmap threshold (32 MiB), so that freeing it leaves the
+ * thresholds as the program would find them; it is never touched. */
 static bool read_agrees(const zmp_real *r) {
-  static const size_t sizes[] = {24, 5000, 1 << 20};
+  static const size_t sizes[] = {24, 5000, 33 << 20};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     void *p = r->malloc(sizes[i]);
     if (!p)
@@ -93,9 +96,11 @@ static bool glibc_chunks_readable(const zmp_real *r) {
   dlclose(libc);
   if (!own || !version_known() || dl_iterate_phdr(is_malloc_tool, NULL))
     return false;
+  int saved = errno; /* a refused block sets it */
   zmp_glibc_chunks = true;
   bool agrees = read_agrees(r);
   zmp_glibc_chunks = false;
+  errno = saved;
   return agrees;
 }
 #else

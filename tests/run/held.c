@@ -1,7 +1,10 @@
 /* Leaves blocks of many kinds live (small, large, mapped, aligned, zeroed,
  * grown and shrunk) when argv[2] is 1, none when 0, and writes the sums of
  * their requested and usable sizes, the usable size asked of the allocator
- * library argv[1] itself (libc.so.6, libjemalloc.so.2, ...), not of zmem. */
+ * library argv[1] itself (libc.so.6, libjemalloc.so.2, ...), not of zmem.
+ * With argv[2] "m" (glibc only), writes whether a 200 KiB block is mapped
+ * by mmap: glibc raises its threshold for that when a mapped block is
+ * freed, so the answer changes if anything before main freed one. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
@@ -19,6 +22,12 @@ int main(int argc, char **argv) {
   size_t (*usable)(void *) = lib ? (size_t(*)(void *))dlsym(lib, "malloc_usable_size") : NULL;
   if (!usable)
     return 2;
+  if (argv[2][0] == 'm') {
+    void *p = malloc(200 << 10);
+    printf("%s\n", p && (((size_t *)p)[-1] & 2) ? "mapped" : "heap");
+    free(p);
+    return 0;
+  }
   static const size_t sizes[] = {1, 24, 100, 1000, 5000, 100000, 300000, 3 << 20};
   size_t requested = 0, held = 0, k = 0;
   if (argv[2][0] == '1') {
