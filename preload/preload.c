@@ -36,10 +36,14 @@ enum { UNINIT, INITING, READY, FAILED };
 static _Atomic int state = UNINIT;
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
-static TLS int guard;        /* inside one of our entry points */
-static TLS zmr_slot *slot;   /* this thread's slot in zmp_proc */
-static TLS unsigned slot_gen;
-static TLS bool slot_shared;
+/* The thread's state, in one block: one address computed per call. */
+typedef struct thread_state {
+  zmr_slot *slot;   /* this thread's slot in zmp_proc */
+  int guard;        /* inside one of our entry points */
+  unsigned gen;     /* zmp_generation when the slot was claimed */
+  bool shared;      /* the slot is the shared overflow slot */
+} thread_state;
+static TLS thread_state me;
 /* Its destructor publishes an exiting thread's unpublished bytes. */
 static pthread_key_t slot_key;
 static bool slot_key_ok;
@@ -74,7 +78,10 @@ static void report_table(void) {
   zmp_sizes_report_to(zmp_proc ? &zmp_proc->ext[ZMR_EXT_TABLE_PEAK] : NULL);
 }
 
+/* The child has one thread, this one: its slot was in the parent's
+ * record. */
 static void fork_child(void) {
+  me.slot = NULL;
   zmp_sizes_after_fork(true);
   zmp_proc_forked();
   report_table();
@@ -83,7 +90,7 @@ static void fork_child(void) {
 static void on_exit_hook(int code, void *arg);
 
 static void slot_gone(void *arg) {
-  if (arg == slot && slot_gen == zmp_generation)
+  if (arg == me.slot && me.gen == zmp_generation)
     zmp_slot_flush(arg);
 }
 
@@ -91,7 +98,7 @@ static void init(void) {
   int expected = UNINIT;
   if (!atomic_compare_exchange_strong(&state, &expected, INITING))
     return; /* another thread is at it: it uses the arena meanwhile */
-  guard++;
+  me.guard++;
   bool ok = zmp_real_init();
   if (ok) {
     static const zm_backend be = {"preload-next", be_malloc, be_realloc,
@@ -108,7 +115,7 @@ static void init(void) {
     zmp_sites_init(); /* after: its fork handlers run after those above */
     on_exit(on_exit_hook, NULL);
   }
-  guard--;
+  me.guard--;
   atomic_store(&state, ok ? READY : FAILED);
 }
 
@@ -137,22 +144,23 @@ static inline void below_free(void *p) {
     zmp_next.free(p);
 }
 /* What the allocator holds for a live block. */
-static inline size_t held_size(void *p) { return zmp_next.usable_size(p); }
+static inline size_t held_size(void *p) { return zmp_usable(p); }
 
 /* ------------------------------------------------------------- counting */
 
 /* The slot is set before the key: pthread_setspecific may allocate, and
  * that allocation then finds the slot in place. */
 __attribute__((noinline)) static zmr_slot *claim_slot(void) {
-  slot = zmp_slot_claim(&slot_shared);
-  slot_gen = zmp_generation;
-  if (slot_key_ok && !slot_shared)
-    (void)pthread_setspecific(slot_key, slot);
-  return slot;
+  me.slot = zmp_slot_claim(&me.shared);
+  me.gen = zmp_generation;
+  if (slot_key_ok && !me.shared)
+    (void)pthread_setspecific(slot_key, me.slot);
+  return me.slot;
 }
 
-/* The calling thread's slot (NULL when not profiling). A thread's slot is
- * good while its generation is the process's: a fork child bumps it. */
+/* The calling thread's slot (NULL when not profiling). A fork child
+ * forgets its one thread's slot (fork_child), so that it claims one in its
+ * own record. */
 __attribute__((noinline)) static zmr_slot *find_slot(void) {
   if (!zmp_proc)
     return NULL;
@@ -160,8 +168,8 @@ __attribute__((noinline)) static zmr_slot *find_slot(void) {
 }
 
 static inline zmr_slot *my_slot(void) {
-  if (likely(slot_gen == zmp_generation && slot != NULL))
-    return slot;
+  if (likely(me.slot != NULL))
+    return me.slot;
   return find_slot();
 }
 
@@ -192,7 +200,7 @@ static ALWAYS_INLINE void count_call(zmr_slot *s, bool shared, int fn, size_t by
  * malloc_usable_size). */
 __attribute__((noinline)) static void count_other(zmr_slot *s, int fn, size_t bytes,
                                                   bool failed) {
-  if (slot_shared)
+  if (me.shared)
     count_call(s, true, fn, bytes, failed);
   else
     count_call(s, false, fn, bytes, failed);
@@ -213,8 +221,8 @@ static ALWAYS_INLINE void count_alloc_as(zmr_slot *s, bool shared, int fn, size_
   zmp_slot_move(s, shared, (int64_t)n, (int64_t)held, 1);
 }
 
-static inline void count_alloc(zmr_slot *s, int fn, size_t n, size_t held) {
-  if (likely(!slot_shared))
+static ALWAYS_INLINE void count_alloc(zmr_slot *s, int fn, size_t n, size_t held) {
+  if (likely(!me.shared))
     count_alloc_as(s, false, fn, n, held);
   else
     count_alloc_as(s, true, fn, n, held);
@@ -227,8 +235,8 @@ static ALWAYS_INLINE void count_free_as(zmr_slot *s, bool shared, int fn, size_t
   zmp_slot_move(s, shared, -(int64_t)req, -(int64_t)held, -1);
 }
 
-static inline void count_free(zmr_slot *s, int fn, size_t req, size_t held) {
-  if (likely(!slot_shared))
+static ALWAYS_INLINE void count_free(zmr_slot *s, int fn, size_t req, size_t held) {
+  if (likely(!me.shared))
     count_free_as(s, false, fn, req, held);
   else
     count_free_as(s, true, fn, req, held);
@@ -252,8 +260,8 @@ static inline void release(const zmp_site *site) {
 }
 
 /* A new block p of n requested bytes. */
-static inline void count_new(zmr_slot *s, int fn, void *p, size_t n) {
-  size_t held = held_size(p);
+static ALWAYS_INLINE void count_new(zmr_slot *s, int fn, void *p, size_t n) {
+  size_t held = zmp_usable_new(p);
   remember(p, n, held);
   count_alloc(s, fn, n, held);
 }
@@ -261,18 +269,22 @@ static inline void count_new(zmr_slot *s, int fn, void *p, size_t n) {
 /* A free or realloc of a block zmem never saw allocated (see
  * zmr_slot.unseen_frees): counted as such, never in the live figures. */
 __attribute__((noinline, cold)) static void count_unseen(zmr_slot *s) {
-  bump(&s->unseen_frees, 1, slot_shared);
+  bump(&s->unseen_frees, 1, me.shared);
 }
 
 /* ---------------------------------------------------------- entry points */
 
-static bool bypass(void) {
+__attribute__((noinline)) static bool bypass_starting(int s) {
+  if (s == UNINIT && !me.guard)
+    init();
+  return atomic_load(&state) != READY || me.guard != 0;
+}
+
+static inline bool bypass(void) {
   int s = atomic_load_explicit(&state, memory_order_acquire);
   if (likely(s == READY))
-    return guard != 0;
-  if (s == UNINIT && !guard)
-    init();
-  return atomic_load(&state) != READY || guard != 0;
+    return me.guard != 0;
+  return bypass_starting(s);
 }
 
 static void *raw_malloc(size_t n) {
@@ -286,7 +298,7 @@ static inline void failed_request(void) {
 }
 
 static void *do_alloc(int fn, size_t n, size_t align) {
-  guard++;
+  me.guard++;
   void *p = align ? below_aligned(align, n) : below_malloc(n);
   if (!p)
     failed_request();
@@ -297,7 +309,7 @@ static void *do_alloc(int fn, size_t n, size_t align) {
     else
       count_other(s, fn, n, true);
   }
-  guard--;
+  me.guard--;
   return p;
 }
 
@@ -327,9 +339,9 @@ EXPORT void *calloc(size_t count, size_t size) {
   if (__builtin_mul_overflow(count, size, &n)) {
     errno = ENOMEM;
     if (!bypass() && my_slot()) {
-      guard++;
-      count_other(slot, ZMR_CALLOC, 0, true);
-      guard--;
+      me.guard++;
+      count_other(me.slot, ZMR_CALLOC, 0, true);
+      me.guard--;
     }
     return NULL;
   }
@@ -338,7 +350,7 @@ EXPORT void *calloc(size_t count, size_t size) {
       return zmp_next.calloc(count, size);
     return zmp_arena_alloc(n); /* static storage: already zero */
   }
-  guard++;
+  me.guard++;
   void *p = zeroed(n);
   zmr_slot *s = my_slot();
   if (s) {
@@ -347,7 +359,7 @@ EXPORT void *calloc(size_t count, size_t size) {
     else
       count_other(s, ZMR_CALLOC, n, true);
   }
-  guard--;
+  me.guard--;
   return p;
 }
 
@@ -379,9 +391,9 @@ EXPORT void free(void *p) {
   if (!p) {
     /* Counted (memusage counts it too), nothing else. */
     if (likely(!bypass()) && my_slot()) {
-      guard++;
-      count_other(slot, ZMR_FREE, 0, false);
-      guard--;
+      me.guard++;
+      count_other(me.slot, ZMR_FREE, 0, false);
+      me.guard--;
     }
     return;
   }
@@ -391,9 +403,9 @@ EXPORT void free(void *p) {
   if (unlikely(bypass())) {
     zmp_next.free(p);
   } else {
-    guard++;
+    me.guard++;
     free_counted(ZMR_FREE, p);
-    guard--;
+    me.guard--;
   }
   errno = saved;
 }
@@ -432,16 +444,16 @@ static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
   if (!q) {
     count_other(s, fn, n, n != 0);
     if (!n) { /* realloc(p, 0) freed p */
-      zmp_slot_move(s, slot_shared, -(int64_t)old_req, -(int64_t)old_held, -1);
+      zmp_slot_move(s, me.shared, -(int64_t)old_req, -(int64_t)old_held, -1);
       release(old_site);
     } else if (!zmp_sizes_put(p, old_req, old_held, old_site)) /* p is intact */
       release(old_site); /* its site could not be kept */
     return;
   }
-  size_t held = held_size(q);
+  size_t held = zmp_usable_new(q);
   release(old_site); /* the block's site is the realloc's from now on */
   remember(q, n, held);
-  if (likely(!slot_shared))
+  if (likely(!me.shared))
     count_resized_as(s, false, fn, p, q, n, held, old_req, old_held);
   else
     count_resized_as(s, true, fn, p, q, n, held, old_req, old_held);
@@ -463,7 +475,7 @@ __attribute__((noinline, cold)) static void *realloc_unseen(zmr_slot *s, int fn,
 static void *do_realloc(int fn, void *p, size_t n) {
   if (!p)
     return do_alloc(fn, n, 0);
-  guard++;
+  me.guard++;
   zmr_slot *s = my_slot();
   size_t old_held = 0, old_req = 0;
   zmp_site old_site = {0};
@@ -471,7 +483,7 @@ static void *do_realloc(int fn, void *p, size_t n) {
     size_t slack = zmp_sizes_remove(p, &old_site);
     if (unlikely(slack == ZMP_UNSEEN)) {
       void *q = realloc_unseen(s, fn, p, n);
-      guard--;
+      me.guard--;
       return q;
     }
     old_held = held_size(p);
@@ -482,7 +494,7 @@ static void *do_realloc(int fn, void *p, size_t n) {
     failed_request();
   if (s)
     count_realloc(s, fn, p, q, n, old_req, old_held, &old_site);
-  guard--;
+  me.guard--;
   return q;
 }
 
@@ -577,12 +589,12 @@ EXPORT size_t malloc_usable_size(void *p) {
     return zmp_arena_size(p);
   if (unlikely(bypass()))
     return atomic_load(&state) == READY ? zmp_next.usable_size(p) : 0;
-  guard++;
+  me.guard++;
   size_t n = held_size(p);
   zmr_slot *s = my_slot();
   if (s)
     count_other(s, ZMR_USABLE_SIZE, 0, false);
-  guard--;
+  me.guard--;
   return n;
 }
 

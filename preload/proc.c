@@ -358,14 +358,18 @@ void zmp_publish(_Atomic int64_t *published, _Atomic int64_t *peak, int64_t u) {
   raise_peak(peak, atomic_fetch_add_explicit(published, u, memory_order_relaxed) + u);
 }
 
+/* The unpublished part of a live figure, marked as published. */
+static int64_t publish_from(_Atomic int64_t *live, _Atomic int64_t *mark) {
+  int64_t now = atomic_load_explicit(live, memory_order_relaxed);
+  return now - atomic_exchange_explicit(mark, now, memory_order_relaxed);
+}
+
 void zmp_slot_flush(zmr_slot *s) {
   zmr_proc *p = zmp_proc;
   if (!p)
     return;
-  int64_t req = atomic_exchange_explicit(&s->unpub_requested, 0,
-                                         memory_order_relaxed);
-  int64_t held = atomic_exchange_explicit(&s->unpub_held, 0,
-                                          memory_order_relaxed);
+  int64_t req = publish_from(&s->live_requested, &s->mark_requested);
+  int64_t held = publish_from(&s->live_held, &s->mark_held);
   if (req)
     zmp_publish(&p->published_requested, &p->peak_requested, req);
   if (held)

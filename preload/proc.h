@@ -58,41 +58,47 @@ static inline __attribute__((always_inline)) void zmp__add(_Atomic int64_t *c, i
                           memory_order_relaxed);
 }
 
-/* One of the two figures (requested, held): publish past the granule,
- * otherwise note the candidate "published + mine" (exact with one thread,
- * low by at most ZMR_GRANULE per other thread). */
-static inline __attribute__((always_inline)) void zmp__move_one(_Atomic int64_t *unpub, _Atomic int64_t *cand,
-                                 _Atomic int64_t *published, _Atomic int64_t *peak,
-                                 int64_t d, bool shared) {
+/* One of the two figures (requested, held): the slot's live figure moves
+ * by d; past the granule from the figure last published (the mark), the
+ * difference is published, otherwise the candidate "published + mine" is
+ * noted (exact with one thread, low by at most ZMR_GRANULE per other
+ * thread). rises/falls: d is known to be >= 0 / <= 0 (an allocation, a
+ * free), so that the sign test compiles away. */
+static inline __attribute__((always_inline)) void zmp__move_one(
+    _Atomic int64_t *live, _Atomic int64_t *mark, _Atomic int64_t *cand,
+    _Atomic int64_t *published, _Atomic int64_t *peak, int64_t d, bool shared, bool rises,
+    bool falls) {
   if (__builtin_expect(shared, 0)) {
+    atomic_fetch_add_explicit(live, d, memory_order_relaxed);
     zmp_publish(published, peak, d);
     return;
   }
-  int64_t u = atomic_load_explicit(unpub, memory_order_relaxed) + d;
+  int64_t now = atomic_load_explicit(live, memory_order_relaxed) + d;
+  atomic_store_explicit(live, now, memory_order_relaxed);
+  int64_t u = now - atomic_load_explicit(mark, memory_order_relaxed);
   if (__builtin_expect(u > ZMR_GRANULE || u < -ZMR_GRANULE, 0)) {
-    atomic_store_explicit(unpub, 0, memory_order_relaxed);
+    atomic_store_explicit(mark, now, memory_order_relaxed);
     zmp_publish(published, peak, u);
     return;
   }
-  atomic_store_explicit(unpub, u, memory_order_relaxed);
-  if (d > 0) {
+  if (rises || (!falls && d > 0)) {
     int64_t c = atomic_load_explicit(published, memory_order_relaxed) + u;
     if (c > atomic_load_explicit(cand, memory_order_relaxed))
       atomic_store_explicit(cand, c, memory_order_relaxed);
   }
 }
 
-/* Adds to a slot's live figures and peak; owner only unless shared. */
+/* Adds to a slot's live figures and peak; owner only unless shared.
+ * blocks: 1 (an allocation), -1 (a free) or 0. */
 static inline __attribute__((always_inline)) void zmp_slot_move(zmr_slot *s, bool shared, int64_t req,
                                  int64_t held, int64_t blocks) {
   zmr_proc *p = zmp_proc;
-  zmp__add(&s->live_requested, req, shared);
-  zmp__add(&s->live_held, held, shared);
   zmp__add(&s->live_blocks, blocks, shared);
-  zmp__move_one(&s->unpub_requested, &s->cand_requested, &p->published_requested,
-                &p->peak_requested, req, shared);
-  zmp__move_one(&s->unpub_held, &s->cand_held, &p->published_held, &p->peak_held,
-                held, shared);
+  zmp__move_one(&s->live_requested, &s->mark_requested, &s->cand_requested,
+                &p->published_requested, &p->peak_requested, req, shared, blocks > 0,
+                blocks < 0);
+  zmp__move_one(&s->live_held, &s->mark_held, &s->cand_held, &p->published_held,
+                &p->peak_held, held, shared, blocks > 0, blocks < 0);
 }
 
 #endif

@@ -82,9 +82,10 @@ typedef struct zmr_slot {
   _Atomic uint64_t realloc_in_place, realloc_moved, realloc_shrunk;
   _Atomic uint64_t total_requested, total_held; /* allocated, cumulative */
   _Atomic int64_t live_requested, live_held, live_blocks;
-  /* The peak: the thread's bytes not yet published to the process's shared
-   * total (owner only), and the highest "published + unpublished" it saw. */
-  _Atomic int64_t unpub_requested, unpub_held;
+  /* The peak: the live figures when the thread last published to the
+   * process's shared total (owner only; live - mark is unpublished), and
+   * the highest "published + unpublished" it saw. */
+  _Atomic int64_t mark_requested, mark_held;
   _Atomic int64_t cand_requested, cand_held;
   _Atomic uint64_t hist[ZMR_HIST_BUCKETS]; /* allocations by requested size */
   /* Frees (free, and the old block of realloc) of blocks zmem never saw

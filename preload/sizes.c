@@ -1,31 +1,39 @@
 /* The live blocks, keyed by address: requested sizes and sites.
  *
  * The lean layout keeps nothing next to a block, and the allocator only
- * knows the usable size, so the bytes a program asked for are kept here: a
- * hash table split into shards by address, each an open-addressing table
- * with linear probing and backward-shift deletion, guarded by its own spin
- * lock and grown by doubling into fresh pages from mmap (never malloc).
- * Threads that touch different shards share no cache line.
+ * knows the usable size, so the bytes a program asked for are kept here,
+ * in a shadow map: one 16-bit cell per 16 bytes of address (the C
+ * library's blocks start 16 bytes apart at least, so a block owns the cell
+ * of its address / 16). A cell holds a live bit and the block's slack,
+ * usable minus requested bytes, when it is below 16 KiB - 1 (as it always
+ * is for glibc's heap chunks and nearly always for its mapped ones). An
+ * allocation stores its cell, a free loads and clears it: no lock, no
+ * probe. The program's own hand-over of a pointer orders the two between
+ * threads (relaxed atomics, so that the race detector agrees); a free of a
+ * block whose cell is clear, a double free or a block zmem never saw, is
+ * told apart without touching the block.
  *
- * An entry is one 64-bit word: the address divided by 16 (43 bits cover
- * the 47-bit user address space of x86-64 and AArch64) and the block's
- * slack, usable minus requested bytes, in 20 bits, with one bit between
- * them that says the block has a site (below). A slack that does not fit
- * is stored as SLACK_UNKNOWN and the block counts as requested = usable.
- * So the table costs 8 bytes per live block at a load of at most 2/3:
- * 12 bytes per live block on average, 16 at most.
+ * The map has three levels, so that nothing large is reserved up front
+ * (a flat map fails under RLIMIT_AS, strict overcommit and valgrind): a
+ * static top array (1 MiB, only the pages written take memory), middle
+ * arrays of pointers covering 1 GiB of address each (128 KiB), and leaves
+ * of cells covering 64 KiB of address each (8 KiB), both mapped from mmap
+ * on first use and installed with a compare-and-swap. Leaves are never
+ * unmapped. Only the pages of a leaf that the heap touches become
+ * resident: 2 bytes per 16 bytes of heap, at most 4 per live block (the
+ * smallest block takes 32 bytes).
  *
- * When the run records allocation sites, a block's site (stack-table entry
- * and weights, 16 bytes) is kept in a value array parallel to the entries,
- * mapped for a shard when the shard first stores a site: one look-up under
- * one lock serves both the size and the site, on allocation and on free.
- * Then a slot costs 24 bytes: 36 bytes per live block on average, 48 at
- * most, in the shards that hold a site (with --sample, a shard gets its
- * value array with its first sampled block). A block without a site costs
- * nothing more: its entry's site bit is clear, and its value slot is never
- * read or written. A fork child unmaps the value arrays (the parent's
- * sites are not its own); an inherited entry whose site bit is set then
- * finds no array, or a zeroed slot in one mapped later, so no site. */
+ * A block whose slack is wider, or that has a site (when the run records
+ * allocation sites: its stack-table entry and weights, 16 bytes), has its
+ * cell say so, and its slack (in 20 bits: a wider one is stored as
+ * SLACK_UNKNOWN, and the block counts as requested = usable) and site kept
+ * in a side table: a hash table split into shards by address, each an
+ * open-addressing table with linear probing and backward-shift deletion,
+ * guarded by its own spin lock and grown by doubling into fresh pages from
+ * mmap (never malloc). A slot costs 8 bytes, 24 with a site, at a load of
+ * at most 2/3. A fork child unmaps the sites (the parent's are not its
+ * own) and keeps the cells and slacks: an inherited block with a site then
+ * finds none. */
 #include "sizes.h"
 
 #include <stdatomic.h>
@@ -94,13 +102,6 @@ __attribute__((noinline, cold)) static void lock_slow(shard *s) {
 static inline void lock(shard *s) {
   if (__builtin_expect(atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire), 0))
     lock_slow(s);
-}
-
-/* The lock when it is free (one exchange). The common paths below take it
- * so and leave every other case to a function of its own: then they call
- * nothing and need no registers saved. */
-static inline bool try_lock(shard *s) {
-  return !atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire);
 }
 
 static inline void unlock(shard *s) {
@@ -186,53 +187,31 @@ __attribute__((noinline, cold)) static int add_values(shard *s) {
   return s->val != NULL;
 }
 
-/* Puts entry e of key k (and site, when not NULL) into s, whose lock the
- * caller holds; releases it. */
+/* Puts entry e of key k (and its site, when not NULL) into s, whose lock
+ * the caller holds; releases it. False when no memory is left (nothing is
+ * stored). */
 static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
-  if (s->count >= s->limit && !grow(s)) {
+  if ((s->count >= s->limit && !grow(s)) || (site && !s->val && !add_values(s))) {
     unlock(s);
     return false;
   }
   size_t i = find(s, k);
   s->count += !s->tab[i];
-  bool stored = !site;
-  if (site && (s->val || add_values(s))) {
+  if (site)
     s->val[i] = *site;
-    e |= SITE_BIT;
-    stored = true;
-  }
-  s->tab[i] = e;
-  unlock(s);
-  return stored;
-}
-
-/* The rare puts: a site to store, a table to grow, or a lock held by
- * another thread (taken is false then). */
-__attribute__((noinline)) static bool put_slow(shard *s, bool taken, uint64_t k, entry e,
-                                               const zmp_site *site) {
-  if (!taken)
-    lock(s);
-  return insert(s, k, e, site);
-}
-
-bool zmp_sizes_put(const void *p, size_t requested, size_t held,
-                   const zmp_site *site) {
-  uint64_t k = (uintptr_t)p >> 4;
-  if (!k || k >> (64 - KEY_SHIFT))
-    return false; /* outside the 47-bit address space: counted as usable */
-  size_t slack = held - requested;
-  entry e = k << KEY_SHIFT | (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
-  shard *s = shard_of(k);
-  if (site && !site->count)
-    site = NULL;
-  bool taken = try_lock(s);
-  if (__builtin_expect(!taken || site || s->count >= s->limit, 0))
-    return put_slow(s, taken, k, e, site);
-  size_t i = find(s, k);
-  s->count += !s->tab[i];
   s->tab[i] = e;
   unlock(s);
   return true;
+}
+
+/* Stores block k's slack (20 bits) and site (NULL: none) aside; false
+ * when no memory is left for them. */
+static inline bool aside_put(uint64_t k, size_t slack, const zmp_site *site) {
+  shard *s = shard_of(k);
+  entry e = k << KEY_SHIFT | (site ? SITE_BIT : 0) |
+            (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
+  lock(s);
+  return insert(s, k, e, site);
 }
 
 /* Removes slot i, shifting back the entries after it that probed past it. */
@@ -273,18 +252,94 @@ static inline size_t take(shard *s, uint64_t k, zmp_site *site) {
   return slack;
 }
 
-__attribute__((noinline)) static size_t take_contended(shard *s, uint64_t k,
-                                                       zmp_site *site) {
+/* Takes block k's entry out of the side table: its slack (ZMP_UNSEEN:
+ * none) and its site (count 0: none). */
+static inline size_t aside_take(uint64_t k, zmp_site *site) {
+  shard *s = shard_of(k);
   lock(s);
   return take(s, k, site);
 }
 
-size_t zmp_sizes_remove(const void *p, zmp_site *site) {
-  uint64_t k = (uintptr_t)p >> 4;
-  shard *s = shard_of(k);
-  if (__builtin_expect(!try_lock(s), 0))
-    return take_contended(s, k, site);
-  return take(s, k, site);
+/* ------------------------------------------------------- the shadow map */
+
+/* A cell: LIVE | slack below WIDE, or LIVE | WIDE (the slack is aside),
+ * or LIVE | SITE | WIDE (the slack and the site are aside). 0: no live
+ * block starts there. The common paths are in sizes.h. */
+#define LIVE ZMP_CELL_LIVE
+#define WIDE ZMP_CELL_WIDE
+#define LEAF_BITS ZMP_LEAF_BITS
+#define MID_BITS ZMP_MID_BITS
+_Static_assert(ZMP_TOP_BITS == 64 - KEY_SHIFT - LEAF_BITS - MID_BITS,
+               "a 43-bit key: address / 16 below 2^47");
+
+typedef zmp_cell cell;
+typedef zmp_leaf_ref leaf_ref;
+leaf_ref *_Atomic zmp__top[(size_t)1 << ZMP_TOP_BITS];
+
+static inline size_t top_index(uint64_t k) { return (size_t)(k >> (LEAF_BITS + MID_BITS)); }
+static inline size_t mid_index(uint64_t k) {
+  return (size_t)(k >> LEAF_BITS) & (((size_t)1 << MID_BITS) - 1);
+}
+static inline size_t cell_index(uint64_t k) {
+  return (size_t)k & (((size_t)1 << LEAF_BITS) - 1);
+}
+
+/* Installs a zeroed mapping of bytes at *ref unless another thread did
+ * first; what is there afterwards (NULL when no memory is left). */
+static void *install(void *_Atomic *ref, size_t bytes) {
+  void *fresh = map_zeroed(bytes), *seen = NULL;
+  if (!fresh)
+    return atomic_load_explicit(ref, memory_order_acquire);
+  if (atomic_compare_exchange_strong_explicit(ref, &seen, fresh, memory_order_acq_rel,
+                                              memory_order_acquire))
+    return fresh;
+  unmap(fresh, bytes);
+  return seen;
+}
+
+/* Key k's cell, mapping its middle array and leaf as needed; NULL when
+ * no memory is left. */
+__attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
+  void *_Atomic *mref = (void *_Atomic *)&zmp__top[top_index(k)];
+  leaf_ref *mid = atomic_load_explicit(mref, memory_order_acquire);
+  if (!mid && !(mid = install(mref, sizeof(leaf_ref) << MID_BITS)))
+    return NULL;
+  void *_Atomic *lref = (void *_Atomic *)&mid[mid_index(k)];
+  cell *leaf = atomic_load_explicit(lref, memory_order_acquire);
+  if (!leaf && !(leaf = install(lref, sizeof(cell) << LEAF_BITS)))
+    return NULL;
+  return &leaf[cell_index(k)];
+}
+
+/* The puts that call something: a leaf to map, a slack or a site to put
+ * aside, or a block that replaces a live one whose entry is aside (the old
+ * one was freed past zmem), which is dropped. */
+bool zmp__sizes_put_rare(cell *at, uint64_t k, size_t slack, const zmp_site *site) {
+  if (!at && !(at = cell_mapped(k)))
+    return false;
+  if (zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed))) {
+    zmp_site old;
+    aside_take(k, &old);
+  }
+  if (site && !site->count)
+    site = NULL;
+  bool stored = true;
+  uint16_t c = (uint16_t)(LIVE | (slack < WIDE ? slack : WIDE));
+  if (site || slack >= WIDE) {
+    stored = aside_put(k, slack, site);
+    if (stored)
+      c = (uint16_t)(LIVE | WIDE | (site ? ZMP_CELL_SITE : 0));
+    /* Otherwise the site is not kept, nor a wide slack: the free finds
+     * no entry aside and counts the block as requested = usable. */
+  }
+  atomic_store_explicit(at, c, memory_order_relaxed);
+  return stored;
+}
+
+/* A freed block whose entry is aside: its slack and site. */
+size_t zmp__sizes_take_rare(uint64_t k, zmp_site *site) {
+  size_t slack = aside_take(k, site);
+  return slack == ZMP_UNSEEN ? SLACK_UNKNOWN : slack;
 }
 
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {

@@ -10,10 +10,12 @@
 
 static void *addr(uintptr_t i) { return (void *)(0x7f0000000000u + i * 48); }
 
-/* Scattered addresses, all different (an odd multiplier is a bijection
- * modulo 2^43), so that entries collide and deletions shift them back. */
+/* Scattered addresses in a 64 MiB heap, all different (an odd multiplier
+ * is a bijection modulo 2^22), so that the sites' entries collide and
+ * deletions shift them back. */
 static void *scattered(uintptr_t i) {
-  return (void *)((((i + 1) * 0x9e3779b97f4a7c15u) & ((UINT64_C(1) << 43) - 1)) << 4);
+  return (void *)(0x7e0000000000u +
+                  ((((i + 1) * 0x9e3779b97f4a7c15u) & ((UINT64_C(1) << 22) - 1)) << 4));
 }
 
 static zmp_site site_of(uintptr_t i) {
@@ -35,6 +37,22 @@ Test(sizes, requested_size_and_no_site) {
   /* A slack too wide for the entry counts as requested = usable. */
   cr_assert(zmp_sizes_put(addr(2), 10, 10 + (4u << 20), NULL));
   cr_assert_eq(zmp_sizes_take(addr(2), 10 + (4u << 20), &s), 10 + (4u << 20));
+}
+
+/* A slack too wide for a block's cell (16 KiB and more) is kept aside,
+ * exactly, with or without a site, and through a fork child. */
+Test(sizes, wide_slacks_are_exact) {
+  zmp_site s = {4, 1, 70000}, got;
+  cr_assert(zmp_sizes_put(addr(60), 70000, 70000 + 40000, NULL));
+  cr_assert(zmp_sizes_put(addr(61), 70000, 70000 + 16383, &s));
+  cr_assert(zmp_sizes_put(addr(62), 100, 100 + 16382, NULL));
+  cr_assert_eq(zmp_sizes_take(addr(61), 70000 + 16383, &got), 70000);
+  cr_assert(same_site(got, s));
+  cr_assert_eq(zmp_sizes_take(addr(62), 100 + 16382, &got), 100);
+  zmp_sizes_prepare_fork();
+  zmp_sizes_after_fork(true);
+  cr_assert_eq(zmp_sizes_take(addr(60), 70000 + 40000, &got), 70000);
+  cr_assert_eq(got.count, 0);
 }
 
 /* A block the table never saw is told apart (a double free, a foreign
@@ -65,6 +83,29 @@ Test(sizes, site_kept_with_the_block) {
   zmp_site none = {7, 0, 7};
   cr_assert(zmp_sizes_put(addr(7), 10, 24, &none));
   cr_assert_eq(zmp_sizes_take(addr(7), 24, &got), 10);
+  cr_assert_eq(got.count, 0);
+}
+
+/* Blocks the map has no leaf for, or that lie outside the 47-bit address
+ * space, are unseen; a neighbour in the same leaf is unseen too. */
+Test(sizes, unmapped_and_foreign_addresses_are_unseen) {
+  zmp_site s;
+  cr_assert_eq(zmp_sizes_remove((void *)0x100000000000u, &s), ZMP_UNSEEN);
+  cr_assert_eq(zmp_sizes_remove((void *)0xffff800000001000u, &s), ZMP_UNSEEN);
+  cr_assert(!zmp_sizes_put((void *)0xffff800000001000u, 10, 16, NULL));
+  cr_assert_eq(zmp_sizes_remove((void *)0xffff800000001000u, &s), ZMP_UNSEEN);
+  cr_assert(zmp_sizes_put(addr(40), 10, 24, NULL));
+  cr_assert_eq(zmp_sizes_remove(addr(41), &s), ZMP_UNSEEN);
+  cr_assert_eq(zmp_sizes_take(addr(40), 24, &s), 10);
+}
+
+/* A block stored over a live one (the old one freed past zmem) replaces
+ * its size and drops its site. */
+Test(sizes, a_block_over_a_live_one_drops_its_site) {
+  zmp_site s = {3, 1, 100}, got;
+  cr_assert(zmp_sizes_put(addr(50), 100, 104, &s));
+  cr_assert(zmp_sizes_put(addr(50), 60, 72, NULL));
+  cr_assert_eq(zmp_sizes_take(addr(50), 72, &got), 60);
   cr_assert_eq(got.count, 0);
 }
 
@@ -116,8 +157,9 @@ Test(sizes, fork_child_forgets_sites_not_sizes) {
   cr_assert_eq(got.count, 0);
 }
 
-/* What the table maps is reported: at least 12 bytes a live block (8 a
- * slot, at most 2/3 full), 36 with sites, and never less than before. */
+/* What the table maps is reported: at least 2 bytes per 16 bytes of heap
+ * (6 for blocks 48 bytes apart), 36 more per block with a site (24 a
+ * slot, at most 2/3 full), and never less than before. */
 Test(sizes, mapped_bytes_reported) {
   uint64_t peak = UINT64_MAX;
   zmp_sizes_report_to(&peak);
@@ -125,17 +167,18 @@ Test(sizes, mapped_bytes_reported) {
   uint64_t start = peak;
   enum { N = 100000 };
   for (uintptr_t i = 0; i < N; i++)
-    cr_assert(zmp_sizes_put(scattered(i), 100, 112, NULL));
-  cr_assert_geq(peak, start + 12 * (uint64_t)N, "%llu bytes", (unsigned long long)peak);
+    cr_assert(zmp_sizes_put(addr(i), 20, 32, NULL));
+  cr_assert_geq(peak, start + 6 * (uint64_t)N, "%llu bytes", (unsigned long long)peak);
   for (uintptr_t i = 0; i < N; i++) {
     zmp_site s = site_of(i);
-    cr_assert(zmp_sizes_put(scattered(N + i), 100, 112, &s));
+    cr_assert(zmp_sizes_put(addr(N + i), 20, 32, &s));
   }
-  cr_assert_geq(peak, start + 36 * (uint64_t)N + 12 * (uint64_t)N);
+  cr_assert_geq(peak, start + 36 * (uint64_t)N + 12 * (uint64_t)N,
+                "%llu bytes", (unsigned long long)peak);
   uint64_t high = peak;
   zmp_site got;
   for (uintptr_t i = 0; i < 2 * N; i++)
-    zmp_sizes_take(scattered(i), 112, &got);
+    zmp_sizes_take(addr(i), 32, &got);
   cr_assert_eq(peak, high, "a peak does not go down");
   zmp_sizes_report_to(NULL);
 }

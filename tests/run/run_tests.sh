@@ -40,6 +40,26 @@ hostile() {
     fail "$mode: invalid JSON"
 }
 
+# held LIB [VAR=VALUE...]: the live figures at exit of zmem_run_held with
+# its blocks, less those without, are the sums it wrote (the usable sizes
+# asked of the allocator LIB itself), whichever allocator is below zmem.
+held() {
+  local lib=$1 mode
+  shift
+  for mode in 0 1; do
+    env "$@" "$ZMEM" run --quiet --json "r$mode.json" -- "$H/zmem_run_held" "$lib" $mode \
+      >"out$mode.txt" 2>"err$mode.txt" || fail "$lib: status $? ($(head -3 "err$mode.txt"))"
+  done
+  python3 - <<'PY' || fail "$lib: the live figures differ from the allocator's"
+import json
+want_req, want_held = map(int, open("out1.txt").read().split())
+p0, p1 = (json.load(open(f"r{m}.json"))["processes"][0] for m in (0, 1))
+req = p1["live_requested_bytes"] - p0["live_requested_bytes"]
+held = p1["live_held_bytes"] - p0["live_held_bytes"]
+assert (req, held) == (want_req, want_held), ((req, held), (want_req, want_held))
+PY
+}
+
 # jq_py CODE: python with d = the JSON report r.json.
 jq_py() {
   python3 -c "import json; d = json.load(open('r.json'))
@@ -280,6 +300,19 @@ escape)
     fail "sweep: status $?"
   grep -q 'title\\x1b\]0;pwned\\x07' sweep.txt || fail "sweep: not escaped: $(head -2 sweep.txt)"
   ! grep -q $'[\e\a]' sweep.txt || fail "raw ESC or BEL in the sweep's table" ;;
+held_libc)
+  held libc.so.6
+  # zmem's start-up leaves glibc's mmap threshold as it was.
+  same -- "$H/zmem_run_held" libc.so.6 m ;;
+held_jemalloc)
+  # jemalloc below zmem: its usable sizes, not glibc's chunk headers.
+  [ -e /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || skip "no libjemalloc.so.2"
+  held libjemalloc.so.2 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ;;
+held_malloc_debug)
+  # glibc's malloc checking, whose blocks' usable size is the requested one.
+  dbg=$(ls /usr/lib/*/libc_malloc_debug.so.0 /lib/*/libc_malloc_debug.so.0 2>/dev/null | head -1)
+  [ -n "$dbg" ] || skip "no libc_malloc_debug.so.0"
+  held libc_malloc_debug.so.0 LD_PRELOAD="$dbg" MALLOC_CHECK_=3 ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
