@@ -258,9 +258,12 @@ typedef struct shape {
  * then whatever it was at some moment, and is checked only in the copy). */
 static void copy_words(void *dst, const void *src, size_t n) {
   const uint64_t *s = src;
-  uint64_t *d = dst;
-  for (size_t i = 0; i < n / 8; i++)
-    d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+  for (size_t i = 0; i < n / 8; i++) {
+    uint64_t w = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+    /* memcpy, not a uint64_t store: dst is a struct read through its own
+     * field types afterwards, which a word store would not alias. */
+    memcpy((char *)dst + i * 8, &w, sizeof w);
+  }
 }
 
 _Static_assert(sizeof(zm__st_header) % 8 == 0 && sizeof(zm__st_entry) % 8 == 0 &&
