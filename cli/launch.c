@@ -252,7 +252,8 @@ static char **child_env(const char *preload, int fd, uint64_t token, const char 
 
 /* ------------------------------------------------------------- sampling */
 
-static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t h) {
+static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t h,
+                       uint64_t rss) {
   if (run->nsamples == run->cap) {
     size_t cap = run->cap ? run->cap * 2 : 1024;
     zmc_sample *s = realloc(run->samples, cap * sizeof *s);
@@ -261,17 +262,17 @@ static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t
     run->samples = s;
     run->cap = cap;
   }
-  run->samples[run->nsamples++] = (zmc_sample){t, proc, q, h};
+  run->samples[run->nsamples++] = (zmc_sample){t, proc, q, h, rss};
 }
 
 typedef struct sampler {
   int64_t last_req[ZMR_MAX_PROCS], last_held[ZMR_MAX_PROCS];
   bool seen[ZMR_MAX_PROCS];
-  uint64_t rss[ZMR_MAX_PROCS];
+  uint64_t rss[ZMR_MAX_PROCS], last_rss[ZMR_MAX_PROCS];
 } sampler;
 
-/* VmHWM of a live process, bytes (0 when gone). */
-static uint64_t proc_hwm(int pid) {
+/* VmHWM of a live process and its VmRSS now, bytes (0 when gone). */
+static uint64_t proc_hwm(int pid, uint64_t *rss_now) {
   char path[64], buf[4096];
   snprintf(path, sizeof path, "/proc/%d/status", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -282,7 +283,9 @@ static uint64_t proc_hwm(int pid) {
   if (n <= 0)
     return 0;
   buf[n] = 0;
-  char *at = strstr(buf, "VmHWM:");
+  char *at = strstr(buf, "VmRSS:");
+  *rss_now = at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
+  at = strstr(buf, "VmHWM:");
   return at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
 }
 
@@ -295,17 +298,20 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
     int running;
     if (!zmc_live(base, i, &q, &h, &running))
       continue;
+    uint64_t rss = sp->last_rss[i]; /* a process gone keeps its last figure */
     if (running) {
-      uint64_t hwm = proc_hwm(running);
+      uint64_t hwm = proc_hwm(running, &rss);
       if (hwm > sp->rss[i])
         sp->rss[i] = hwm;
     }
-    if (sp->seen[i] && q == sp->last_req[i] && h == sp->last_held[i] && !last)
+    if (sp->seen[i] && q == sp->last_req[i] && h == sp->last_held[i] &&
+        rss == sp->last_rss[i] && !last)
       continue;
     sp->seen[i] = true;
     sp->last_req[i] = q;
     sp->last_held[i] = h;
-    add_sample(run, t, i, q, h);
+    sp->last_rss[i] = rss;
+    add_sample(run, t, i, q, h, rss);
   }
 }
 

@@ -39,7 +39,8 @@ typedef struct output {
   int (*write)(FILE *, const zmc_run *);
 } output;
 
-enum { OUT_TEXT, OUT_JSON, OUT_PLOT, OUT_TRACE, OUT_PPROF, OUT_COLLAPSED, OUT_FLAME, NOUT };
+enum { OUT_TEXT, OUT_JSON, OUT_PLOT, OUT_TRACE, OUT_PPROF, OUT_COLLAPSED, OUT_FLAME,
+       OUT_HTML, NOUT };
 
 typedef struct options {
   output out[NOUT];
@@ -63,6 +64,7 @@ static void usage(FILE *f) {
           "  --json FILE          everything, as JSON (schema in docs/run.md)\n"
           "  --plot FILE.svg      heap in use over time, one line per process\n"
           "  --trace FILE.json    the timeline as Chrome trace-event counters\n"
+          "  --html FILE.html     one interactive page: timeline, tables, flame graphs\n"
           "  --interval MS        sampling interval for the timeline (default 10)\n"
           "  --no-children        profile the first process only\n"
           "  --max-peak SIZE      exit 99 when the heap peak (requested) is above SIZE\n"
@@ -225,6 +227,7 @@ static int parse_value(options *op, const char *a, const char *v) {
   else if (zmc_is_opt(a, "--pprof")) op->out[OUT_PPROF].path = v;
   else if (zmc_is_opt(a, "--collapsed")) op->out[OUT_COLLAPSED].path = v;
   else if (zmc_is_opt(a, "--flame")) op->out[OUT_FLAME].path = v;
+  else if (zmc_is_opt(a, "--html")) op->out[OUT_HTML].path = v;
   else if (zmc_is_opt(a, "--depth")) {
     char *end;
     errno = 0;
@@ -283,7 +286,8 @@ static const char *const valued[] = {"--output", "--json", "--plot", "--trace",
                                      "--baseline", "--interval", "--max-peak",
                                      "--max-leaked", "--max-increase", "--depth",
                                      "--sample", "--unwind", "--pprof", "--collapsed",
-                                     "--flame", "--fail", "--fail-p", "--seed", NULL};
+                                     "--flame", "--fail", "--fail-p", "--seed", "--html",
+                                     NULL};
 /* Options that turn allocation sites on by themselves. */
 static const char *const want_sites[] = {"--depth", "--sample", "--unwind", "--pprof",
                                          "--collapsed", "--flame", NULL};
@@ -409,6 +413,7 @@ static int cmd_run(int argc, char **argv) {
   op.out[OUT_JSON].write = zmc_write_json;
   op.out[OUT_PLOT].write = zmc_write_svg;
   op.out[OUT_TRACE].write = zmc_write_trace;
+  op.out[OUT_HTML].write = zmc_write_html;
   int first = 0, r = parse(argc, argv, &op, &first);
   if (r)
     return r < 0 ? 0 : r;

@@ -54,6 +54,7 @@ typedef struct zmc_sample {
   double t;      /* seconds since the program started */
   uint32_t proc; /* index into run.procs */
   int64_t requested, held;
+  uint64_t rss;  /* VmRSS then, bytes; 0 unknown */
 } zmc_sample;
 
 typedef struct zmc_run {

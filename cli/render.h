@@ -11,6 +11,7 @@ int zmc_write_text(FILE *f, const zmc_run *run);
 int zmc_write_json(FILE *f, const zmc_run *run);
 int zmc_write_svg(FILE *f, const zmc_run *run);
 int zmc_write_trace(FILE *f, const zmc_run *run);
+int zmc_write_html(FILE *f, const zmc_run *run); /* html.c */
 
 /* s as a JSON string, quotes included. */
 void zmc_json_str(FILE *f, const char *s);

@@ -270,6 +270,16 @@ int zmc_sites_write_text(FILE *out, const zmc_run *run) {
   return ferror(out) ? -1 : 0;
 }
 
+const zm__prof *zmc_sites_of(const zmc_run *run, uint32_t i, const char **why) {
+  const zmc_sites *st = run->sites;
+  *why = st && i < st->n ? st->why[i] : NULL;
+  return st && i < st->n && st->has[i] && !st->why[i] ? &st->prof[i] : NULL;
+}
+
+uint64_t zmc_sites_sample(const zmc_run *run) {
+  return run->sites ? run->sites->sample : 0;
+}
+
 static const zm__prof *merged(const zmc_run *run) {
   const zmc_sites *st = run->sites;
   static zm__prof empty;

@@ -50,6 +50,12 @@ void zmc_sites_gate(FILE *out, const zmc_run *run, int which);
 struct zm__symtab;
 struct zm__symtab *zmc_sites_symbols(const void *modules);
 
+/* Process i's sites (NULL: none recorded; *why then says why when its
+ * table could not be read) and the bytes between samples (0: exact). */
+struct zm__prof;
+const struct zm__prof *zmc_sites_of(const zmc_run *run, uint32_t i, const char **why);
+uint64_t zmc_sites_sample(const zmc_run *run);
+
 /* Frees run->sites. */
 void zmc_sites_free(zmc_run *run);
 

@@ -1,0 +1,128 @@
+/* --html FILE: the run as one page that works offline (docs/run.md). The
+ * page is cli/html/report.html, compiled in (embed.cmake); the run goes
+ * into it as one JSON blob where the template says @ZMEM_DATA@: the JSON
+ * report, each process's RSS over time and, with sites, each process's
+ * stacks. The script on the page draws everything from the blob. */
+#define _GNU_SOURCE /* open_memstream */
+#include "render.h"
+
+#include "profile.h"
+#include "sites_run.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char zmc_html_page[]; /* html_page.c, made by embed.cmake */
+
+#define MARKER "@ZMEM_DATA@"
+
+/* Each process's RSS samples: [[t, bytes], ...] in process order. */
+static void rss(FILE *f, const zmc_run *run) {
+  fputs("[", f);
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    fputs(i ? ",\n[" : "[", f);
+    bool first = true;
+    for (size_t k = 0; k < run->nsamples; k++) {
+      const zmc_sample *s = &run->samples[k];
+      if (s->proc != run->procs[i].index || !s->rss)
+        continue;
+      fprintf(f, "%s[%.4f,%" PRIu64 "]", first ? "" : ",", s->t, s->rss);
+      first = false;
+    }
+    fputs("]", f);
+  }
+  fputs("]", f);
+}
+
+/* A profile: its locations ("names", "files") and its stacks, each
+ * [peak bytes, total bytes, leaked bytes, blocks allocated, loc...] with
+ * the locations outermost first. */
+static void profile(FILE *f, const zm__prof *p) {
+  fputs("{\"names\": [", f);
+  for (uint32_t i = 0; i < p->nlocs; i++) {
+    fputs(i ? "," : "", f);
+    zmc_json_str(f, p->locs[i].name ? p->locs[i].name : "?");
+  }
+  fputs("],\n\"files\": [", f);
+  for (uint32_t i = 0; i < p->nlocs; i++) {
+    const zm__prof_loc *l = &p->locs[i];
+    char at[1024] = "";
+    if (l->file && l->file[0])
+      snprintf(at, sizeof at, l->line > 0 ? "%s:%d" : "%s", l->file, l->line);
+    fputs(i ? "," : "", f);
+    zmc_json_str(f, at);
+  }
+  fputs("],\n\"stacks\": [", f);
+  for (uint32_t i = 0; i < p->nstacks; i++) {
+    const zm__prof_stack *s = &p->stacks[i];
+    fprintf(f, "%s[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, i ? ",\n" : "",
+            s->v[ZM__PV_PEAK_BYTES], s->v[ZM__PV_ALLOC_BYTES], s->v[ZM__PV_LIVE_BYTES],
+            s->v[ZM__PV_ALLOC_COUNT]);
+    for (uint32_t d = s->depth ? s->depth : 1; d-- > 0;)
+      fprintf(f, ",%" PRIu32, s->loc[d]);
+    fputs("]", f);
+  }
+  fputs("]}", f);
+}
+
+/* Per process: its profile, the reason it has none, or null. */
+static void sites(FILE *f, const zmc_run *run) {
+  if (!run->sites) {
+    fputs("null", f);
+    return;
+  }
+  fprintf(f, "{\"sample\": %" PRIu64 ", \"processes\": [", zmc_sites_sample(run));
+  for (uint32_t i = 0; i < run->nprocs; i++) {
+    const char *why;
+    const zm__prof *p = zmc_sites_of(run, i, &why);
+    fputs(i ? ",\n" : "\n", f);
+    if (p)
+      profile(f, p);
+    else if (why) {
+      fputs("{\"why\": ", f);
+      zmc_json_str(f, why);
+      fputs("}", f);
+    } else
+      fputs("null", f);
+  }
+  fputs("]}", f);
+}
+
+/* The blob as a <script> element may hold it: every '<', '>' and '&' (only
+ * ever inside a JSON string) as a \u escape, so that nothing the program
+ * named (its command line, its symbols) can close the element or open a
+ * comment. The JSON writers escape every byte above ASCII. */
+static void put_script_safe(FILE *out, const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '<' || s[i] == '>' || s[i] == '&')
+      fprintf(out, "\\u%04x", (unsigned char)s[i]);
+    else
+      putc(s[i], out);
+  }
+}
+
+int zmc_write_html(FILE *out, const zmc_run *run) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f)
+    return -1;
+  fputs("{\"report\": ", f);
+  int r = zmc_write_json(f, run);
+  fputs(", \"rss\": ", f);
+  rss(f, run);
+  fputs(",\n\"sites\": ", f);
+  sites(f, run);
+  fputs("}", f);
+  if (fclose(f) != 0 || r != 0) {
+    free(buf);
+    return -1;
+  }
+  const char *at = strstr(zmc_html_page, MARKER);
+  fwrite(zmc_html_page, 1, (size_t)(at - zmc_html_page), out);
+  put_script_safe(out, buf, len);
+  fputs(at + strlen(MARKER), out);
+  free(buf);
+  return ferror(out) ? -1 : 0;
+}
