@@ -189,7 +189,7 @@ static void locations(buf *b, buf *m, buf *line, const zm__prof *p, const uint32
     const zm__prof_loc *l = &p->locs[i];
     field_int(m, 1, i + 1);
     if (l->pc != UINT64_MAX)
-      field_int(m, 3, (int64_t)l->pc);
+      field_int(m, 3, (int64_t)ZM__SYM_ADDR(l->pc));
     field_int(line, 1, fid[i] + 1);
     field_int(line, 2, l->line);
     field_msg(m, 4, line);

@@ -234,7 +234,17 @@ static int add_site(const zm__st_site *s, void *arg) {
   reading *r = arg;
   int64_t v[ZM__PV_N] = {(int64_t)s->alloc_count, (int64_t)s->alloc_bytes,
                          s->live_count, s->live_bytes, s->peak_count, s->peak_bytes};
-  r->failed = zm__prof_add(r->p, s->frames, s->depth, v) != 0;
+  uint32_t depth = s->depth, era = 0;
+  if (depth > 0 && ZM__ST_IS_ERA_TAG(s->frames[depth - 1]))
+    era = (uint32_t)(UINTPTR_MAX - s->frames[--depth]);
+  uintptr_t keyed[1024];
+  const uintptr_t *frames = s->frames;
+  if (r->p->keys && depth <= 1024) {
+    for (uint32_t i = 0; i < depth; i++)
+      keyed[i] = (uintptr_t)zm__sym_key(r->p->keys, s->frames[i], era);
+    frames = keyed;
+  }
+  r->failed = zm__prof_add(r->p, frames, depth, v) != 0;
   return r->failed;
 }
 

@@ -88,7 +88,7 @@ zm__symtab *zmc_sites_symbols(const void *modules) {
     c.path[ZMS_PATH_BYTES - 1] = 0;
     if (c.path[0] != '/' || c.lo >= c.hi || c.build_id_len > sizeof c.build_id)
       continue;
-    zm__sym_module sm = {c.path, c.build_id, c.build_id_len, c.base, c.lo, c.hi};
+    zm__sym_module sm = {c.path, c.build_id, c.build_id_len, c.base, c.lo, c.hi, c.era};
     zm__sym_add_module(s, &sm);
   }
   return s;
@@ -125,13 +125,16 @@ static void read_slot(const void *base, uint64_t offset, const zmc_sites_opts *o
                       uint32_t k, zmc_sites *st, uint32_t i, zmc_proc *proc) {
   const char *slot = (const char *)base + zms_slot_offset(offset, slot_bytes(o), k);
   char err[256];
+  zm__symtab *sym = zmc_sites_symbols(slot);
+  st->prof[i].keys = sym;
   if (zm__prof_read_table(&st->prof[i], slot + sizeof(zms_modules), table_bytes(o), err,
                           sizeof err) != 0) {
     st->why[i] = reason("%s", err);
     zm__prof_free(&st->prof[i]);
+    zm__sym_close(sym);
     return;
   }
-  zm__symtab *sym = zmc_sites_symbols(slot);
+  st->prof[i].keys = NULL;
   zm__prof_symbolize(&st->prof[i], sym);
   if (sym && proc->fault_npcs)
     fault_site(sym, proc);

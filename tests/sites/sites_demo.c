@@ -109,7 +109,7 @@ static zm__symtab *symbols(void) {
   for (size_t i = 0; i < zm__modules_count(); i++) {
     const zm__module *m = zm__modules_get(i);
     zm__sym_module sm = {m->path[0] ? m->path : exe, m->build_id, m->build_id_len,
-                         m->base, m->lo, m->hi};
+                         m->base, m->lo, m->hi, 0};
     if (!strstr(sm.path, "linux-vdso"))
       zm__sym_add_module(s, &sm);
   }
