@@ -24,7 +24,8 @@ enum {
 
 typedef struct zm__prof_loc {
   uint64_t pc;  /* return address */
-  char *name;   /* function, or module+0xoffset, or 0xaddress */
+  char *name;   /* function (C++ names demangled), or module+0xoffset, or 0xaddress */
+  char *sysname; /* the symbol's own name where it differs (mangled), or NULL */
   char *file;   /* "" when unknown */
   int line;     /* 0 when unknown */
   int status;   /* ZM__SYM_* of the lookup */
