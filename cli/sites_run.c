@@ -10,6 +10,7 @@
 #include "sites_record.h"
 #include "stacktab.h"
 #include "symbolize.h"
+#include "symhint.h"
 #include "topsites.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@ typedef struct zmc_sites {
   zm__prof *prof;      /* per process */
   bool *has;           /* the process had a table */
   char **why;          /* why a table could not be read, or NULL */
+  char **hint;         /* the modules without symbols among its top sites */
   zm__prof merged;     /* every process's stacks, for the output files */
   uint64_t sample;
   uint32_t without;    /* processes beyond ZMC_SITES_TABLES */
@@ -136,6 +138,7 @@ static void read_slot(const void *base, uint64_t offset, const zmc_sites_opts *o
   }
   st->prof[i].keys = NULL;
   zm__prof_symbolize(&st->prof[i], sym);
+  st->hint[i] = zm__symhint(&st->prof[i], sym);
   if (sym && proc->fault_npcs)
     fault_site(sym, proc);
   zm__sym_close(sym);
@@ -162,10 +165,12 @@ const char *zmc_sites_collect(const void *base, uint64_t offset, const zmc_sites
   zmc_sites *st = calloc(1, sizeof *st);
   uint32_t n = run->nprocs ? run->nprocs : 1;
   if (!st || !(st->prof = calloc(n, sizeof *st->prof)) ||
-      !(st->has = calloc(n, sizeof *st->has)) || !(st->why = calloc(n, sizeof *st->why))) {
+      !(st->has = calloc(n, sizeof *st->has)) || !(st->why = calloc(n, sizeof *st->why)) ||
+      !(st->hint = calloc(n, sizeof *st->hint))) {
     if (st) {
       free(st->prof);
       free(st->has);
+      free(st->why);
     }
     free(st);
     return "out of memory";
@@ -202,11 +207,13 @@ void zmc_sites_free(zmc_run *run) {
   for (uint32_t i = 0; i < st->n; i++) {
     zm__prof_free(&st->prof[i]);
     free(st->why[i]);
+    free(st->hint[i]);
   }
   zm__prof_free(&st->merged);
   free(st->prof);
   free(st->has);
   free(st->why);
+  free(st->hint);
   free(st);
   run->sites = NULL;
 }
@@ -231,6 +238,8 @@ static void write_proc(FILE *out, const zmc_run *run, const zmc_sites *st, uint3
     return;
   }
   zm__topsites_write(p, out, i == 0 ? 10 : 5, 4);
+  if (st->hint[i])
+    fputs(st->hint[i], out);
   fprintf(out, "  stack table: %u distinct stacks, %llu frames, %.1f MiB in the shared "
           "memory%s\n", p->table_entries, (unsigned long long)p->table_frames,
           (double)((uint64_t)p->table_entries * sizeof(zm__st_entry) +

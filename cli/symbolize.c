@@ -220,6 +220,15 @@ static mod *find_mod(zm__symtab *s, uint64_t *pc) {
   return NULL;
 }
 
+int zm__sym_module_at(zm__symtab *s, uint64_t pc, zm__sym_module *out) {
+  mod *d = find_mod(s, &pc);
+  if (!d)
+    return -1;
+  *out = d->m;
+  out->build_id = d->m.build_id_len ? d->id : NULL;
+  return 0;
+}
+
 static void copy(char *dst, size_t len, const char *src) {
   snprintf(dst, len, "%s", src ? src : "");
 }

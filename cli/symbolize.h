@@ -67,6 +67,10 @@ int zm__sym_add_module(zm__symtab *s, const zm__sym_module *m);
 #define ZM__SYM_ADDR(key) ((key) & ((UINT64_C(1) << ZM__SYM_KEY_SHIFT) - 1))
 uint64_t zm__sym_key(const zm__symtab *s, uint64_t pc, uint32_t era);
 
+/* The recorded module that holds an address or key (its build_id valid
+ * until the next zm__sym_add_module) into *out; 0, or -1 when none. */
+int zm__sym_module_at(zm__symtab *s, uint64_t pc, zm__sym_module *out);
+
 /* Resolves a return address (looked up as pc - 1, the call instruction)
  * into *out; returns out->status. */
 int zm__sym_lookup(zm__symtab *s, uint64_t pc, zm__sym_frame *out);

@@ -70,6 +70,7 @@ add_library(zmem_sites_cli STATIC
   cli/pprof.c
   cli/profile.c
   cli/symbolize.c
+  cli/symhint.c
   cli/topsites.c)
 target_include_directories(zmem_sites_cli PUBLIC ${PROJECT_SOURCE_DIR}/cli)
 target_compile_options(zmem_sites_cli PRIVATE ${ZMEM_WARNINGS})
