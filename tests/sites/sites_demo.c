@@ -148,7 +148,7 @@ static int write_outputs(const char *prefix) {
   rc |= zm__folded_write(&p, ZM__PV_ALLOC_BYTES, f);
   rc |= fclose(f);
   f = open_out(prefix, ".svg", "w");
-  zm__flame_opts fo = {"sites_demo: memory live at the peak", "bytes", 1200};
+  zm__flame_opts fo = {"sites_demo: memory live at the peak", "bytes", 1200, NULL};
   rc |= zm__flame_write(&p, ZM__PV_PEAK_BYTES, f, &fo);
   rc |= fclose(f);
   f = open_out(prefix, ".txt", "w");
