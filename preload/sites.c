@@ -97,7 +97,7 @@ static void check_modules(const uintptr_t *pcs, size_t n) {
   }
   uint32_t have = atomic_load_explicit(&mods->count, memory_order_acquire);
   for (size_t i = 0; i < n; i++)
-    if (!listed(pcs[i], have)) {
+    if (!ZM__ST_IS_ERA_TAG(pcs[i]) && !listed(pcs[i], have)) {
       publish_modules();
       return;
     }
