@@ -28,7 +28,10 @@ static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static unsigned generation;         /* bumped in a fork child */
 static _Atomic unsigned era;        /* unloads seen: the era tag (stacktab.h) */
-static _Atomic unsigned listed_era; /* the era of the last publication */
+/* The era in which each listed module was last seen loaded: a return
+ * address in a module not seen since the last unload may belong to
+ * another library loaded at its addresses. */
+static _Atomic unsigned seen_in[ZMS_MAX_MODULES];
 static unsigned long long unloads;  /* the loader's count at the last era */
 
 static TLS zm__st_local local;
@@ -38,13 +41,14 @@ static TLS uint32_t seen_entries;   /* the table's entry count at the last check
 
 /* ------------------------------------------------------------- modules */
 
-static bool published(const zm__module *m, uint32_t n) {
+/* The index of module m in the shared list, or -1. */
+static int64_t published(const zm__module *m, uint32_t n) {
   for (uint32_t i = 0; i < n; i++)
     if (mods->m[i].lo == m->lo && mods->m[i].hi == m->hi &&
         mods->m[i].build_id_len == m->build_id_len &&
         memcmp(mods->m[i].build_id, m->build_id, m->build_id_len) == 0)
-      return true;
-  return false;
+      return i;
+  return -1;
 }
 
 /* Appends the modules not yet in the shared list; each entry is complete
@@ -56,7 +60,10 @@ static void publish_modules(void) {
   uint32_t n = atomic_load_explicit(&mods->count, memory_order_relaxed);
   for (size_t i = 0; i < zm__modules_count() && n < ZMS_MAX_MODULES; i++) {
     const zm__module *m = zm__modules_get(i);
-    if (!m || published(m, n) || strstr(m->path, "linux-vdso"))
+    int64_t at = m ? published(m, n) : -1;
+    if (at >= 0)
+      atomic_store_explicit(&seen_in[at], e, memory_order_relaxed);
+    if (!m || at >= 0 || strstr(m->path, "linux-vdso"))
       continue;
     zms_module *d = &mods->m[n];
     memset(d, 0, sizeof *d);
@@ -74,27 +81,26 @@ static void publish_modules(void) {
       memcpy(d->path, m->path, len);
     } else
       zm__modules_main_path(d->path, ZMS_PATH_BYTES);
+    atomic_store_explicit(&seen_in[n], e, memory_order_relaxed);
     atomic_store_explicit(&mods->count, ++n, memory_order_release);
   }
-  atomic_store_explicit(&listed_era, e, memory_order_relaxed);
   pthread_mutex_unlock(&publish_lock);
 }
 
+/* Whether pc is in a listed module seen loaded in the current era. */
 static bool listed(uintptr_t pc, uint32_t n) {
+  unsigned now = atomic_load_explicit(&era, memory_order_relaxed);
   for (uint32_t i = 0; i < n; i++)
-    if (pc >= mods->m[i].lo && pc < mods->m[i].hi)
+    if (pc >= mods->m[i].lo && pc < mods->m[i].hi &&
+        atomic_load_explicit(&seen_in[i], memory_order_relaxed) == now)
       return true;
   return false;
 }
 
 /* A stack new to the table may name a module loaded since the last
- * publication (dlopen): publish it before the stack is counted. */
+ * publication (dlopen), maybe where an unloaded one was: publish it before
+ * the stack is counted. */
 static void check_modules(const uintptr_t *pcs, size_t n) {
-  if (atomic_load_explicit(&era, memory_order_relaxed) !=
-      atomic_load_explicit(&listed_era, memory_order_relaxed)) {
-    publish_modules(); /* a module since may lie where an unloaded one was */
-    return;
-  }
   uint32_t have = atomic_load_explicit(&mods->count, memory_order_acquire);
   for (size_t i = 0; i < n; i++)
     if (!ZM__ST_IS_ERA_TAG(pcs[i]) && !listed(pcs[i], have)) {
