@@ -199,9 +199,14 @@ int zm__flame_write(const zm__prof *p, int k, FILE *out, const zm__flame_opts *o
     snprintf(total, sizeof total, "%" PRId64, root->value);
   fprintf(out, "<text class=\"t\" x=\"%d\" y=\"24\" text-anchor=\"middle\">", width / 2);
   xml(out, title, SIZE_MAX);
-  fprintf(out, "</text>\n<text class=\"s\" x=\"%d\" y=\"42\" text-anchor=\"middle\">"
-          "total %s; width is the share of the total; hover a box for its figure"
-          "</text>\n", width / 2, total);
+  fprintf(out, "</text>\n<text class=\"s\" x=\"%d\" y=\"42\" text-anchor=\"middle\">",
+          width / 2);
+  if (o && o->total) {
+    xml(out, o->total, SIZE_MAX);
+    fputs("; width is the share of it; hover a box for its figure</text>\n", out);
+  } else
+    fprintf(out, "total %s; width is the share of the total; hover a box for its figure"
+            "</text>\n", total);
   draw d = {out, root->value > 0 ? (double)(width - 20) / (double)root->value : 0,
             root->value, height - 20, bytes};
   if (root->value > 0)

@@ -16,6 +16,7 @@ typedef struct zm__flame_opts {
   const char *title;   /* drawn at the top; NULL: "Flame graph" */
   const char *unit;    /* "bytes" (sizes as KiB/MiB/GiB) or "count" */
   int width;           /* pixels; 0: 1200 */
+  const char *total;   /* what the whole width is, with its figure; NULL: "total N" */
 } zm__flame_opts;
 
 /* Writes the flame graph of figure k. 0, or -1 with errno. */

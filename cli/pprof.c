@@ -150,7 +150,7 @@ static void samples(buf *b, buf *m, buf *packed, const zm__prof *p) {
 /* Function ids: one per distinct (name, file), found through the string
  * indices. */
 typedef struct fn {
-  int64_t name, file;
+  int64_t name, file, sysname;
 } fn;
 
 static uint32_t *function_ids(const zm__prof *p, strtab *t, fn **fns, uint32_t *nf,
@@ -169,7 +169,9 @@ static uint32_t *function_ids(const zm__prof *p, strtab *t, fn **fns, uint32_t *
   }
   for (uint32_t i = 0; i < p->nlocs; i++) {
     const zm__prof_loc *l = &p->locs[i];
-    fn f = {str_ix(t, l->name ? l->name : "?"), str_ix(t, l->file ? l->file : "")};
+    const char *name = l->name ? l->name : "?";
+    fn f = {str_ix(t, name), str_ix(t, l->file ? l->file : ""),
+            str_ix(t, l->sysname ? l->sysname : name)};
     uint64_t k = (uint64_t)f.name * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)f.file;
     uint32_t h = (uint32_t)(k ^ k >> 32) & (cap - 1);
     while (map[h] && !((*fns)[map[h] - 1].name == f.name && (*fns)[map[h] - 1].file == f.file))
@@ -189,7 +191,7 @@ static void locations(buf *b, buf *m, buf *line, const zm__prof *p, const uint32
     const zm__prof_loc *l = &p->locs[i];
     field_int(m, 1, i + 1);
     if (l->pc != UINT64_MAX)
-      field_int(m, 3, (int64_t)l->pc);
+      field_int(m, 3, (int64_t)ZM__SYM_ADDR(l->pc));
     field_int(line, 1, fid[i] + 1);
     field_int(line, 2, l->line);
     field_msg(m, 4, line);
@@ -201,7 +203,7 @@ static void functions(buf *b, buf *m, const fn *fns, uint32_t nf) {
   for (uint32_t i = 0; i < nf; i++) {
     field_int(m, 1, i + 1);
     field_int(m, 2, fns[i].name);
-    field_int(m, 3, fns[i].name);
+    field_int(m, 3, fns[i].sysname);
     field_int(m, 4, fns[i].file);
     field_msg(b, 5, m);
   }

@@ -1,6 +1,7 @@
 /* The sites of a process, read back and merged: see profile.h. */
 #include "profile.h"
 
+#include "demangle.h"
 #include "stacktab.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@ void zm__prof_init(zm__prof *p) { memset(p, 0, sizeof *p); }
 void zm__prof_free(zm__prof *p) {
   for (uint32_t i = 0; i < p->nlocs; i++) {
     free(p->locs[i].name);
+    free(p->locs[i].sysname);
     free(p->locs[i].file);
   }
   for (uint32_t i = 0; i < p->nstacks; i++)
@@ -172,22 +174,24 @@ int zm__prof_add(zm__prof *p, const uintptr_t *pcs, uint32_t depth,
   return add_locs(p, loc, n, depth, v);
 }
 
-/* A new location of dst with a copy of a name, file and line. */
-static int64_t synthetic_loc(zm__prof *dst, const char *name, const char *file, int line) {
+/* A new location of dst with a copy of a name, system name, file and line. */
+static int64_t synthetic_loc(zm__prof *dst, const char *name, const char *sysname,
+                             const char *file, int line) {
   int64_t ix = loc_of(dst, (UINT64_C(1) << 62) + ++dst->synthetic);
   if (ix < 0)
     return -1;
   zm__prof_loc *l = &dst->locs[ix];
   l->name = strdup(name ? name : "?");
+  l->sysname = sysname ? strdup(sysname) : NULL;
   l->file = strdup(file ? file : "");
   l->line = line;
   l->status = ZM__SYM_OK;
-  return l->name && l->file ? ix : -1;
+  return l->name && l->file && (l->sysname || !sysname) ? ix : -1;
 }
 
 int zm__prof_merge(zm__prof *dst, const zm__prof *src, const char *root) {
   int64_t *map = malloc((src->nlocs ? src->nlocs : 1) * sizeof *map);
-  int64_t rootix = root ? synthetic_loc(dst, root, "", 0) : 0;
+  int64_t rootix = root ? synthetic_loc(dst, root, NULL, "", 0) : 0;
   if (!map || rootix < 0) {
     free(map);
     errno = ENOMEM;
@@ -204,7 +208,7 @@ int zm__prof_merge(zm__prof *dst, const zm__prof *src, const char *root) {
     for (uint32_t d = 0; rc == 0 && d < n; d++) {
       const zm__prof_loc *l = &src->locs[s->loc[d]];
       if (map[s->loc[d]] < 0)
-        map[s->loc[d]] = synthetic_loc(dst, l->name, l->file, l->line);
+        map[s->loc[d]] = synthetic_loc(dst, l->name, l->sysname, l->file, l->line);
       rc = map[s->loc[d]] < 0 ? -1 : 0;
       if (rc == 0)
         loc[d] = (uint32_t)map[s->loc[d]];
@@ -234,7 +238,17 @@ static int add_site(const zm__st_site *s, void *arg) {
   reading *r = arg;
   int64_t v[ZM__PV_N] = {(int64_t)s->alloc_count, (int64_t)s->alloc_bytes,
                          s->live_count, s->live_bytes, s->peak_count, s->peak_bytes};
-  r->failed = zm__prof_add(r->p, s->frames, s->depth, v) != 0;
+  uint32_t depth = s->depth, era = 0;
+  if (depth > 0 && ZM__ST_IS_ERA_TAG(s->frames[depth - 1]))
+    era = (uint32_t)(UINTPTR_MAX - s->frames[--depth]);
+  uintptr_t keyed[1024];
+  const uintptr_t *frames = s->frames;
+  if (r->p->keys && depth <= 1024) {
+    for (uint32_t i = 0; i < depth; i++)
+      keyed[i] = (uintptr_t)zm__sym_key(r->p->keys, s->frames[i], era);
+    frames = keyed;
+  }
+  r->failed = zm__prof_add(r->p, frames, depth, v) != 0;
   return r->failed;
 }
 
@@ -261,9 +275,11 @@ static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 int zm__prof_symbolize(zm__prof *p, zm__symtab *sym) {
   for (uint32_t i = 0; i < p->nlocs; i++) {
     zm__prof_loc *l = &p->locs[i];
+    bool oom = false;
     free(l->name);
+    free(l->sysname);
     free(l->file);
-    l->name = l->file = NULL;
+    l->name = l->file = l->sysname = NULL;
     l->line = 0;
     if (l->pc == UINT64_MAX) {
       l->name = dup_or_empty(ZM__PROF_OTHER);
@@ -279,7 +295,10 @@ int zm__prof_symbolize(zm__prof *p, zm__symtab *sym) {
         f.offset = l->pc;
         f.status = ZM__SYM_NO_MODULE;
       }
-      if (f.func[0])
+      if (f.func[0] && (l->name = zm__demangle(f.func)) != NULL) {
+        l->sysname = dup_or_empty(f.func);
+        oom = !l->sysname;
+      } else if (f.func[0])
         l->name = dup_or_empty(f.func);
       else
         l->name = dup_or_empty(zm__sym_format(&f, buf, sizeof buf));
@@ -287,7 +306,7 @@ int zm__prof_symbolize(zm__prof *p, zm__symtab *sym) {
       l->line = f.line;
       l->status = f.status;
     }
-    if (!l->name || !l->file) {
+    if (oom || !l->name || !l->file) {
       errno = ENOMEM;
       return -1;
     }

@@ -24,7 +24,8 @@ enum {
 
 typedef struct zm__prof_loc {
   uint64_t pc;  /* return address */
-  char *name;   /* function, or module+0xoffset, or 0xaddress */
+  char *name;   /* function (C++ names demangled), or module+0xoffset, or 0xaddress */
+  char *sysname; /* the symbol's own name where it differs (mangled), or NULL */
   char *file;   /* "" when unknown */
   int line;     /* 0 when unknown */
   int status;   /* ZM__SYM_* of the lookup */
@@ -54,6 +55,7 @@ typedef struct zm__prof {
   uint32_t *smap;
   uint32_t smap_cap;
   uint64_t synthetic; /* location keys handed out by zm__prof_merge */
+  const zm__symtab *keys; /* set: zm__prof_read_table keys frames by load */
 } zm__prof;
 
 /* Name of the overflow stack's one frame. */
@@ -67,7 +69,8 @@ void zm__prof_free(zm__prof *p);
 int zm__prof_add(zm__prof *p, const uintptr_t *pcs, uint32_t depth,
                  const int64_t v[ZM__PV_N]);
 
-/* Reads a stack table (see preload/stacktab.h) into p. 0, or -1 with a
+/* Reads a stack table (see preload/stacktab.h) into p; a stack's era tag
+ * is taken off, and with p->keys set its frames become zm__sym_key's keys. 0, or -1 with a
  * one-line reason in err. */
 int zm__prof_read_table(zm__prof *p, const void *region, size_t len, char *err,
                         size_t errlen);

@@ -10,6 +10,7 @@
 #include "sites_record.h"
 #include "stacktab.h"
 #include "symbolize.h"
+#include "symhint.h"
 #include "topsites.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@ typedef struct zmc_sites {
   zm__prof *prof;      /* per process */
   bool *has;           /* the process had a table */
   char **why;          /* why a table could not be read, or NULL */
+  char **hint;         /* the modules without symbols among its top sites */
   zm__prof merged;     /* every process's stacks, for the output files */
   uint64_t sample;
   uint32_t without;    /* processes beyond ZMC_SITES_TABLES */
@@ -88,7 +90,7 @@ zm__symtab *zmc_sites_symbols(const void *modules) {
     c.path[ZMS_PATH_BYTES - 1] = 0;
     if (c.path[0] != '/' || c.lo >= c.hi || c.build_id_len > sizeof c.build_id)
       continue;
-    zm__sym_module sm = {c.path, c.build_id, c.build_id_len, c.base, c.lo, c.hi};
+    zm__sym_module sm = {c.path, c.build_id, c.build_id_len, c.base, c.lo, c.hi, c.era};
     zm__sym_add_module(s, &sm);
   }
   return s;
@@ -125,14 +127,18 @@ static void read_slot(const void *base, uint64_t offset, const zmc_sites_opts *o
                       uint32_t k, zmc_sites *st, uint32_t i, zmc_proc *proc) {
   const char *slot = (const char *)base + zms_slot_offset(offset, slot_bytes(o), k);
   char err[256];
+  zm__symtab *sym = zmc_sites_symbols(slot);
+  st->prof[i].keys = sym;
   if (zm__prof_read_table(&st->prof[i], slot + sizeof(zms_modules), table_bytes(o), err,
                           sizeof err) != 0) {
     st->why[i] = reason("%s", err);
     zm__prof_free(&st->prof[i]);
+    zm__sym_close(sym);
     return;
   }
-  zm__symtab *sym = zmc_sites_symbols(slot);
+  st->prof[i].keys = NULL;
   zm__prof_symbolize(&st->prof[i], sym);
+  st->hint[i] = zm__symhint(&st->prof[i], sym);
   if (sym && proc->fault_npcs)
     fault_site(sym, proc);
   zm__sym_close(sym);
@@ -159,10 +165,12 @@ const char *zmc_sites_collect(const void *base, uint64_t offset, const zmc_sites
   zmc_sites *st = calloc(1, sizeof *st);
   uint32_t n = run->nprocs ? run->nprocs : 1;
   if (!st || !(st->prof = calloc(n, sizeof *st->prof)) ||
-      !(st->has = calloc(n, sizeof *st->has)) || !(st->why = calloc(n, sizeof *st->why))) {
+      !(st->has = calloc(n, sizeof *st->has)) || !(st->why = calloc(n, sizeof *st->why)) ||
+      !(st->hint = calloc(n, sizeof *st->hint))) {
     if (st) {
       free(st->prof);
       free(st->has);
+      free(st->why);
     }
     free(st);
     return "out of memory";
@@ -199,11 +207,13 @@ void zmc_sites_free(zmc_run *run) {
   for (uint32_t i = 0; i < st->n; i++) {
     zm__prof_free(&st->prof[i]);
     free(st->why[i]);
+    free(st->hint[i]);
   }
   zm__prof_free(&st->merged);
   free(st->prof);
   free(st->has);
   free(st->why);
+  free(st->hint);
   free(st);
   run->sites = NULL;
 }
@@ -211,7 +221,7 @@ void zmc_sites_free(zmc_run *run) {
 /* -------------------------------------------------------------- writing */
 
 static void write_proc(FILE *out, const zmc_run *run, const zmc_sites *st, uint32_t i,
-                       bool several) {
+                       bool several, bool largest) {
   const zm__prof *p = &st->prof[i];
   char cmd[101];
   if (several || st->why[i])
@@ -227,7 +237,9 @@ static void write_proc(FILE *out, const zmc_run *run, const zmc_sites *st, uint3
     fputs("  none recorded (no stack table for this process)\n", out);
     return;
   }
-  zm__topsites_write(p, out, i == 0 ? 10 : 5, 4);
+  zm__topsites_write(p, out, largest ? 10 : 5, 4);
+  if (st->hint[i])
+    fputs(st->hint[i], out);
   fprintf(out, "  stack table: %u distinct stacks, %llu frames, %.1f MiB in the shared "
           "memory%s\n", p->table_entries, (unsigned long long)p->table_frames,
           (double)((uint64_t)p->table_entries * sizeof(zm__st_entry) +
@@ -235,35 +247,62 @@ static void write_proc(FILE *out, const zmc_run *run, const zmc_sites *st, uint3
           st->sample ? "; figures estimated from samples" : "");
 }
 
-/* The first process, and the children with the highest peaks. */
-#define SHOWN_CHILDREN 3
+/* The processes with sites shown, largest peak first. */
+#define SHOWN_PROCS 4
+
+static uint32_t processes_with_sites(const zmc_sites *st) {
+  uint32_t with = 0;
+  for (uint32_t i = 0; i < st->n; i++)
+    with += st->has[i];
+  return with;
+}
+
+/* What the merged views (flame graph, pprof, folded stacks) sum, with its
+ * figure: the same words in the text report and in each of them. */
+static void merged_words(const zmc_run *run, char *buf, size_t len) {
+  const zmc_sites *st = run->sites;
+  uint32_t with = st ? processes_with_sites(st) : 0;
+  char size[32];
+  zm__flame_size(st ? zm__prof_total(&st->merged, ZM__PV_PEAK_BYTES) : 0, size, sizeof size);
+  if (with > 1)
+    snprintf(buf, len, "the sum over %u processes of what each held at its own peak, "
+             "not at one moment: %s", with, size);
+  else
+    snprintf(buf, len, "live at the peak: %s", size);
+}
 
 int zmc_sites_write_text(FILE *out, const zmc_run *run) {
   const zmc_sites *st = run->sites;
   if (!st || st->n == 0)
     return 0;
   bool several = st->n > 1;
-  write_proc(out, run, st, 0, several);
-  uint32_t shown[SHOWN_CHILDREN], nshown = 0, with = 0;
-  for (uint32_t i = 1; i < st->n; i++) {
+  uint32_t shown[SHOWN_PROCS], nshown = 0, listed = 0;
+  for (uint32_t i = 0; i < st->n; i++) {
     if (!st->has[i] && !st->why[i])
       continue;
-    with++;
+    listed++;
     /* Insertion by peak into the few kept. */
-    uint32_t j = nshown < SHOWN_CHILDREN ? nshown++ : SHOWN_CHILDREN;
+    uint32_t j = nshown < SHOWN_PROCS ? nshown++ : SHOWN_PROCS;
     while (j > 0 && st->prof[shown[j - 1]].peak < st->prof[i].peak) {
-      if (j < SHOWN_CHILDREN)
+      if (j < SHOWN_PROCS)
         shown[j] = shown[j - 1];
       j--;
     }
-    if (j < SHOWN_CHILDREN)
+    if (j < SHOWN_PROCS)
       shown[j] = i;
   }
+  if (processes_with_sites(st) > 1) {
+    char words[200];
+    merged_words(run, words, sizeof words);
+    fprintf(out, "\nmerged views (--flame, --pprof, --collapsed): %s\n", words);
+  }
+  if (nshown == 0)
+    write_proc(out, run, st, 0, several, true);
   for (uint32_t k = 0; k < nshown; k++)
-    write_proc(out, run, st, shown[k], several);
-  if (with > nshown)
+    write_proc(out, run, st, shown[k], several, k == 0);
+  if (listed > nshown)
     fprintf(out, "(%u more processes with sites, smaller peaks: all of them are in "
-            "--pprof, --collapsed and --flame)\n", with - nshown);
+            "--pprof, --collapsed and --flame)\n", listed - nshown);
   if (st->without)
     fprintf(out, "(%u processes had no stack table: at most %d per run)\n", st->without,
             ZMC_SITES_TABLES);
@@ -288,10 +327,13 @@ static const zm__prof *merged(const zmc_run *run) {
 
 int zmc_sites_write_pprof(FILE *out, const zmc_run *run) {
   const zmc_sites *st = run->sites;
-  char comment[512] = "zmem run";
+  char comment[700] = "zmem run", words[200];
   for (int i = 0; i < run->argc && strlen(comment) < 400; i++)
     snprintf(comment + strlen(comment), sizeof comment - strlen(comment), " %s",
              run->argv[i]);
+  merged_words(run, words, sizeof words);
+  snprintf(comment + strlen(comment), sizeof comment - strlen(comment),
+           "; peak_inuse_space: %s", words);
   zm__pprof_opts o = {0, (int64_t)(run->wall_s * 1e9), st ? (int64_t)st->sample : 0,
                       comment};
   return zm__pprof_write(merged(run), out, &o);
@@ -302,10 +344,15 @@ int zmc_sites_write_collapsed(FILE *out, const zmc_run *run) {
 }
 
 int zmc_sites_write_flame(FILE *out, const zmc_run *run) {
-  char title[400] = "Memory live at the peak:";
+  const zmc_sites *st = run->sites;
+  bool several = st && processes_with_sites(st) > 1;
+  char title[400], words[200];
+  snprintf(title, sizeof title, "Memory live at %s:",
+           several ? "each process's own peak" : "the peak");
   for (int i = 0; i < run->argc && strlen(title) < 300; i++)
     snprintf(title + strlen(title), sizeof title - strlen(title), " %s", run->argv[i]);
-  zm__flame_opts o = {title, "bytes", 1200};
+  merged_words(run, words, sizeof words);
+  zm__flame_opts o = {title, "bytes", 1200, words};
   return zm__flame_write(merged(run), ZM__PV_PEAK_BYTES, out, &o);
 }
 

@@ -189,11 +189,44 @@ static int open_mod(mod *d) {
   return 1;
 }
 
-static mod *find_mod(zm__symtab *s, uint64_t pc) {
+static bool holds(const mod *d, uint64_t pc) { return pc >= d->m.lo && pc < d->m.hi; }
+
+uint64_t zm__sym_key(const zm__symtab *s, uint64_t pc, uint32_t era) {
+  size_t first = s->n, chosen = s->n, holders = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (!holds(&s->mods[i], pc))
+      continue;
+    holders++;
+    first = first < s->n ? first : i;
+    if (s->mods[i].m.era <= era)
+      chosen = i;
+  }
+  if (holders < 2 || pc != ZM__SYM_ADDR(pc))
+    return pc;
+  chosen = chosen < s->n ? chosen : first;
+  return pc | (uint64_t)(chosen + 1) << ZM__SYM_KEY_SHIFT;
+}
+
+/* The module of an address or key (zm__sym_key), *pc made the address. */
+static mod *find_mod(zm__symtab *s, uint64_t *pc) {
+  uint64_t load = *pc >> ZM__SYM_KEY_SHIFT;
+  if (load && load <= s->n && holds(&s->mods[load - 1], ZM__SYM_ADDR(*pc))) {
+    *pc = ZM__SYM_ADDR(*pc);
+    return &s->mods[load - 1];
+  }
   for (size_t i = s->n; i-- > 0;) /* the latest loaded wins */
-    if (pc >= s->mods[i].m.lo && pc < s->mods[i].m.hi)
+    if (holds(&s->mods[i], *pc))
       return &s->mods[i];
   return NULL;
+}
+
+int zm__sym_module_at(zm__symtab *s, uint64_t pc, zm__sym_module *out) {
+  mod *d = find_mod(s, &pc);
+  if (!d)
+    return -1;
+  *out = d->m;
+  out->build_id = d->m.build_id_len ? d->id : NULL;
+  return 0;
 }
 
 static void copy(char *dst, size_t len, const char *src) {
@@ -376,7 +409,7 @@ static void source_line(mod *d, uint64_t a, zm__sym_frame *out) {
 
 int zm__sym_lookup(zm__symtab *s, uint64_t pc, zm__sym_frame *out) {
   memset(out, 0, sizeof *out);
-  mod *d = find_mod(s, pc);
+  mod *d = find_mod(s, &pc);
   if (!d) {
     out->offset = pc;
     return out->status = ZM__SYM_NO_MODULE;

@@ -25,6 +25,7 @@ typedef struct zm__sym_module {
   size_t build_id_len;
   uint64_t base;           /* load bias */
   uint64_t lo, hi;         /* executable range at run time */
+  uint32_t era;            /* unloads before it was listed (stacktab.h) */
 } zm__sym_module;
 
 /* One frame, resolved as far as possible. Strings are NUL-terminated and
@@ -56,6 +57,19 @@ void zm__sym_close(zm__symtab *s);
 /* Records a module. 0, or -1 with errno EINVAL (no path, empty range) or
  * ENOSPC (more than 4096 modules). The file is opened on first use. */
 int zm__sym_add_module(zm__symtab *s, const zm__sym_module *m);
+
+/* The key of return address pc in a stack of that era (0: counted before
+ * any unload): pc itself, unless modules loaded one after another at the
+ * same addresses hold it; then pc with the load it ran in (the last one
+ * listed in that era or before) in the bits above ZM__SYM_KEY_SHIFT. A
+ * key is looked up like an address. */
+#define ZM__SYM_KEY_SHIFT 48
+#define ZM__SYM_ADDR(key) ((key) & ((UINT64_C(1) << ZM__SYM_KEY_SHIFT) - 1))
+uint64_t zm__sym_key(const zm__symtab *s, uint64_t pc, uint32_t era);
+
+/* The recorded module that holds an address or key (its build_id valid
+ * until the next zm__sym_add_module) into *out; 0, or -1 when none. */
+int zm__sym_module_at(zm__symtab *s, uint64_t pc, zm__sym_module *out);
 
 /* Resolves a return address (looked up as pc - 1, the call instruction)
  * into *out; returns out->status. */

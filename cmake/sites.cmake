@@ -63,13 +63,16 @@ set_target_properties(zmem_sites_preload PROPERTIES
 
 # The command's side: symbols and the output formats.
 add_library(zmem_sites_cli STATIC
+  cli/demangle.c
   cli/escape.c
   cli/flame.c
   cli/folded.c
   cli/pprof.c
   cli/profile.c
   cli/symbolize.c
+  cli/symhint.c
   cli/topsites.c)
 target_include_directories(zmem_sites_cli PUBLIC ${PROJECT_SOURCE_DIR}/cli)
 target_compile_options(zmem_sites_cli PRIVATE ${ZMEM_WARNINGS})
-target_link_libraries(zmem_sites_cli PUBLIC zmem_sites_table zmem::dw ZLIB::ZLIB m)
+target_link_libraries(zmem_sites_cli PUBLIC zmem_sites_table zmem::dw ZLIB::ZLIB m
+  ${CMAKE_DL_LIBS})

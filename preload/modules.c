@@ -3,6 +3,7 @@
 #include "modules.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <sys/single_threaded.h>
@@ -275,4 +276,62 @@ int zm__modules_main_path(char *buf, size_t len) {
     return -1;
   buf[n] = '\0';
   return (int)n;
+}
+
+unsigned long long zm__modules_unloads(void) {
+  unsigned long long c[2] = {0, 0};
+  if (!frozen)
+    dl_iterate_phdr(counters, c);
+  return c[1];
+}
+
+static bool hex_field(const char **p, uintptr_t *v) {
+  const char *s = *p;
+  uintptr_t x = 0;
+  for (; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
+    x = x * 16 + (uintptr_t)(*s <= '9' ? *s - '0' : *s - 'a' + 10);
+  if (s == *p)
+    return false;
+  *p = s;
+  *v = x;
+  return true;
+}
+
+/* One line of /proc/self/maps, "lo-hi perms offset dev inode   path":
+ * its path into buf when [lo, hi) holds a and the path is absolute. */
+static bool maps_line_path(const char *line, uintptr_t a, char *buf, size_t len) {
+  uintptr_t lo, hi;
+  if (!hex_field(&line, &lo) || *line++ != '-' || !hex_field(&line, &hi) || a < lo ||
+      a >= hi)
+    return false;
+  const char *path = strchr(line, '/');
+  if (!path || strlen(path) >= len)
+    return false;
+  memcpy(buf, path, strlen(path) + 1);
+  return true;
+}
+
+int zm__modules_mapped_path(uintptr_t a, char *buf, size_t len) {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  char chunk[4096];
+  size_t have = 0;
+  int found = -1;
+  for (ssize_t r; found != 0 && (r = read(fd, chunk + have, sizeof chunk - 1 - have)) > 0;) {
+    have += (size_t)r;
+    chunk[have] = '\0';
+    char *line = chunk, *nl;
+    while (found != 0 && (nl = memchr(line, '\n', (size_t)(chunk + have - line)))) {
+      *nl = '\0';
+      found = maps_line_path(line, a, buf, len) ? 0 : -1;
+      line = nl + 1;
+    }
+    have = (size_t)(chunk + have - line);
+    memmove(chunk, line, have);
+    if (have == sizeof chunk - 1)
+      have = 0; /* a line longer than the buffer: not a module's */
+  }
+  close(fd);
+  return found;
 }

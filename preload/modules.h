@@ -70,6 +70,16 @@ const zm__module *zm__modules_find(uintptr_t pc);
 size_t zm__modules_count(void);
 const zm__module *zm__modules_get(size_t i);
 
+/* Modules the loader has removed since the process started (dlpi_subs);
+ * takes the loader's lock. 0 in a frozen process. */
+unsigned long long zm__modules_unloads(void);
+
+/* Fills buf with the absolute path of the file mapped at address a, as
+ * /proc/self/maps names it (the file the loader opened, whatever the
+ * working directory is now); 0, or -1 when no file is mapped there. Reads
+ * with a buffer on the stack: never allocates. */
+int zm__modules_mapped_path(uintptr_t a, char *buf, size_t len);
+
 /* Fills buf with the main program's path (readlink of /proc/self/exe);
  * returns its length or -1. */
 int zm__modules_main_path(char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include "proc.h"
 #include "sample.h"
 #include "sites_record.h"
+#include "stackhash.h"
 #include "stacktab.h"
 #include "unwind.h"
 
@@ -26,6 +27,12 @@ static uintptr_t self_lo, self_hi; /* the preload's own code */
 static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static unsigned generation;         /* bumped in a fork child */
+static _Atomic unsigned era;        /* unloads seen: the era tag (stacktab.h) */
+/* The era in which each listed module was last seen loaded: a return
+ * address in a module not seen since the last unload may belong to
+ * another library loaded at its addresses. */
+static _Atomic unsigned seen_in[ZMS_MAX_MODULES];
+static unsigned long long unloads;  /* the loader's count at the last era */
 
 static TLS zm__st_local local;
 static TLS zm__sampler sampler;
@@ -34,58 +41,96 @@ static TLS uint32_t seen_entries;   /* the table's entry count at the last check
 
 /* ------------------------------------------------------------- modules */
 
-static bool published(const zm__module *m, uint32_t n) {
+/* The index of module m in the shared list, or -1. */
+static int64_t published(const zm__module *m, uint32_t n) {
   for (uint32_t i = 0; i < n; i++)
     if (mods->m[i].lo == m->lo && mods->m[i].hi == m->hi &&
         mods->m[i].build_id_len == m->build_id_len &&
         memcmp(mods->m[i].build_id, m->build_id, m->build_id_len) == 0)
-      return true;
-  return false;
+      return i;
+  return -1;
 }
 
 /* Appends the modules not yet in the shared list; each entry is complete
  * before the count that covers it is published. */
 static void publish_modules(void) {
   pthread_mutex_lock(&publish_lock);
+  unsigned e = atomic_load_explicit(&era, memory_order_relaxed);
   zm__modules_refresh();
   uint32_t n = atomic_load_explicit(&mods->count, memory_order_relaxed);
   for (size_t i = 0; i < zm__modules_count() && n < ZMS_MAX_MODULES; i++) {
     const zm__module *m = zm__modules_get(i);
-    if (!m || published(m, n) || strstr(m->path, "linux-vdso"))
+    int64_t at = m ? published(m, n) : -1;
+    if (at >= 0)
+      atomic_store_explicit(&seen_in[at], e, memory_order_relaxed);
+    if (!m || at >= 0 || strstr(m->path, "linux-vdso"))
       continue;
     zms_module *d = &mods->m[n];
     memset(d, 0, sizeof *d);
     d->base = m->base;
     d->lo = m->lo;
     d->hi = m->hi;
+    d->era = e;
     d->build_id_len = m->build_id_len;
     memcpy(d->build_id, m->build_id, m->build_id_len);
-    if (m->path[0]) {
+    if (m->path[0] && m->path[0] != '/' &&
+        zm__modules_mapped_path(m->lo, d->path, ZMS_PATH_BYTES) == 0)
+      ; /* opened by a relative path: the file the loader found */
+    else if (m->path[0]) {
       size_t len = strnlen(m->path, ZMS_PATH_BYTES - 1); /* a longer path is cut */
       memcpy(d->path, m->path, len);
     } else
       zm__modules_main_path(d->path, ZMS_PATH_BYTES);
+    atomic_store_explicit(&seen_in[n], e, memory_order_relaxed);
     atomic_store_explicit(&mods->count, ++n, memory_order_release);
   }
   pthread_mutex_unlock(&publish_lock);
 }
 
+/* Whether pc is in a listed module seen loaded in the current era. */
 static bool listed(uintptr_t pc, uint32_t n) {
+  unsigned now = atomic_load_explicit(&era, memory_order_relaxed);
   for (uint32_t i = 0; i < n; i++)
-    if (pc >= mods->m[i].lo && pc < mods->m[i].hi)
+    if (pc >= mods->m[i].lo && pc < mods->m[i].hi &&
+        atomic_load_explicit(&seen_in[i], memory_order_relaxed) == now)
       return true;
   return false;
 }
 
 /* A stack new to the table may name a module loaded since the last
- * publication (dlopen): publish it before the stack is counted. */
+ * publication (dlopen), maybe where an unloaded one was: publish it before
+ * the stack is counted. */
 static void check_modules(const uintptr_t *pcs, size_t n) {
   uint32_t have = atomic_load_explicit(&mods->count, memory_order_acquire);
   for (size_t i = 0; i < n; i++)
-    if (!listed(pcs[i], have)) {
+    if (!ZM__ST_IS_ERA_TAG(pcs[i]) && !listed(pcs[i], have)) {
       publish_modules();
       return;
     }
+}
+
+void zmp_sites_unloaded(void) {
+  if (!tab)
+    return;
+  pthread_mutex_lock(&publish_lock);
+  unsigned long long now = zm__modules_unloads();
+  if ((now != unloads || zm__modules_frozen()) &&
+      atomic_load_explicit(&era, memory_order_relaxed) < ZM__ST_ERA_MAX)
+    atomic_fetch_add_explicit(&era, 1, memory_order_relaxed);
+  unloads = now;
+  pthread_mutex_unlock(&publish_lock);
+}
+
+/* A stack counted after an unload ends with the era's tag, in place of
+ * its outermost frame when it is full (not with a depth of 1: the tag
+ * would be all of it). */
+static size_t tag_era(uintptr_t *pcs, size_t depth, unsigned e, uint64_t *hash) {
+  if (depth == 0 || dir->depth < 2)
+    return depth;
+  depth = depth < dir->depth ? depth : dir->depth - 1;
+  pcs[depth++] = ZM__ST_ERA_TAG(e);
+  *hash = zm__stack_hash(pcs, depth);
+  return depth;
 }
 
 /* ------------------------------------------------------------- threads */
@@ -149,6 +194,7 @@ static void claim_table(void) {
     return;
   tab->weighted = dir->sample_rate != 0;
   zmp_sites_table = tab;
+  unloads = zm__modules_unloads();
   publish_modules();
   zmp_proc->ext[ZMS_EXT_SLOT] = k + 1;
 }
@@ -214,6 +260,9 @@ static inline __attribute__((always_inline)) bool pick_stack(const zm__weight *w
   uintptr_t pcs[ZM__UNWIND_MAX_DEPTH];
   uint64_t hash;
   size_t depth = zm__unwind_capture_site(pcs, dir->depth, self_lo, self_hi, &hash);
+  unsigned now = atomic_load_explicit(&era, memory_order_relaxed);
+  if (__builtin_expect(now != 0, 0))
+    depth = tag_era(pcs, depth, now, &hash);
   zm__st_entry *e = zm__stacktab_find_hashed(tab, pcs, (uint32_t)depth, hash);
   uint32_t entries = atomic_load_explicit(&tab->entries_used, memory_order_relaxed);
   if (entries != seen_entries) {

@@ -29,6 +29,11 @@ bool zmp_sites_pick(size_t n, zmp_site *site);
 void zmp_sites_add(const zmp_site *site);
 void zmp_sites_sub(const zmp_site *site);
 
+/* After the program's dlclose returned: when the loader removed a module
+ * since the last call, stacks counted from now on carry the next era tag
+ * (stacktab.h), and the modules loaded from now on are listed anew. */
+void zmp_sites_unloaded(void);
+
 /* The caller's call stack (the preload's own frames left out), at most
  * max return addresses, innermost first, into pcs; their modules are in
  * the shared module list. 0 when this process has no sites. */

@@ -10,7 +10,8 @@
  * record's ext[ZMS_EXT_SLOT]. Processes beyond ntables have no sites.
  *
  * The module list is appended to before any stack that names a module is
- * counted, so that a program killed at any moment can still be
+ * counted (a library loaded where an unloaded one was gets an entry of its
+ * own, with a later era: see ZM__ST_ERA_TAG in stacktab.h), so that a program killed at any moment can still be
  * symbolised. Like the rest of the record it is untrusted input for the
  * launcher. */
 #ifndef ZMS_RECORD_H
@@ -20,7 +21,7 @@
 #include <stdint.h>
 
 #define ZMS_MAGIC 0x3173657469736d7aULL /* "zmsites1", little-endian */
-#define ZMS_VERSION 1
+#define ZMS_VERSION 2
 #define ZMS_DIR_BYTES 4096
 #define ZMS_EXT_SLOT 0          /* index into zmr_proc.ext */
 #define ZMS_MAX_MODULES 512     /* modules per process; more are left out */
@@ -42,6 +43,7 @@ typedef struct zms_dir {
 
 typedef struct zms_module {
   uint64_t base, lo, hi;   /* load bias; executable range */
+  uint32_t era;            /* unloads seen when it was listed (stacktab.h) */
   uint32_t build_id_len;
   uint8_t build_id[20];
   char path[ZMS_PATH_BYTES]; /* NUL-terminated; the main program's real path */

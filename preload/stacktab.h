@@ -42,6 +42,16 @@
 #define ZM__ST_VERSION 1
 #define ZM__ST_GRANULE 65536 /* bytes a thread keeps unpublished, either way */
 
+/* Once a library has been unloaded, another may be loaded at its
+ * addresses, and equal return addresses then name different code. Stacks
+ * counted after the k-th unload end with one more frame, the era tag
+ * ZM__ST_ERA_TAG(k), which no return address can be (user space ends far
+ * below it): the tag keeps them apart from earlier stacks, and tells the
+ * reader which load of a module they ran in. */
+#define ZM__ST_ERA_MAX 0xffffu
+#define ZM__ST_ERA_TAG(k) (UINTPTR_MAX - (uintptr_t)(k))
+#define ZM__ST_IS_ERA_TAG(pc) ((pc) >= UINTPTR_MAX - ZM__ST_ERA_MAX)
+
 enum { ZM__ST_EMPTY, ZM__ST_CLAIMED, ZM__ST_READY };
 
 typedef struct zm__st_counters {

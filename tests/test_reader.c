@@ -177,7 +177,7 @@ Test(reader, module_file_that_is_a_fifo, .timeout = 20) {
   snprintf(path, sizeof path, "%s/fifo.so", dir);
   cr_assert_eq(mkfifo(path, 0600), 0, "%s", strerror(errno));
   zm__symtab *s = zm__sym_open();
-  zm__sym_module m = {path, NULL, 0, 0x400000, 0x400000, 0x500000};
+  zm__sym_module m = {path, NULL, 0, 0x400000, 0x400000, 0x500000, 0};
   cr_assert_eq(zm__sym_add_module(s, &m), 0);
   zm__sym_frame f;
   /* Before: open() of the FIFO blocked for ever, waiting for a writer. */

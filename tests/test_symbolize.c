@@ -21,7 +21,7 @@ static zm__symtab *table_of_this_process(void) {
   for (size_t i = 0; i < zm__modules_count(); i++) {
     const zm__module *m = zm__modules_get(i);
     zm__sym_module sm = {m->path[0] ? m->path : exe, m->build_id, m->build_id_len,
-                         m->base, m->lo, m->hi};
+                         m->base, m->lo, m->hi, 0};
     if (strstr(sm.path, "linux-vdso"))
       continue;
     cr_assert_eq(zm__sym_add_module(s, &sm), 0, "%s", sm.path);
@@ -115,11 +115,11 @@ Test(symbolize, no_name_without_the_right_file) {
   /* The right file with another build-id: as if rebuilt since the run. */
   uint8_t wrong[20];
   memset(wrong, 0xab, sizeof wrong);
-  zm__sym_module m = {exe, wrong, sizeof wrong, self->base, self->lo, self->hi};
+  zm__sym_module m = {exe, wrong, sizeof wrong, self->base, self->lo, self->hi, 0};
   cr_assert_eq(zm__sym_add_module(s, &m), 0);
   /* A module whose file is gone. */
   zm__sym_module gone = {"/nonexistent/libgone.so", NULL, 0, 0x10000000, 0x10000000,
-                         0x10001000};
+                         0x10001000, 0};
   cr_assert_eq(zm__sym_add_module(s, &gone), 0);
   int line;
   zm__sym_frame f;
@@ -132,7 +132,7 @@ Test(symbolize, no_name_without_the_right_file) {
   cr_assert_str_eq(zm__sym_format(&f, buf, sizeof buf), "libgone.so+0x100");
   cr_assert_eq(zm__sym_lookup(s, 0x42, &f), ZM__SYM_NO_MODULE);
   cr_assert_str_eq(zm__sym_format(&f, buf, sizeof buf), "0x42");
-  zm__sym_module bad = {"", NULL, 0, 0, 1, 2};
+  zm__sym_module bad = {"", NULL, 0, 0, 1, 2, 0};
   cr_assert_eq(zm__sym_add_module(s, &bad), -1);
   zm__sym_close(s);
 }
@@ -148,14 +148,14 @@ Test(symbolize, build_id_checked_after_the_table_grew) {
   cr_assert_gt(zm__modules_main_path(exe, sizeof exe), 0);
   zm__symtab *s = zm__sym_open();
   zm__sym_module m = {exe, self->build_id, self->build_id_len, self->base, self->lo,
-                      self->hi};
+                      self->hi, 0};
   cr_assert_eq(zm__sym_add_module(s, &m), 0);
   for (uint64_t i = 0; i < 200; i++) {
     uint8_t id[20];
     memset(id, (int)i, sizeof id);
     uint64_t lo = 0x10000000 + i * 0x10000;
     zm__sym_module other = {"/nonexistent/libother.so", id, sizeof id, lo, lo,
-                            lo + 0x1000};
+                            lo + 0x1000, 0};
     cr_assert_eq(zm__sym_add_module(s, &other), 0);
   }
   int line;
@@ -245,7 +245,7 @@ static probe_count search_matches_libdwfl(const void *inside) {
   zm__modules_main_path(exe, sizeof exe);
   uint64_t lo = pm->base ? pm->base : 1;
   zm__sym_module m = {pm->path[0] ? pm->path : exe, pm->build_id, pm->build_id_len,
-                      pm->base, lo, lo + (1ull << 32)};
+                      pm->base, lo, lo + (1ull << 32), 0};
   zm__symtab *s = zm__sym_open();
   cr_assert_eq(zm__sym_add_module(s, &m), 0);
   Dwfl *dwfl = dwfl_begin(&ref_callbacks);

@@ -109,7 +109,7 @@ static zm__symtab *symbols(void) {
   for (size_t i = 0; i < zm__modules_count(); i++) {
     const zm__module *m = zm__modules_get(i);
     zm__sym_module sm = {m->path[0] ? m->path : exe, m->build_id, m->build_id_len,
-                         m->base, m->lo, m->hi};
+                         m->base, m->lo, m->hi, 0};
     if (!strstr(sm.path, "linux-vdso"))
       zm__sym_add_module(s, &sm);
   }
@@ -148,7 +148,7 @@ static int write_outputs(const char *prefix) {
   rc |= zm__folded_write(&p, ZM__PV_ALLOC_BYTES, f);
   rc |= fclose(f);
   f = open_out(prefix, ".svg", "w");
-  zm__flame_opts fo = {"sites_demo: memory live at the peak", "bytes", 1200};
+  zm__flame_opts fo = {"sites_demo: memory live at the peak", "bytes", 1200, NULL};
   rc |= zm__flame_write(&p, ZM__PV_PEAK_BYTES, f, &fo);
   rc |= fclose(f);
   f = open_out(prefix, ".txt", "w");
