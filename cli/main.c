@@ -328,6 +328,29 @@ static int parse(int argc, char **argv, options *op, int *first) {
 
 /* ---------------------------------------------------------------- gates */
 
+/* Where a tripped gate's reader finds more: the text report only when one
+ * was written (--quiet without --output leaves it out). */
+static void gate_hint(const options *op, bool sites) {
+  const char *text = op->out[OUT_TEXT].path, *json = op->out[OUT_JSON].path;
+  if (!text && !op->quiet)
+    text = "the report";
+  if (text && sites)
+    fprintf(stderr, "zmem: full stacks under \"top sites\" in %s (or --pprof)\n", text);
+  else if (text)
+    fprintf(stderr, "zmem: see \"calls\" and \"allocation sizes\" in %s (or --json) "
+                    "for where the bytes go; --sites names the code\n", text);
+  else if (sites && op->out[OUT_PPROF].path)
+    fprintf(stderr, "zmem: full stacks in %s\n", op->out[OUT_PPROF].path);
+  else if (sites)
+    fprintf(stderr, "zmem: full stacks: --quiet left the report out; --output FILE "
+                    "or --pprof FILE keeps them\n");
+  else if (json)
+    fprintf(stderr, "zmem: where the bytes go: %s; --sites names the code\n", json);
+  else
+    fprintf(stderr, "zmem: --quiet left the report out: --output FILE or --json FILE "
+                    "keeps it; --sites names the code\n");
+}
+
 static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
   char a[32], b[32], c[32];
   int tripped = 0;
@@ -359,11 +382,8 @@ static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
       tripped++;
     }
   }
-  if (tripped && run->sites)
-    fprintf(stderr, "zmem: full stacks under \"top sites\" in the report (or --pprof)\n");
-  else if (tripped)
-    fprintf(stderr, "zmem: see the report's \"calls\" and \"allocation sizes\" (or --json) "
-                    "for where the bytes go; --sites names the code\n");
+  if (tripped)
+    gate_hint(op, run->sites != NULL);
   return tripped ? EXIT_GATE : 0;
 }
 
