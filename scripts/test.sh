@@ -18,19 +18,19 @@ san_env+=" UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
 san_env+=" TSAN_OPTIONS=halt_on_error=1:allocator_may_return_null=1"
 
 # name | compiler | cmake arguments | environment for ctest | what it checks
-# (rough time for the build and the run on 2 vCPUs)
+# (rough time for the build and the run on 2 idle vCPUs: about 25 min in all)
 configs=(
-  "libc|gcc|-DZMEM_BACKEND=libc||the suite on glibc's malloc, gcc (~4 min)"
-  "jemalloc|gcc|-DZMEM_BACKEND=jemalloc||the suite on jemalloc (~4 min)"
-  "mimalloc|gcc|-DZMEM_BACKEND=mimalloc||the suite on mimalloc (~4 min)"
-  "tcmalloc|gcc|-DZMEM_BACKEND=tcmalloc||the suite on tcmalloc (~4 min)"
-  "no-replacement|gcc|-DZMEM_REPLACEMENT=OFF||run-time backend replacement compiled out (~4 min)"
-  "user-nosize|clang|-DZMEM_BACKEND=libc|ZMEM_TEST_BACKEND=user-nosize|a user backend without a size query (header layout), clang (~4 min)"
-  "debug-assert|clang|-DZMEM_DEBUG_ASSERT=ON -DZMEM_BACKEND=jemalloc||internal assertions on, jemalloc, clang (~4 min)"
-  "asan-ubsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all|$san_env|AddressSanitizer and UBSan (~8 min)"
-  "fuzz|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all -DZMEM_BUILD_TESTS=OFF -DZMEM_BUILD_FUZZ=ON|ASAN_OPTIONS=detect_leaks=1|the libFuzzer targets, about 75 s of fuzzing (~3 min)"
-  "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env|ThreadSanitizer (~6 min)"
-  "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON||the suite under valgrind memcheck (~8 min)"
+  "libc|gcc|-DZMEM_BACKEND=libc||the suite on glibc's malloc, gcc (~2 min)"
+  "jemalloc|gcc|-DZMEM_BACKEND=jemalloc||the suite on jemalloc (~2 min)"
+  "mimalloc|gcc|-DZMEM_BACKEND=mimalloc||the suite on mimalloc (~2 min)"
+  "tcmalloc|gcc|-DZMEM_BACKEND=tcmalloc||the suite on tcmalloc (~2 min)"
+  "no-replacement|gcc|-DZMEM_REPLACEMENT=OFF||run-time backend replacement compiled out (~2 min)"
+  "user-nosize|clang|-DZMEM_BACKEND=libc|ZMEM_TEST_BACKEND=user-nosize|a user backend without a size query (header layout), clang (~2 min)"
+  "debug-assert|clang|-DZMEM_DEBUG_ASSERT=ON -DZMEM_BACKEND=jemalloc||internal assertions on, jemalloc, clang (~2 min)"
+  "asan-ubsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all|$san_env|AddressSanitizer and UBSan (~4 min)"
+  "fuzz|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=address,undefined;-fno-omit-frame-pointer;-fno-sanitize-recover=all -DZMEM_BUILD_TESTS=OFF -DZMEM_BUILD_FUZZ=ON|ASAN_OPTIONS=detect_leaks=1|the libFuzzer targets, about 75 s of fuzzing (~2 min)"
+  "tsan|clang|-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread|$san_env|ThreadSanitizer (~3 min)"
+  "valgrind|gcc|-DCMAKE_BUILD_TYPE=Debug -DZMEM_TEST_VALGRIND=ON||the suite under valgrind memcheck (~5 min)"
 )
 
 names=()
