@@ -1,6 +1,8 @@
 /* Escaping for terminals: see escape.h. */
 #include "escape.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -72,4 +74,37 @@ const char *zmc_escaped(char *buf, size_t cap, const char *s) {
   }
   buf[at] = 0;
   return buf;
+}
+
+/* Whether the shell reads arg as one word, as it stands. */
+static bool plain_word(const char *arg) {
+  if (!*arg)
+    return false;
+  for (const unsigned char *c = (const unsigned char *)arg; *c; c++)
+    if (*c < 0x80 && !isalnum(*c) && !strchr("_@%+=:,./-", *c))
+      return false;
+  return true;
+}
+
+static void put_arg(FILE *f, const char *arg) {
+  if (plain_word(arg)) {
+    zmc_put_escaped(f, arg, SIZE_MAX);
+    return;
+  }
+  fputc('\'', f);
+  for (const char *q; (q = strchr(arg, '\'')); arg = q + 1) {
+    zmc_put_escaped(f, arg, (size_t)(q - arg));
+    fputs("'\\''", f);
+  }
+  zmc_put_escaped(f, arg, SIZE_MAX);
+  fputc('\'', f);
+}
+
+void zmc_put_argv(FILE *f, char *const *argv, int argc) {
+  for (int i = 0; i < argc && i < 8; i++) {
+    fputc(' ', f);
+    put_arg(f, argv[i]);
+  }
+  if (argc > 8)
+    fputs(" ...", f);
 }

@@ -15,6 +15,12 @@ void zmc_put_escaped(FILE *f, const char *s, size_t max);
  * fit whole is left out with the rest). Returns buf. */
 const char *zmc_escaped(char *buf, size_t cap, const char *s);
 
+/* A command line as a reader would type it again: each of the first 8
+ * arguments after a space, escaped, and in single quotes when it is empty
+ * or holds a character the shell treats specially (a ' inside as '\''),
+ * then " ..." when there are more. */
+void zmc_put_argv(FILE *f, char *const *argv, int argc);
+
 /* Length of the valid UTF-8 sequence for one character at s (avail bytes
  * there), or 0 when it is not one or is a C1 control (U+0080..U+009F). */
 size_t zmc_utf8_len(const unsigned char *s, size_t avail);

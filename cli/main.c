@@ -61,7 +61,7 @@ static void usage(FILE *f) {
           "Runs program and reports its heap use (and that of its children).\n"
           "  --output FILE        the text report to FILE instead of stderr\n"
           "  --quiet              no text report (outputs and gates only)\n"
-          "  --json FILE          everything, as JSON (schema in docs/run.md)\n"
+          "  --json FILE          everything, as JSON\n"
           "  --plot FILE.svg      heap in use over time, one line per process\n"
           "  --trace FILE.json    the timeline as Chrome trace-event counters\n"
           "  --html FILE.html     one interactive page: timeline, tables, flame graphs\n"
@@ -71,20 +71,21 @@ static void usage(FILE *f) {
           "  --max-leaked SIZE    exit 99 when more than SIZE is live at exit\n"
           "  --baseline OLD.json  compare with an earlier --json report ...\n"
           "  --max-increase PCT   ... and exit 99 when the peak grew by more than PCT\n"
-          "  --sites              call stacks: top sites in the report (docs/sites.md);\n"
+          "  --sites              call stacks: top sites in the report;\n"
           "    --depth N (32), --sample BYTES (Poisson, e.g. 512K), --unwind auto|fp|dwarf,\n"
           "    --pprof F.pb.gz, --collapsed F, --flame F.svg (each implies --sites)\n"
           "  --fail N[:REPEAT]    allocation request N fails (ENOMEM), and the REPEAT\n"
-          "                       after it; the report names it (docs/sweep.md)\n"
+          "                       after it; the report names it (zmem-sweep(1))\n"
           "  --fail-p P           each request fails with probability P (0 to 1) ...\n"
           "  --seed S             ... reproducibly from seed S (default 0)\n"
           "SIZE: bytes, or with K, M, G, T (powers of 1024), e.g. 64M, 1.5G.\n"
           "Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to zmem go on to the program\n"
           "(^C on a terminal reaches it directly); zmem waits and reports. A second\n"
-          "signal, or 10 s, kills the program's tree with SIGKILL (docs/run.md).\n"
+          "signal, or 10 s, kills the program's tree with SIGKILL.\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
-          "126/127 when the program cannot be run or is not found.\n");
+          "126/127 when the program cannot be run or is not found.\n"
+          "The manual: man zmem-run.\n");
 }
 
 static void commands(FILE *f) {
@@ -92,7 +93,8 @@ static void commands(FILE *f) {
              "       zmem sweep [options] [--] program [args...]  (zmem sweep --help)\n"
              "       zmem --version\n"
              "run: reports the program's heap use; sweep: runs it once per allocation\n"
-             "request, making request 1, 2, 3, ... fail, and reports crashes, hangs, leaks.\n");
+             "request, making request 1, 2, 3, ... fail, and reports crashes, hangs, leaks.\n"
+             "The manual: man zmem, and man zmem-COMMAND for each command.\n");
 }
 
 static int bad(const char *fmt, const char *arg) {
@@ -330,6 +332,29 @@ static int parse(int argc, char **argv, options *op, int *first) {
 
 /* ---------------------------------------------------------------- gates */
 
+/* Where a tripped gate's reader finds more: the text report only when one
+ * was written (--quiet without --output leaves it out). */
+static void gate_hint(const options *op, bool sites) {
+  const char *text = op->out[OUT_TEXT].path, *json = op->out[OUT_JSON].path;
+  if (!text && !op->quiet)
+    text = "the report";
+  if (text && sites)
+    fprintf(stderr, "zmem: full stacks under \"top sites\" in %s (or --pprof)\n", text);
+  else if (text)
+    fprintf(stderr, "zmem: see \"calls\" and \"allocation sizes\" in %s (or --json) "
+                    "for where the bytes go; --sites names the code\n", text);
+  else if (sites && op->out[OUT_PPROF].path)
+    fprintf(stderr, "zmem: full stacks in %s\n", op->out[OUT_PPROF].path);
+  else if (sites)
+    fprintf(stderr, "zmem: full stacks: --quiet left the report out; --output FILE "
+                    "or --pprof FILE keeps them\n");
+  else if (json)
+    fprintf(stderr, "zmem: where the bytes go: %s; --sites names the code\n", json);
+  else
+    fprintf(stderr, "zmem: --quiet left the report out: --output FILE or --json FILE "
+                    "keeps it; --sites names the code\n");
+}
+
 static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
   char a[32], b[32], c[32];
   int tripped = 0;
@@ -361,11 +386,8 @@ static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
       tripped++;
     }
   }
-  if (tripped && run->sites)
-    fprintf(stderr, "zmem: full stacks under \"top sites\" in the report (or --pprof)\n");
-  else if (tripped)
-    fprintf(stderr, "zmem: see the report's \"calls\" and \"allocation sizes\" (or --json) "
-                    "for where the bytes go; --sites names the code\n");
+  if (tripped)
+    gate_hint(op, run->sites != NULL);
   return tripped ? EXIT_GATE : 0;
 }
 

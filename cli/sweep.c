@@ -415,7 +415,7 @@ void zmc_sweep_usage(FILE *f) {
           "  --timeout S      seconds before a step counts as a hang and is killed\n"
           "                   (default: 10, or 10 times the baseline's time if longer)\n"
           "  --jobs J         steps run at once (default: one per online CPU)\n"
-          "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
+          "  --json FILE      the results as JSON, '-' for stdout\n"
           "  --sites          name the call site of each crashing step's failure\n"
           "  --logs DIR       keep each step's stdout and stderr in DIR/step-N.log;\n"
           "                   DIR must not exist: zmem makes it\n"
@@ -430,7 +430,8 @@ void zmc_sweep_usage(FILE *f) {
           "       requests differ from run to run (threads, time, randomness), so\n"
           "       the sweep is incomplete (the steps are named in the table)\n"
           "  125  zmem failed\n"
-          "  130  interrupted (what was found so far is reported)\n");
+          "  130  interrupted (what was found so far is reported)\n"
+          "The manual: man zmem-sweep.\n");
 }
 
 static int bad(const char *fmt, const char *arg) {

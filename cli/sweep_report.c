@@ -45,11 +45,8 @@ static void baseline(FILE *f, const zmc_sweep *s) {
   char b[32];
   const zmc_step *r = &s->baseline;
   fprintf(f, "zmem sweep:");
-  for (int i = 0; i < s->argc && i < 8; i++) {
-    fputc(' ', f);
-    zmc_put_escaped(f, s->argv[i], SIZE_MAX);
-  }
-  fprintf(f, "%s\n", s->argc > 8 ? " ..." : "");
+  zmc_put_argv(f, s->argv, s->argc);
+  fputc('\n', f);
   fprintf(f, "  baseline: %llu allocation requests, exit %d, %lld blocks (%s) live at "
              "exit, %.3f s\n",
           (unsigned long long)r->requests, r->exit_status, (long long)r->live_blocks,

@@ -91,11 +91,8 @@ static void zmem_signals(FILE *f, const zmc_run *run) {
 
 static void header(FILE *f, const zmc_run *run) {
   fprintf(f, "zmem run:");
-  for (int i = 0; i < run->argc && i < 8; i++) {
-    fputc(' ', f);
-    zmc_put_escaped(f, run->argv[i], SIZE_MAX);
-  }
-  fprintf(f, "%s\n", run->argc > 8 ? " ..." : "");
+  zmc_put_argv(f, run->argv, run->argc);
+  fputc('\n', f);
   if (run->signal)
     fprintf(f, "  killed by SIG%s after %.3f s\n", sigabbrev_np(run->signal), run->wall_s);
   else

@@ -694,7 +694,9 @@ ZM_API int zm_configure(const char *options);
 
 /* The calling thread's last error message from zm_configure, naming what was
  * wrong with the string, or from zm_tags_enable / zm_tag_new refused with
- * EBUSY, saying why; "" after a successful zm_configure (or before any call).
+ * EBUSY, or zm_set_backend / zm_set_mem_functions refused with EBUSY (or
+ * EINVAL for the lean layout), saying why; "" after a successful
+ * zm_configure (or before any call).
  * Valid until the thread's next such call. */
 ZM_API const char *zm_last_error(void);
 

@@ -4,6 +4,7 @@
 #include "setup.h"
 
 #include "line.h"
+#include "options.h"
 #include "prim/prim.h"
 
 #include <errno.h>
@@ -48,11 +49,16 @@ zm__backend zm__be = {.pub = BUILTIN_BACKEND, .builtin = true};
 /* Runs under the set-up lock, so it cannot race with the first allocation. */
 static int install_locked(const zm_backend *be) {
   if (zm__setup_frozen()) {
+    zm__set_last_error("the backend is fixed at the first allocation, and a "
+                       "block was already allocated: set the backend before "
+                       "any allocation (freeing the blocks is not enough)");
     errno = EBUSY;
     return -1;
   }
   if (be && !be->usable_size && zm__layout_wanted == ZM_LAYOUT_LEAN) {
-    errno = EINVAL; /* the lean layout asked for needs a size query */
+    zm__set_last_error("the lean layout was asked for, and it needs a "
+                       "backend with usable_size");
+    errno = EINVAL;
     return -1;
   }
   zm__be.pub = be ? *be : builtin;

@@ -200,8 +200,9 @@ static void text_system(FILE *out, const zm_sys_stats *y) {
   t_bytes(out, "rss", y->rss);
   t_bytes(out, "peak rss", y->peak_rss);
   t_bytes(out, "physical memory", y->physical_memory);
-  char ratio[32];
-  ratio_str(y->fragmentation, ratio);
+  char ratio[32] = "n/a"; /* nothing in use: no ratio */
+  if (y->used)
+    ratio_str(y->fragmentation, ratio);
   fprintf(out, "  %-18s %12s  (rss / used)\n", "fragmentation", ratio);
   fprintf(out, "backend %s\n", y->backend ? y->backend : "?");
   t_bytes(out, "allocated", y->backend_allocated);

@@ -367,6 +367,20 @@ Test(backend, set_backend_copies_the_struct) {
 
 /* ---------------------------------------------------------- set-up rules */
 
+/* zm_last_error says why a backend set too late is refused. */
+Test(backend, ebusy_is_explained) {
+  if (!harness_replacement())
+    cr_skip_test("built with ZMEM_REPLACEMENT=OFF: ENOTSUP, not EBUSY");
+  zm_free(zm_malloc(1));
+  cr_assert_eq(zm_set_backend(&libc_lean), -1);
+  cr_assert_eq(errno, EBUSY);
+  cr_assert(strstr(zm_last_error(), "first allocation"), "message: '%s'",
+            zm_last_error());
+  cr_assert_eq(zm_set_mem_functions(p_malloc, p_realloc, p_free), -1);
+  cr_assert(strstr(zm_last_error(), "before any allocation"), "message: '%s'",
+            zm_last_error());
+}
+
 Test(backend, setup_calls_fail_with_ebusy_after_first_allocation) {
   void *p = zm_malloc(1);
   cr_assert_not_null(p);

@@ -30,6 +30,43 @@ for f in include/zmem.h include/zmem/sqlite.h include/zmem/libevent.h \
 done
 ls "$prefix/$libdir"/libzmem.so.* >/dev/null
 
+# The zmem command, when built: its version, a --help that points to the
+# manual pages (not to the source tree's docs/, which is not installed),
+# and every page of the source's man/ installed and rendered without a
+# warning by groff (what man(1) runs).
+if [ -x "$prefix/bin/zmem" ]; then
+  src=$(sed -n 's/^zmem_SOURCE_DIR:STATIC=//p' "$build/CMakeCache.txt")
+  want=$(sed -n 's/^#define ZMEM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' \
+    "$src/include/zmem.h" | paste -sd. -)
+  got=$("$prefix/bin/zmem" --version) ||
+    { echo "FAIL: zmem --version exited $?" >&2; exit 1; }
+  [ "$got" = "zmem $want" ] ||
+    { echo "FAIL: zmem --version printed '$got', not 'zmem $want'" >&2; exit 1; }
+  "$prefix/bin/zmem" --help >"$work/help.txt"
+  "$prefix/bin/zmem" run --help >>"$work/help.txt"
+  "$prefix/bin/zmem" sweep --help >>"$work/help.txt"
+  for m in "man zmem," "man zmem-run" "man zmem-sweep"; do
+    grep -qF "$m" "$work/help.txt" || { echo "FAIL: --help does not say '$m'" >&2; exit 1; }
+  done
+  if grep -n 'docs/\|\.md\b' "$work/help.txt"; then
+    echo "FAIL: --help points into the source tree" >&2
+    exit 1
+  fi
+  pages=0
+  for page in "$src"/man/*.1; do
+    inst=$(find "$prefix" -path "*/man1/${page##*/}")
+    [ -n "$inst" ] || { echo "FAIL: ${page##*/} not installed in a man1 directory" >&2; exit 1; }
+    if command -v groff >/dev/null; then
+      groff -man -Tutf8 -ww -z "$inst" 2>"$work/groff.txt"
+      [ ! -s "$work/groff.txt" ] ||
+        { echo "FAIL: groff warns on ${page##*/}: $(cat "$work/groff.txt")" >&2; exit 1; }
+    fi
+    pages=$((pages + 1))
+  done
+  [ "$pages" -ge 3 ] || { echo "FAIL: only $pages manual pages in $src/man" >&2; exit 1; }
+  echo "install: zmem --version, --help and $pages manual pages ok"
+fi
+
 mkdir -p "$work/src"
 cat >"$work/src/main.c" <<'C'
 #include <zmem.h>

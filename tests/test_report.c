@@ -86,6 +86,18 @@ Test(report, text_totals) {
   zm_free(b);
 }
 
+/* With nothing in use there is no ratio: "n/a", not 0. */
+Test(report, text_fragmentation_without_use) {
+  if (zm_used_memory() != 0)
+    cr_skip_test("%zu bytes in use at the start", zm_used_memory());
+  char *t = report(ZM_FORMAT_TEXT);
+  const char *f = strstr(t, "fragmentation");
+  cr_assert(f, "no fragmentation line in:\n%s", t);
+  const char *na = strstr(f, " n/a  (rss / used)\n");
+  cr_assert(na && na < strchr(f, '\n'), "fragmentation line: %.60s", f);
+  free(t);
+}
+
 Test(report, text_limits) {
   cr_assert_eq(zm_configure("limit=64M"), 0);
   char *t = report(ZM_FORMAT_TEXT);

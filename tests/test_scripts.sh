@@ -70,5 +70,72 @@ has "$work/on.out" "ZMEM_BUILD_TESTS=ON, but the tests need"
 expect 1 "$work/mode.out" "$cmake" -S "$src" -B "$work/mode" -DZMEM_BUILD_TESTS=maybe
 has "$work/mode.out" "ZMEM_BUILD_TESTS must be AUTO, ON or OFF"
 
-[ $status -eq 0 ] && echo "scripts: test.sh and deps.sh names, tests AUTO/ON without Criterion ok"
+# deps.sh installs what the named configurations need, and no more.
+for n in $names; do
+  expect 0 "$work/print.out" "$src/scripts/deps.sh" --print test "$n"
+done
+expect 2 "$work/deps2.out" "$src/scripts/deps.sh" test nonsense
+has "$work/deps2.out" "unknown configuration 'nonsense'"
+"$src/scripts/deps.sh" --print test libc >"$work/libc.pkgs"
+for p in clang libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev; do
+  grep -qw -- "$p" "$work/libc.pkgs" && fail "deps.sh test libc wants $p: $(cat "$work/libc.pkgs")"
+done
+has "$work/libc.pkgs" "libcriterion-dev"
+"$src/scripts/deps.sh" --print test tsan jemalloc >"$work/tsan.pkgs"
+has "$work/tsan.pkgs" "clang"
+has "$work/tsan.pkgs" "libjemalloc-dev"
+"$src/scripts/deps.sh" --print test >"$work/all.pkgs"
+for p in clang libmimalloc-dev libgoogle-perftools-dev valgrind; do
+  grep -qw -- "$p" "$work/all.pkgs" || fail "deps.sh test wants no $p"
+done
+# --help says what each configuration checks, and roughly how long it takes.
+for n in $names; do
+  grep -Eq "^  $n +[a-zA-Z].*\(~[0-9]+ min\)$" "$work/help.out" ||
+    fail "test.sh --help: no description of $n"
+done
+
+# The demo's output on a new machine: one line for the packages it
+# installs (apt-get's own output goes to a log), one for the build, then
+# the command and its report, and where zmem is; not the program's own
+# output. A copy of the scripts runs with fake dpkg-query, apt-get, id,
+# cmake and zmem on PATH.
+repo=$work/repo fake=$work/fake
+mkdir -p "$repo/scripts" "$repo/examples" "$fake"
+cp "$src/scripts/demo.sh" "$src/scripts/deps.sh" "$repo/scripts/"
+printf 'print("the program writes this")\n' >"$repo/examples/workload.py"
+printf '#!/bin/sh\nexit 1\n' >"$fake/dpkg-query"
+printf '#!/bin/sh\necho 0\n' >"$fake/id"
+cat >"$fake/apt-get" <<'SH'
+#!/bin/sh
+echo "Reading package lists..."
+echo "debconf: delaying package configuration, since apt-utils is not installed" >&2
+SH
+cat >"$fake/cmake" <<'SH'
+#!/bin/sh
+echo "-- Configuring done"
+echo "warning: something the build says" >&2
+mkdir -p build/demo/bin
+cat >build/demo/bin/zmem <<'ZM'
+#!/bin/sh
+while [ "$1" != "--" ]; do shift; done
+shift
+echo "zmem run: $*" >&2
+"$@"
+echo "processes (1)" >&2
+ZM
+chmod +x build/demo/bin/zmem
+SH
+chmod +x "$fake"/*
+PATH="$fake:$PATH" expect 0 "$work/demo.out" "$repo/scripts/demo.sh"
+head -n 1 "$work/demo.out" | grep -q "^zmem: installing .*python3.* (apt-get output in build/deps-apt.log)$" ||
+  fail "demo: the first line is not the packages it installs: $(cat "$work/demo.out")"
+for noise in "Reading package" debconf Configuring "something the build" "the program writes"; do
+  grep -q "$noise" "$work/demo.out" && fail "demo: '$noise' in its output: $(cat "$work/demo.out")"
+done
+has "$repo/build/deps-apt.log" "debconf: delaying"
+has "$work/demo.out" "zmem run: "
+has "$work/demo.out" "export PATH="
+[ "$(wc -l <"$work/demo.out")" -eq 9 ] || fail "demo: not 9 lines: $(cat "$work/demo.out")"
+
+[ $status -eq 0 ] && echo "scripts: test.sh and deps.sh names, packages per configuration, the demo's output, tests AUTO/ON without Criterion ok"
 exit $status

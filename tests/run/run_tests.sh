@@ -313,6 +313,33 @@ held_malloc_debug)
   dbg=$(ls /usr/lib/*/libc_malloc_debug.so.0 /lib/*/libc_malloc_debug.so.0 2>/dev/null | head -1)
   [ -n "$dbg" ] || skip "no libc_malloc_debug.so.0"
   held libc_malloc_debug.so.0 LD_PRELOAD="$dbg" MALLOC_CHECK_=3 ;;
+quiet_gate)
+  # With --quiet, a tripped gate's last line names what was written, never
+  # a report that was left out.
+  "$ZMEM" run --quiet --max-peak 1 -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  [ $? = 99 ] || fail "--max-peak 1 did not exit 99 ($(cat err.txt))"
+  ! grep -q "in the report\|the report's" err.txt ||
+    fail "--quiet: points at the report it left out: $(cat err.txt)"
+  grep -q -- "--output FILE" err.txt || fail "--quiet: no way to keep the report: $(cat err.txt)"
+  "$ZMEM" run --quiet --json q.json --max-peak 1 -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  grep -q "where the bytes go: q.json" err.txt || fail "--quiet --json: $(cat err.txt)"
+  "$ZMEM" run --quiet --output q.txt --max-peak 1 -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  grep -q "in q.txt" err.txt && [ -s q.txt ] || fail "--quiet --output: $(cat err.txt)"
+  "$ZMEM" run --max-peak 1 -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  grep -q "in the report" err.txt || fail "no --quiet: $(tail -2 err.txt)" ;;
+depth_alone)
+  # --depth, like the other site options, turns sites on by itself.
+  "$ZMEM" run --depth 4 --output d.txt -- "$H/zmem_run_quick_exit" >/dev/null 2>err.txt
+  grep -q "top sites at the peak" d.txt || fail "--depth without --sites: no sites: $(head -3 err.txt)" ;;
+quoted_args)
+  # Empty arguments, and those the shell would split, are shown quoted, so
+  # the header reads as the command line that was run.
+  "$ZMEM" run --output q.txt -- sh -c 'exit 0' '' "it's" >/dev/null 2>err.txt ||
+    fail "status $? ($(head -2 err.txt))"
+  [ "$(head -1 q.txt)" = "zmem run: sh -c 'exit 0' '' 'it'\''s'" ] ||
+    fail "header: $(head -1 q.txt)"
+  "$ZMEM" sweep --to 1 -- sh -c 'exit 0' '' >sweep.txt 2>&1 || fail "sweep: status $?"
+  grep -qxF "zmem sweep: sh -c 'exit 0' ''" sweep.txt || fail "sweep: $(head -2 sweep.txt)" ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
