@@ -1,0 +1,191 @@
+/* Heap against RSS at exit: the process reads its own kernel figures
+ * (/proc/self/status, /proc/self/smaps) and glibc malloc's statistics
+ * (mallinfo2) once, when it exits, into its record's heap_rss words. The
+ * launcher reads the same kernel figures from outside while the process
+ * runs (cli/rss.c); only the allocator's statistics need the process
+ * itself. Nothing here runs on the allocation path, and nothing allocates:
+ * the files are read through a buffer on the stack. */
+#define _GNU_SOURCE
+#include "heaprss.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+/* glibc's per-arena heap header (malloc/arena.c, heap_info): a non-main
+ * arena's heap starts with it, aligned to HEAP_MAX_SIZE (64 MiB on LP64). */
+typedef struct arena_heap_info {
+  void *ar_ptr, *prev;
+  size_t size, mprotect_size, pagesize;
+} arena_heap_info;
+
+#define ARENA_HEAP_ALIGN ((uintptr_t)64 << 20)
+#define STACK_GUARD_MAX ((uintptr_t)1 << 20)
+
+enum kind { K_NONE, K_STACK, K_ARENA, K_ANON };
+
+typedef struct scan {
+  uintptr_t prev_end;   /* previous mapping's end */
+  bool prev_guard;      /* ... was an anonymous PROT_NONE mapping of at most 1 MiB */
+  enum kind kind;       /* what the current mapping counts as */
+  uint64_t stacks, arenas, anon;
+} scan;
+
+static uint64_t kb_field(const char *line, size_t prefix) {
+  uint64_t kb = 0;
+  const char *c = line + prefix;
+  while (*c == ' ' || *c == '\t')
+    c++;
+  for (; *c >= '0' && *c <= '9'; c++)
+    kb = kb * 10 + (uint64_t)(*c - '0');
+  return kb * 1024;
+}
+
+static uintptr_t hex(const char **c) {
+  uintptr_t v = 0;
+  for (;; (*c)++) {
+    char ch = **c;
+    unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+               : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10) : 16u;
+    if (d == 16)
+      return v;
+    v = v * 16 + d;
+  }
+}
+
+/* A glibc arena heap: its header says it is as big as its read-write part. */
+static bool is_arena_heap(uintptr_t start, uintptr_t end) {
+  if (start % ARENA_HEAP_ALIGN || end - start < sizeof(arena_heap_info))
+    return false;
+  arena_heap_info h;
+  memcpy(&h, (const void *)start, sizeof h);
+  return h.ar_ptr && h.size <= end - start && h.mprotect_size == end - start &&
+         h.pagesize == (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* "start-end perms offset dev inode   path": what the mapping counts as. */
+static void mapping(scan *s, const char *line) {
+  const char *c = line;
+  uintptr_t start = hex(&c);
+  c++;
+  uintptr_t end = hex(&c);
+  char perms[5];
+  memcpy(perms, c + 1, 4);
+  perms[4] = 0;
+  int field = 0;
+  for (c += 5; *c && field < 3; field++) { /* offset, dev, inode */
+    while (*c == ' ')
+      c++;
+    while (*c && *c != ' ')
+      c++;
+  }
+  bool anon_inode = c > line + 2 && c[-1] == '0' && c[-2] == ' ';
+  while (*c == ' ')
+    c++;
+  bool anon = anon_inode && (!*c || *c == '\n' || !strncmp(c, "[anon", 5));
+  bool rw = perms[0] == 'r' && perms[1] == 'w';
+  if (!strncmp(c, "[heap]", 6))
+    s->kind = K_ARENA;
+  else if (!strncmp(c, "[stack", 6))
+    s->kind = K_STACK;
+  else if (!anon || !rw)
+    s->kind = K_NONE;
+  else if (is_arena_heap(start, end))
+    s->kind = K_ARENA;
+  else if (s->prev_guard && s->prev_end == start)
+    s->kind = K_STACK; /* a thread stack: its guard page just below */
+  else
+    s->kind = K_ANON;
+  s->prev_guard = anon && !strcmp(perms, "---p") && end - start <= STACK_GUARD_MAX;
+  s->prev_end = end;
+}
+
+static void line_of(scan *s, const char *line) {
+  if (!strncmp(line, "Rss:", 4)) {
+    uint64_t b = kb_field(line, 4);
+    if (s->kind == K_STACK)
+      s->stacks += b;
+    else if (s->kind == K_ARENA)
+      s->arenas += b;
+    else if (s->kind == K_ANON)
+      s->anon += b;
+  } else if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
+    if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' '))
+      mapping(s, line);
+  }
+}
+
+/* Calls fn(arg, line) for each line of a /proc file (lines cut at 511
+ * bytes); false when it cannot be read. */
+static bool each_line(const char *path, void (*fn)(void *, const char *), void *arg) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  char buf[4096], line[512];
+  size_t len = 0;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    for (ssize_t i = 0; i < n; i++) {
+      if (buf[i] != '\n') {
+        if (len < sizeof line - 1)
+          line[len++] = buf[i];
+        continue;
+      }
+      line[len] = 0;
+      fn(arg, line);
+      len = 0;
+    }
+  close(fd);
+  return n == 0;
+}
+
+static void smaps_line(void *arg, const char *line) { line_of(arg, line); }
+
+static void status_line(void *arg, const char *line) {
+  uint64_t *w = arg;
+  if (!strncmp(line, "VmRSS:", 6))
+    w[ZMR_HR_RSS] = kb_field(line, 6);
+  else if (!strncmp(line, "RssAnon:", 8))
+    w[ZMR_HR_ANON] = kb_field(line, 8);
+  else if (!strncmp(line, "RssFile:", 8) || !strncmp(line, "RssShmem:", 9))
+    w[ZMR_HR_FILE] += kb_field(line, line[4] == 'F' ? 8 : 9);
+}
+
+static void allocator_stats(uint64_t *w) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 mi = mallinfo2();
+  w[ZMR_HR_ARENA_USED] = mi.uordblks;
+  w[ZMR_HR_ARENA_FREE] = mi.fordblks;
+  w[ZMR_HR_MMAPPED] = mi.hblkhd;
+  w[ZMR_HR_MALLOC_KNOWN] = 1;
+#else
+  (void)w;
+#endif
+}
+
+void zmp_heap_rss_exit(bool allocator_free) {
+  zmr_proc *p = zmp_proc;
+  if (!p)
+    return;
+  int saved = errno;
+  uint64_t w[ZMR_HR_WORDS] = {0};
+  scan s = {0};
+  if (each_line("/proc/self/status", status_line, w) &&
+      each_line("/proc/self/smaps", smaps_line, &s)) {
+    w[ZMR_HR_STACKS] = s.stacks;
+    w[ZMR_HR_ARENAS] = s.arenas;
+    w[ZMR_HR_ANON_OTHER] = s.anon;
+    /* mallinfo2 takes the arenas' locks: not from inside an allocation
+     * call (a signal handler that interrupted one and calls _exit). */
+    if (allocator_free)
+      allocator_stats(w);
+    w[ZMR_HR_VALID] = 1;
+    memcpy(p->heap_rss, w, sizeof w);
+  }
+  errno = saved;
+}
