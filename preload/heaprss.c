@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* glibc's per-arena heap header (malloc/arena.c, heap_info): a non-main
@@ -62,8 +63,13 @@ static uintptr_t hex(const char **c) {
 static bool is_arena_heap(uintptr_t start, uintptr_t end) {
   if (start % ARENA_HEAP_ALIGN || end - start < sizeof(arena_heap_info))
     return false;
+  /* Read through the kernel: a mapping that faults on access (a
+   * userfaultfd range, a page the program protected since) gives an
+   * error, not a signal. */
   arena_heap_info h;
-  memcpy(&h, (const void *)start, sizeof h);
+  struct iovec mine = {&h, sizeof h}, there = {(void *)start, sizeof h};
+  if (process_vm_readv(getpid(), &mine, 1, &there, 1, 0) != (ssize_t)sizeof h)
+    return false;
   return h.ar_ptr && h.size <= end - start && h.mprotect_size == end - start &&
          h.pagesize == (size_t)sysconf(_SC_PAGESIZE);
 }
