@@ -7,6 +7,7 @@
 #include "oomkill.h"
 #include "summary.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,9 @@ void zmc_oom_end(const zmc_oom_watch *w, zmc_run *run) {
   bool marked = false;
   for (uint32_t i = 0; i < run->nprocs; i++) {
     zmc_proc *p = &run->procs[i];
-    bool vanished = p->state == ZMR_STATE_RUNNING && !p->exit_known;
+    /* Ended without exit (a daemon still running is not). */
+    bool vanished = p->state == ZMR_STATE_RUNNING && !p->exit_known &&
+                    kill(p->pid, 0) != 0 && errno == ESRCH;
     if ((p->exit_known && p->signal == SIGKILL) || vanished)
       marked = p->oom_killed = true;
   }
