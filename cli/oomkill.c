@@ -5,6 +5,7 @@
  * and after the run. A SIGKILL while a counter rose is the OOM killer's. */
 #define _GNU_SOURCE
 #include "oomkill.h"
+#include "escape.h"
 #include "summary.h"
 
 #include <errno.h>
@@ -124,9 +125,10 @@ void zmc_oom_text(FILE *f, const zmc_run *run) {
   for (uint32_t i = 0; i < run->nprocs; i++) {
     const zmc_proc *p = &run->procs[i];
     /* The first process's is in the report's header line. */
+    char cmd[61];
     if (p->oom_killed && (i || run->signal != SIGKILL))
-      fprintf(f, "pid %d (%.60s) was killed by the kernel's OOM killer (%s)\n", p->pid,
-              p->command, run->oom_cause);
+      fprintf(f, "pid %d (%s) was killed by the kernel's OOM killer (%s)\n", p->pid,
+              zmc_escaped(cmd, sizeof cmd, p->command), run->oom_cause);
   }
   if (!run->nprocs && run->oom_cause[0])
     fprintf(f, "the program was killed by the kernel's OOM killer (%s)\n", run->oom_cause);

@@ -10,6 +10,7 @@
  * stacks + file-backed + unexplained; docs/run.md gives each part's
  * source. */
 #include "rss.h"
+#include "escape.h"
 #include "summary.h"
 
 #include <fcntl.h>
@@ -50,7 +51,6 @@ void zmc_rss_read(zmc_rss_track *t, int pid, double when, int64_t requested,
 }
 
 static int64_t clamp0(int64_t v) { return v < 0 ? 0 : v; }
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* The parts the launcher can see from outside: the rest is unexplained. */
 static zmc_heap_rss from_reading(const zmc_rss_reading *r) {
@@ -72,16 +72,13 @@ static zmc_heap_rss from_exit(const zmc_proc *p) {
                     .rss = word(p, ZMR_HR_RSS), .requested = p->live_requested,
                     .held = p->live_held, .retained = -1, .anon_outside = -1,
                     .stacks = word(p, ZMR_HR_STACKS), .file = word(p, ZMR_HR_FILE)};
-  if (p->heap_rss_words[ZMR_HR_MALLOC_KNOWN] == 1) {
-    /* Free bytes in the arenas count as far as the arenas are resident
-     * beyond their blocks in use; blocks mapped on their own are among the
-     * other anonymous mappings, and are not outside malloc. */
-    int64_t spare = clamp0(word(p, ZMR_HR_ARENAS) - word(p, ZMR_HR_ARENA_USED));
-    h.retained = min64(word(p, ZMR_HR_ARENA_FREE), spare);
-    h.anon_outside = clamp0(word(p, ZMR_HR_ANON_OTHER) - word(p, ZMR_HR_MMAPPED));
-  }
-  h.unexplained = h.rss - h.held - h.file - h.stacks - clamp0(h.retained) -
-                  clamp0(h.anon_outside);
+  /* Arena pages resident beyond the blocks held there: free blocks, the
+   * allocator's headers, the unused top. The blocks mapped on their own
+   * are held, and not among the other anonymous mappings. */
+  int64_t in_arenas = h.held - word(p, ZMR_HR_MMAPPED_USABLE);
+  h.retained = clamp0(word(p, ZMR_HR_ARENAS) - in_arenas);
+  h.anon_outside = word(p, ZMR_HR_ANON_OTHER);
+  h.unexplained = h.rss - h.held - h.file - h.stacks - h.retained - h.anon_outside;
   return h;
 }
 
@@ -95,7 +92,8 @@ void zmc_rss_finish(zmc_proc *p, const zmc_rss_track *t) {
   }
   if (exited) {
     p->at_end = from_exit(p);
-    if (!t->seen || p->at_end.rss >= t->peak.rss)
+    /* Within 1% of the highest reading: every part is known at exit. */
+    if (!t->seen || p->at_end.rss * 100 >= t->peak.rss * 99)
       p->at_rss_peak = p->at_end;
   }
 }
@@ -149,7 +147,9 @@ static void text_line(FILE *f, const char *label, int64_t a, bool ka, int64_t b,
 
 static void proc_table(FILE *f, const zmc_proc *p) {
   const zmc_heap_rss *a = &p->at_rss_peak, *b = &p->at_end;
-  fprintf(f, "heap against RSS: pid %d %.48s\n  %-28s %12s %12s\n", p->pid, p->command, "",
+  char cmd[61];
+  fprintf(f, "heap against RSS: pid %d %s\n  %-28s %12s %12s\n", p->pid,
+          zmc_escaped(cmd, sizeof cmd, p->command), "",
           "at RSS peak", p->at_end.in_process ? "at exit" : "last seen");
   struct { const char *label; int64_t x, y; bool s; } rows[] = {
       {"RSS", a->rss, b->rss, false},

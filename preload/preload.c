@@ -610,7 +610,7 @@ static void at_exit(int code) {
   if (!zmp_proc_owned())
     return;
   zmp_inject_exit();
-  zmp_heap_rss_exit(me.guard == 0);
+  zmp_heap_rss_exit();
   zmp_proc_exit(code);
 }
 

@@ -46,20 +46,16 @@
 #define ZMR_PROC_EXT 16
 
 /* Words of zmr_proc.heap_rss, bytes: the kernel's figures for the process
- * (/proc/self/status, /proc/self/smaps) and glibc's malloc statistics
- * (mallinfo2), read once at exit. */
+ * (/proc/self/status, /proc/self/smaps), its mappings sorted by what glibc
+ * malloc's headers in them say, read once at exit (preload/heaprss.c). */
 enum {
-  ZMR_HR_VALID,       /* 1: written; 0: the process never got to exit */
-  ZMR_HR_RSS,         /* VmRSS */
-  ZMR_HR_ANON,        /* RssAnon */
-  ZMR_HR_FILE,        /* RssFile + RssShmem */
-  ZMR_HR_STACKS,      /* RSS of the main stack and of thread stacks */
-  ZMR_HR_ARENAS,      /* RSS of glibc malloc's heaps ([heap], arena heaps) */
-  ZMR_HR_ANON_OTHER,  /* RSS of the other anonymous mappings */
-  ZMR_HR_ARENA_USED,  /* mallinfo2 uordblks: bytes in blocks in use in the arenas */
-  ZMR_HR_ARENA_FREE,  /* mallinfo2 fordblks: free bytes in the arenas */
-  ZMR_HR_MMAPPED,     /* mallinfo2 hblkhd: bytes of blocks mapped on their own */
-  ZMR_HR_MALLOC_KNOWN,/* 1: the four words above are glibc's statistics */
+  ZMR_HR_VALID,         /* 1: written; 0: the process never got to exit */
+  ZMR_HR_RSS,           /* VmRSS */
+  ZMR_HR_FILE,          /* RssFile + RssShmem */
+  ZMR_HR_STACKS,        /* RSS of the main stack and of thread stacks */
+  ZMR_HR_ARENAS,        /* RSS of glibc malloc's heaps ([heap], arena heaps) */
+  ZMR_HR_MMAPPED_USABLE,/* usable bytes of the blocks glibc mapped on their own */
+  ZMR_HR_ANON_OTHER,    /* RSS of the other anonymous read-write mappings */
   ZMR_HR_WORDS
 };
 

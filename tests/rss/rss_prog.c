@@ -2,9 +2,10 @@
  *   rss_prog child MIB       allocates and touches MIB MiB, then exits 0
  *   rss_prog parent MIB      runs "child MIB" (fork + exec), waits, exits 0
  *   rss_prog parent-kill MIB the same, then kills itself with SIGKILL
- *   rss_prog mix             64 MiB mmap'd and touched, 32 MiB held by malloc
- *                            in 64 KiB blocks, every other one freed (16 MiB
- *                            retained by glibc), then exits 0
+ *   rss_prog mix             64 MiB mmap'd and touched; 4 MiB in one block
+ *                            (glibc maps it on its own) and 32 MiB in 64 KiB
+ *                            blocks held by malloc, every other one of those
+ *                            freed (16 MiB retained by glibc); exits 0
  *   rss_prog hog MIB         allocates and touches 1 MiB blocks up to MIB MiB
  *                            (a memory cgroup's OOM killer ends it) */
 #include <signal.h>
@@ -51,6 +52,10 @@ static int mix(void) {
   if (map == MAP_FAILED)
     return 2;
   touch(map, 64 * MIB);
+  char *big = malloc(4 * MIB);
+  if (!big)
+    return 2;
+  touch(big, 4 * MIB);
   enum { N = 512, BLOCK = 64 << 10 };
   static char *blocks[N];
   for (int i = 0; i < N; i++) {
@@ -61,7 +66,7 @@ static int mix(void) {
   }
   for (int i = 0; i < N; i += 2)
     free(blocks[i]);
-  printf("%p\n", (void *)blocks[1]);
+  printf("%p %p\n", (void *)blocks[1], (void *)big);
   return 0;
 }
 
