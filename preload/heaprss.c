@@ -32,7 +32,7 @@ typedef struct arena_heap_info {
 
 #define IS_MMAPPED 2u /* glibc's chunk size bit */
 #define PAGE ((uintptr_t)4096)
-#define PEEKS 64                /* pages read per call */
+#define PEEKS 16                /* pages read per call */
 #define PEEK_BUDGET (1u << 18)  /* pages read per process: 1 GiB of mappings */
 #define CHUNK_HEADER (2 * sizeof(size_t))
 
@@ -182,13 +182,14 @@ static void line_of(scan *s, const char *line) {
   }
 }
 
-/* Calls fn(arg, line) for each line of a /proc file (lines cut at 511
- * bytes); false when it cannot be read. */
+/* Calls fn(arg, line) for each line of a /proc file (lines cut at 255
+ * bytes: a mapping's path matters only by its start); false when it
+ * cannot be read. Small buffers: exit may run on a thread's small stack. */
 static bool each_line(const char *path, void (*fn)(void *, const char *), void *arg) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return false;
-  char buf[4096], line[512];
+  char buf[1024], line[256];
   size_t len = 0;
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) > 0)
