@@ -1,6 +1,7 @@
 /* --json FILE: the whole run, schema "zmem-run" version 1 (docs/run.md). */
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "render.h"
+#include "rss.h"
 #include "summary.h"
 
 #include <signal.h>
@@ -88,7 +89,11 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   i64(f, "peak_requested_bytes", p->peak_requested, ", ");
   i64(f, "peak_held_bytes", p->peak_held, ", ");
   u64(f, "rss_peak_bytes", p->rss_peak, ", ");
+  fprintf(f, "\"rss_peak_includes_children\": %s, \"oom_killed\": %s, ",
+          p->rss_with_children ? "true" : "false", p->oom_killed ? "true" : "false");
   u64(f, "zmem_table_peak_bytes", p->table_peak, ",\n      ");
+  zmc_heap_rss_json(f, p);
+  fputs(",\n      ", f);
   u64(f, "total_requested_bytes", p->total_requested, ", ");
   u64(f, "total_held_bytes", p->total_held, ", ");
   u64(f, "allocations", p->allocations, ",\n      ");
@@ -170,7 +175,12 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
     zmc_json_str(f, run->fault);
     fprintf(f, ",\n");
   }
-  fprintf(f, "  \"record_lost\": ");
+  fprintf(f, "  \"oom_killer\": ");
+  if (run->oom_cause[0])
+    zmc_json_str(f, run->oom_cause);
+  else
+    fputs("null", f);
+  fprintf(f, ",\n  \"record_lost\": ");
   if (run->record_lost)
     zmc_json_str(f, run->record_lost);
   else

@@ -2,7 +2,9 @@
 #include "launch.h"
 #include "proctree.h"
 #include "sites_run.h"
+#include "oomkill.h"
 #include "read.h"
+#include "rss.h"
 #include "signals.h"
 
 #include <elf.h>
@@ -268,26 +270,9 @@ static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t
 typedef struct sampler {
   int64_t last_req[ZMR_MAX_PROCS], last_held[ZMR_MAX_PROCS];
   bool seen[ZMR_MAX_PROCS];
-  uint64_t rss[ZMR_MAX_PROCS], last_rss[ZMR_MAX_PROCS];
+  zmc_rss_track rss[ZMR_MAX_PROCS];
+  uint64_t last_rss[ZMR_MAX_PROCS];
 } sampler;
-
-/* VmHWM of a live process and its VmRSS now, bytes (0 when gone). */
-static uint64_t proc_hwm(int pid, uint64_t *rss_now) {
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = 0;
-  char *at = strstr(buf, "VmRSS:");
-  *rss_now = at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
-  at = strstr(buf, "VmHWM:");
-  return at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
-}
 
 static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
                    bool last) {
@@ -298,12 +283,9 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
     int running;
     if (!zmc_live(base, i, &q, &h, &running))
       continue;
-    uint64_t rss = sp->last_rss[i]; /* a process gone keeps its last figure */
-    if (running) {
-      uint64_t hwm = proc_hwm(running, &rss);
-      if (hwm > sp->rss[i])
-        sp->rss[i] = hwm;
-    }
+    if (running)
+      zmc_rss_read(&sp->rss[i], running, t, q, h);
+    uint64_t rss = (uint64_t)sp->rss[i].last.rss; /* a process gone keeps its last */
     if (sp->seen[i] && q == sp->last_req[i] && h == sp->last_held[i] &&
         rss == sp->last_rss[i] && !last)
       continue;
@@ -369,8 +351,7 @@ static const char *collect(const void *base, const sampler *sp, zmc_run *run,
     return "out of memory";
   for (uint32_t i = 0; i < n; i++) {
     (void)zmc_read_proc(base, i, start, &run->procs[i]);
-    if (sp->rss[i] > run->procs[i].rss_peak)
-      run->procs[i].rss_peak = sp->rss[i];
+    zmc_rss_finish(&run->procs[i], &sp->rss[i]);
   }
   run->nprocs = n;
   return NULL;
@@ -402,6 +383,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   memcpy(base, &wrote, sizeof wrote);
   static zmc_guard g;
   zmc_guard_start(&g, o->forward_signals);
+  static zmc_oom_watch oom;
+  zmc_oom_begin(&oom);
   pid_t launcher = getpid();
   fflush(NULL);
   pid_t pid = fork();
@@ -452,10 +435,9 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
       p->signal = run->signal;
       p->end_s = run->wall_s;
     }
-    if (p->pid == pid && (uint64_t)ru.ru_maxrss * 1024 > p->rss_peak &&
-        p->state != ZMR_STATE_EXECED)
-      p->rss_peak = (uint64_t)ru.ru_maxrss * 1024;
   }
+  zmc_rss_from_wait(run, pid, (uint64_t)ru.ru_maxrss * 1024);
+  zmc_oom_end(&oom, run);
   munmap(base, size);
   close(fd);
   return 0;

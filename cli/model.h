@@ -14,6 +14,15 @@ extern const char *const zmc_fn_names[ZMR_NFN];
 
 #define ZMC_SITE_BYTES 512
 
+/* Heap against RSS at one moment (rss.c), bytes. A part that could not be
+ * read there is -1, and its bytes are then inside unexplained. */
+typedef struct zmc_heap_rss {
+  bool known;
+  bool in_process; /* read by the process as it exited; else by the launcher */
+  double t;        /* seconds since the program started */
+  int64_t rss, requested, held, retained, anon_outside, stacks, file, unexplained;
+} zmc_heap_rss;
+
 typedef struct zmc_proc {
   uint32_t index, parent_index, origin, state;
   int pid, ppid;
@@ -29,6 +38,12 @@ typedef struct zmc_proc {
   int64_t base_requested, base_held, base_blocks; /* inherited at fork */
   int64_t peak_requested, peak_held;
   uint64_t rss_peak; /* bytes; 0 unknown */
+  /* rss_peak is waitpid's figure, which counts the peaks of the images
+   * the process exec'd from and of the children it reaped (rss.c). */
+  bool rss_with_children;
+  uint64_t heap_rss_words[ZMR_HR_WORDS]; /* as the process wrote them at exit */
+  zmc_heap_rss at_rss_peak, at_end;
+  bool oom_killed; /* ended by the kernel's OOM killer (oomkill.c) */
   /* Most bytes zmem's table of live blocks had mapped in the process. */
   uint64_t table_peak;
   uint64_t hist[ZMR_HIST_BUCKETS];
@@ -93,6 +108,9 @@ typedef struct zmc_run {
    * what the launcher saw itself (status, wall time, rusage). NULL: intact. */
   const char *record_lost;
   uint64_t launcher_rss_peak; /* waitpid's rusage of the first process, bytes */
+  /* What the kernel's OOM killer ended processes for (oomkill.c):
+   * "memory cgroup limit 96 MiB", "the system ran out of memory", or "". */
+  char oom_cause[96];
 } zmc_run;
 
 enum { ZMC_KILL_SECOND_SIGNAL = 1, ZMC_KILL_GRACE = 2 };

@@ -238,6 +238,7 @@ const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
   out->fault_first = r.ext[ZMR_EXT_FAULT_FIRST];
   out->fault_requests = r.ext[ZMR_EXT_FAULT_REQUESTS];
   out->table_peak = r.ext[ZMR_EXT_TABLE_PEAK];
+  memcpy(out->heap_rss_words, r.heap_rss, sizeof out->heap_rss_words);
   uint64_t npcs = r.ext[ZMR_EXT_FAULT_NPCS];
   out->fault_npcs = npcs < ZMR_FAULT_MAX_PCS ? (uint32_t)npcs : ZMR_FAULT_MAX_PCS;
   memcpy(out->fault_pcs, &r.ext[ZMR_EXT_FAULT_PCS], sizeof out->fault_pcs);

@@ -1,7 +1,9 @@
 /* The report for people: stderr or --output FILE. */
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "escape.h"
+#include "oomkill.h"
 #include "render.h"
+#include "rss.h"
 #include "summary.h"
 
 #include <signal.h>
@@ -18,6 +20,8 @@ static const char *hum(double x) {
 const char *zmc_status_words(const zmc_proc *p, char *buf, size_t cap) {
   if (p->state == ZMR_STATE_EXECED)
     snprintf(buf, cap, "exec");
+  else if (p->oom_killed)
+    snprintf(buf, cap, "OOM kill");
   else if (p->exit_known && p->signal)
     snprintf(buf, cap, "SIG%s", sigabbrev_np(p->signal) ? sigabbrev_np(p->signal) : "?");
   else if (p->exit_known)
@@ -93,7 +97,10 @@ static void header(FILE *f, const zmc_run *run) {
   fprintf(f, "zmem run:");
   zmc_put_argv(f, run->argv, run->argc);
   fputc('\n', f);
-  if (run->signal)
+  if (run->signal == SIGKILL && run->nprocs && run->procs[0].oom_killed)
+    fprintf(f, "  killed by the kernel's OOM killer (%s) after %.3f s\n", run->oom_cause,
+            run->wall_s);
+  else if (run->signal)
     fprintf(f, "  killed by SIG%s after %.3f s\n", sigabbrev_np(run->signal), run->wall_s);
   else
     fprintf(f, "  exit status %d after %.3f s\n", run->exit_status, run->wall_s);
@@ -183,6 +190,9 @@ static void row(FILE *f, const zmc_proc *p) {
           p->rss_peak ? H(p->rss_peak) : "?", zmc_status_words(p, st, sizeof st),
           p->origin == ZMR_ORIGIN_FORK ? "(fork) " : "",
           zmc_escaped(cmd, sizeof cmd, p->command));
+  if (p->rss_with_children)
+    fprintf(f, "  %7s ^ RSS peak from waitpid, the only figure the kernel kept: it includes "
+               "the children it reaped and the programs it exec'd from\n", "");
   if (p->untrusted[0])
     fprintf(f, "  %7s ^ untrusted, its figures are left out of the totals: %s\n", "",
             p->untrusted);
@@ -251,5 +261,7 @@ int zmc_write_text(FILE *f, const zmc_run *run) {
   histogram(f, &s);
   if (run->nprocs > 1 || run->children || run->untrusted)
     processes(f, run);
+  zmc_oom_text(f, run);
+  zmc_heap_rss_text(f, run);
   return ferror(f) ? -1 : 0;
 }

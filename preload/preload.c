@@ -10,6 +10,7 @@
  * allocator (the thread-local guard), requests go to the bootstrap arena or
  * straight to the real functions, uncounted. */
 #define _GNU_SOURCE
+#include "heaprss.h"
 #include "inject.h"
 #include "proc.h"
 #include "real.h"
@@ -609,6 +610,7 @@ static void at_exit(int code) {
   if (!zmp_proc_owned())
     return;
   zmp_inject_exit();
+  zmp_heap_rss_exit();
   zmp_proc_exit(code);
 }
 

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #define ZMR_MAGIC 0x316e75726d656d7aULL /* "zmemrun1", little-endian */
-#define ZMR_VERSION 3
+#define ZMR_VERSION 4
 
 #define ZMR_MAX_PROCS 1024   /* processes per run; more are not recorded */
 #define ZMR_MAX_SLOTS 64     /* thread slots per process; the last is shared */
@@ -44,6 +44,20 @@
 #define ZMR_MODULE_BYTES 8192 /* module list: lines "start end path\n" */
 #define ZMR_HIST_BUCKETS 64  /* bucket b: requested sizes in [2^(b-1), 2^b); 0: size 0 */
 #define ZMR_PROC_EXT 16
+
+/* Words of zmr_proc.heap_rss, bytes: the kernel's figures for the process
+ * (/proc/self/status, /proc/self/smaps), its mappings sorted by what glibc
+ * malloc's headers in them say, read once at exit (preload/heaprss.c). */
+enum {
+  ZMR_HR_VALID,         /* 1: written; 0: the process never got to exit */
+  ZMR_HR_RSS,           /* VmRSS */
+  ZMR_HR_FILE,          /* RssFile + RssShmem */
+  ZMR_HR_STACKS,        /* RSS of the main stack and of thread stacks */
+  ZMR_HR_ARENAS,        /* RSS of glibc malloc's heaps ([heap], arena heaps) */
+  ZMR_HR_MMAPPED_USABLE,/* usable bytes of the blocks glibc mapped on their own */
+  ZMR_HR_ANON_OTHER,    /* RSS of the other anonymous read-write mappings */
+  ZMR_HR_WORDS
+};
 
 /* The functions counted, in this order everywhere (record, report, JSON). */
 enum zmr_fn {
@@ -120,6 +134,9 @@ typedef struct zmr_proc {
   _Alignas(64) _Atomic int64_t published_requested, published_held;
   _Atomic int64_t peak_requested, peak_held;
   _Alignas(64) uint64_t ext[ZMR_PROC_EXT]; /* reserved, zero */
+  /* Heap against RSS, read by the process itself when it exits
+   * (ZMR_HR_*, heaprss.h); heap_rss[ZMR_HR_VALID] is 1 once written. */
+  uint64_t heap_rss[ZMR_HR_WORDS];
   char modules[ZMR_MODULE_BYTES];
   zmr_slot slots[ZMR_MAX_SLOTS];
 } zmr_proc;
