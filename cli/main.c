@@ -226,10 +226,8 @@ static int parse_value(options *op, const char *a, const char *v) {
   else if (zmc_is_opt(a, "--collapsed")) op->out[OUT_COLLAPSED].path = v;
   else if (zmc_is_opt(a, "--flame")) op->out[OUT_FLAME].path = v;
   else if (zmc_is_opt(a, "--depth")) {
-    char *end;
-    errno = 0;
-    long d = strtol(v, &end, 10);
-    if (!*v || *end || errno || d < 1 || d > ZM__UNWIND_MAX_DEPTH)
+    uint64_t d;
+    if (!zmc_parse_uint(v, ZM__UNWIND_MAX_DEPTH, &d) || d < 1)
       return bad("--depth wants a number of frames from 1 to 128, not '%s'", v);
     op->sites.depth = (int)d;
   } else if (zmc_is_opt(a, "--sample")) {
@@ -251,15 +249,12 @@ static int parse_value(options *op, const char *a, const char *v) {
       return bad("--fail-p wants a probability from 0 to 1 such as 0.01, not '%s'", v);
     op->fault.p_set = true;
   } else if (zmc_is_opt(a, "--seed")) {
-    if (!zmc_parse_count(v, &op->fault.seed))
+    if (!zmc_parse_uint(v, UINT64_MAX, &op->fault.seed))
       return bad("--seed wants a number from 0, not '%s'", v);
     op->fault.seed_set = true;
   } else if (zmc_is_opt(a, "--interval")) {
     uint64_t ms;
-    char *end;
-    errno = 0;
-    ms = strtoull(v, &end, 10);
-    if (!*v || *end || errno || ms < 1 || ms > 3600000 || *v == '-')
+    if (!zmc_parse_uint(v, 3600000, &ms) || ms < 1)
       return bad("--interval wants milliseconds from 1 to 3600000, not '%s'", v);
     op->launch.interval_ms = (unsigned)ms;
   } else if (zmc_is_opt(a, "--max-peak")) {
