@@ -39,6 +39,31 @@ numbers)
   "$ZMEM" run --quiet --fail-p 0 --seed $big -- true || fail "--seed $big refused"
   "$ZMEM" run --quiet --fail 9223372036854775807 -- true ||
     fail "--fail 9223372036854775807 refused" ;;
+plot_lifetime)
+  # A short-lived process is drawn over its own lifetime: its line ends
+  # where it ended, not at the end of the run.
+  "$ZMEM" run --quiet --json r.json --plot p.svg --interval 5 -- \
+    sh -c "$H/zmem_run_quick_exit; sleep 1" >/dev/null 2>err.txt ||
+    fail "status $? ($(head -2 err.txt))"
+  python3 - <<'PY' || fail "the short process is drawn past its end"
+import json, re, xml.dom.minidom
+d = json.load(open("r.json"))
+svg = xml.dom.minidom.parse("p.svg")
+lines = svg.getElementsByTagName("polyline")
+legend = [t.firstChild.data for t in svg.getElementsByTagName("text")
+          if t.firstChild and "zmem_run_quick" in t.firstChild.data]
+assert legend, "no legend entry for the short process"
+quick = [p for p in d["processes"] if p["command"].endswith("zmem_run_quick_exit")][0]
+names = [t.firstChild.data for t in svg.getElementsByTagName("text")
+         if t.firstChild and re.match(r"^\S+ \S+  \d+ ", t.firstChild.data)]
+i = [k for k, n in enumerate(names) if f" {quick['pid']} " in n][0]
+xs = [float(pt.split(",")[0]) for pt in lines[i].getAttribute("points").split()]
+left, width = 90, 960 - 90 - 250
+end_x = left + quick["end_s"] / d["wall_s"] * width
+assert xs and max(xs) <= end_x + 1, (max(xs), end_x, quick["end_s"], d["wall_s"])
+assert min(xs) >= left + quick["start_s"] / d["wall_s"] * width - 1, (min(xs), quick)
+PY
+  ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
