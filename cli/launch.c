@@ -8,8 +8,10 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +98,25 @@ static int has_interp(const char *path) {
   return r;
 }
 
+/* What the program would run as that the loader treats as a gain of
+ * privilege (secure mode, which drops LD_PRELOAD): "set-user-ID USER" when
+ * the set-user-ID bit would change the user (not for a program of one's
+ * own), likewise for the group; NULL when neither. */
+static const char *privileged(const struct stat *st) {
+  static char why[96];
+  if ((st->st_mode & S_ISUID) && st->st_uid != getuid()) {
+    struct passwd *pw = getpwuid(st->st_uid);
+    snprintf(why, sizeof why, "set-user-ID %s", pw ? pw->pw_name : "(another user)");
+    return why;
+  }
+  if ((st->st_mode & S_ISGID) && st->st_gid != getgid()) {
+    struct group *gr = getgrgid(st->st_gid);
+    snprintf(why, sizeof why, "set-group-ID %s", gr ? gr->gr_name : "(another group)");
+    return why;
+  }
+  return NULL;
+}
+
 int zmc_check_program(const char *name, char *out, size_t cap) {
   if (strchr(name, '/'))
     snprintf(out, cap, "%s", name);
@@ -120,11 +141,13 @@ int zmc_check_program(const char *name, char *out, size_t cap) {
             out);
     return 126;
   }
-  if (st.st_mode & (S_ISUID | S_ISGID))
-    fprintf(stderr,
-            "zmem: warning: %s is set-user/group-ID; the loader ignores LD_PRELOAD\n"
-            "      for it, so its own allocations will not be recorded.\n",
-            out);
+  const char *gains = privileged(&st);
+  if (gains) {
+    fprintf(stderr, "zmem: %s is %s, so the loader ignores LD_PRELOAD for it and zmem "
+                    "cannot profile it: run zmem as that user, or profile a copy without "
+                    "the bit\n", out, gains);
+    return 126;
+  }
   return 0;
 }
 
@@ -248,6 +271,17 @@ static char **child_env(const char *preload, int fd, uint64_t token, const char 
     return NULL;
   }
   return env;
+}
+
+/* The errno of the child's failed execve, written into the close-on-exec
+ * pipe fd; 0 when exec succeeded (the pipe closed empty). */
+static int exec_error(int fd) {
+  int e = 0;
+  ssize_t n;
+  while ((n = read(fd, &e, sizeof e)) < 0 && errno == EINTR)
+    ;
+  close(fd);
+  return n == (ssize_t)sizeof e ? e : 0;
 }
 
 /* ------------------------------------------------------------- sampling */
@@ -398,7 +432,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   zmc_guard_start(&g, o->forward_signals);
   pid_t launcher = getpid();
   fflush(NULL);
-  pid_t pid = fork();
+  int errpipe[2];
+  pid_t pid = pipe2(errpipe, O_CLOEXEC) == 0 ? fork() : -1;
   if (pid < 0) {
     fprintf(stderr, "zmem: fork: %s\n", strerror(errno));
     zmc_guard_end(&g);
@@ -406,12 +441,25 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
     return 125;
   }
   if (pid == 0) {
+    close(errpipe[0]);
     zmc_guard_child(&g, launcher);
     execve(path, argv, env);
-    fprintf(stderr, "zmem: %s: %s\n", path, strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    int e = errno;
+    fprintf(stderr, "zmem: %s: %s\n", path, strerror(e));
+    (void)!write(errpipe[1], &e, sizeof e);
+    _exit(e == ENOENT ? 127 : 126);
   }
+  close(errpipe[1]);
   free_env(env, own);
+  int e = exec_error(errpipe[0]);
+  if (e) { /* nothing ran: the line above says why, no report of zeros */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    zmc_guard_end(&g);
+    munmap(base, size);
+    close(fd);
+    return e == ENOENT ? 127 : 126;
+  }
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   int status = watch(pid, &g, base, &sp, run, start, o->interval_ms, &ru);
