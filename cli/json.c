@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "render.h"
 #include "summary.h"
+#include "unprofiled.h"
 
 #include <signal.h>
 #include <string.h>
@@ -101,6 +102,11 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   fprintf(f, "\"untrusted\": ");
   if (p->untrusted[0])
     zmc_json_str(f, p->untrusted);
+  else
+    fputs("null", f);
+  fputs(", \"not_profiled\": ", f);
+  if (zmc_left_words(p))
+    zmc_json_str(f, zmc_left_words(p));
   else
     fputs("null", f);
   fputs(", ", f);

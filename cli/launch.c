@@ -4,14 +4,12 @@
 #include "sites_run.h"
 #include "read.h"
 #include "signals.h"
+#include "unprofiled.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,48 +73,6 @@ static bool search_path(const char *name, char *out, size_t cap) {
   return false;
 }
 
-/* 1: an ELF with an interpreter, 0: an ELF without one, -1: not an ELF. */
-static int has_interp(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  Elf64_Ehdr eh;
-  int r = -1;
-  if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
-      !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64) {
-    r = 0;
-    for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
-      Elf64_Phdr ph;
-      if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * (uint64_t)eh.e_phentsize)) !=
-          (ssize_t)sizeof ph)
-        break;
-      if (ph.p_type == PT_INTERP)
-        r = 1;
-    }
-  }
-  close(fd);
-  return r;
-}
-
-/* What the program would run as that the loader treats as a gain of
- * privilege (secure mode, which drops LD_PRELOAD): "set-user-ID USER" when
- * the set-user-ID bit would change the user (not for a program of one's
- * own), likewise for the group; NULL when neither. */
-static const char *privileged(const struct stat *st) {
-  static char why[96];
-  if ((st->st_mode & S_ISUID) && st->st_uid != getuid()) {
-    struct passwd *pw = getpwuid(st->st_uid);
-    snprintf(why, sizeof why, "set-user-ID %s", pw ? pw->pw_name : "(another user)");
-    return why;
-  }
-  if ((st->st_mode & S_ISGID) && st->st_gid != getgid()) {
-    struct group *gr = getgrgid(st->st_gid);
-    snprintf(why, sizeof why, "set-group-ID %s", gr ? gr->gr_name : "(another group)");
-    return why;
-  }
-  return NULL;
-}
-
 int zmc_check_program(const char *name, char *out, size_t cap) {
   if (strchr(name, '/'))
     snprintf(out, cap, "%s", name);
@@ -133,7 +89,7 @@ int zmc_check_program(const char *name, char *out, size_t cap) {
     fprintf(stderr, "zmem: %s: not an executable file\n", out);
     return 126;
   }
-  if (has_interp(out) == 0) {
+  if (zmc_elf_interp(out) == 0) {
     fprintf(stderr,
             "zmem: %s is statically linked (no ELF interpreter), so no preloaded\n"
             "      library can see its allocations. Profile a dynamically linked\n"
@@ -141,7 +97,7 @@ int zmc_check_program(const char *name, char *out, size_t cap) {
             out);
     return 126;
   }
-  const char *gains = privileged(&st);
+  const char *gains = zmc_privileged(&st);
   if (gains) {
     fprintf(stderr, "zmem: %s is %s, so the loader ignores LD_PRELOAD for it and zmem "
                     "cannot profile it: run zmem as that user, or profile a copy without "
@@ -302,6 +258,8 @@ typedef struct sampler {
   int64_t last_req[ZMR_MAX_PROCS], last_held[ZMR_MAX_PROCS];
   bool seen[ZMR_MAX_PROCS];
   uint64_t rss[ZMR_MAX_PROCS];
+  zmc_exe_seen exe[ZMR_MAX_PROCS];
+  const char *preload; /* the preload's path, as in LD_PRELOAD */
 } sampler;
 
 /* VmHWM of a live process, bytes (0 when gone). */
@@ -333,6 +291,7 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
       uint64_t hwm = proc_hwm(running);
       if (hwm > sp->rss[i])
         sp->rss[i] = hwm;
+      zmc_exe_watch(&sp->exe[i], running, sp->preload);
     }
     if (sp->seen[i] && q == sp->last_req[i] && h == sp->last_held[i] && !last)
       continue;
@@ -411,6 +370,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   void *base = fd < 0 ? MAP_FAILED
                       : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   static sampler sp;
+  static char real_preload[PATH_MAX]; /* as /proc/PID/maps names it */
+  sp.preload = realpath(preload, real_preload) ? real_preload : preload;
   if (base == MAP_FAILED) {
     fprintf(stderr, "zmem: cannot create the shared record: %s\n", strerror(errno));
     return 125;
@@ -498,6 +459,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
         p->state != ZMR_STATE_EXECED)
       p->rss_peak = (uint64_t)ru.ru_maxrss * 1024;
   }
+  zmc_mark_unprofiled(run, sp.exe, pid, status);
   munmap(base, size);
   close(fd);
   return 0;

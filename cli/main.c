@@ -82,7 +82,8 @@ static void usage(FILE *f) {
           "signal, or 10 s, kills the program's tree with SIGKILL (docs/run.md).\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
-          "126/127 when the program cannot be run or is not found.\n");
+          "126 when the program cannot be run or profiled (one line says why);\n"
+          "127 when it is not found.\n");
 }
 
 static void commands(FILE *f) {

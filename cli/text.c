@@ -3,6 +3,7 @@
 #include "escape.h"
 #include "render.h"
 #include "summary.h"
+#include "unprofiled.h"
 
 #include <signal.h>
 #include <string.h>
@@ -16,8 +17,11 @@ static const char *hum(double x) {
 #define H(x) hum((double)(x))
 
 const char *zmc_status_words(const zmc_proc *p, char *buf, size_t cap) {
-  if (p->state == ZMR_STATE_EXECED)
+  if (p->state == ZMR_STATE_EXECED || (p->left && p->left != ZMC_LEFT_RUNNING &&
+                                        !p->exit_known))
     snprintf(buf, cap, "exec");
+  else if (p->left == ZMC_LEFT_RUNNING)
+    snprintf(buf, cap, "running");
   else if (p->exit_known && p->signal)
     snprintf(buf, cap, "SIG%s", sigabbrev_np(p->signal) ? sigabbrev_np(p->signal) : "?");
   else if (p->exit_known)
@@ -189,6 +193,8 @@ static void row(FILE *f, const zmc_proc *p) {
   if (p->untrusted[0])
     fprintf(f, "  %7s ^ untrusted, its figures are left out of the totals: %s\n", "",
             p->untrusted);
+  if (zmc_left_words(p))
+    fprintf(f, "  %7s ^ %s\n", "", zmc_left_words(p));
 }
 
 static void processes(FILE *f, const zmc_run *run) {

@@ -33,6 +33,36 @@ report() {
   [ -s report.txt ] || fail "$*: no report ($(head -3 err.txt))"
 }
 
+# left WORDS program args: runs it (a program that ends up writing its
+# pid to pub/pid.txt and waiting) under zmem, kills it once zmem has had
+# time to sample it, and wants WORDS on its row (text and JSON). Tried
+# three times: the launcher names the kind only if a sample saw it.
+left() {
+  local words=$1 try
+  shift
+  mkdir -p pub && chmod 1777 pub
+  for try in 1 2 3; do
+    rm -f pub/pid.txt r.json report.txt
+    timeout 60 "$ZMEM" run --interval 5 --json r.json --output report.txt -- "$@" \
+      >out.txt 2>err.txt &
+    local zpid=$! pid=
+    for _ in $(seq 200); do [ -s pub/pid.txt ] && break; sleep 0.05; done
+    pid=$(cat pub/pid.txt 2>/dev/null) || fail "$*: the program did not start"
+    sleep 0.3 # samples every 5 ms
+    kill -TERM "$pid"
+    wait $zpid
+    [ -s report.txt ] || fail "$*: no report ($(head -3 err.txt))"
+    grep -q "not profiled" report.txt || fail "$*: not named: $(cat report.txt)"
+    grep -q -- "^ *\^ .*$words" report.txt && break
+  done
+  grep -q -- "^ *\^ .*$words" report.txt || fail "$*: no '$words' on a row: $(cat report.txt)"
+  python3 - "$words" <<'PY' || fail "$*: not_profiled in the JSON"
+import json, sys
+ps = json.load(open("r.json"))["processes"]
+assert any(p["not_profiled"] and sys.argv[1] in p["not_profiled"] for p in ps), ps
+PY
+}
+
 case $TEST in
 start_failures)
   printf 'not a program\n' >notelf && chmod +x notelf
@@ -56,6 +86,36 @@ assert d["processes"][0]["allocations"] >= 100, d["processes"]' ||
     [ -u "$passwd" ] || skip "not root, and passwd is not set-user-ID"
     refused 126 "set-user-ID" "$passwd" -S root
   fi ;;
+exec_static)
+  [ -x "$H/zmem_run_static" ] || skip "no static C library"
+  # The first process exec's a static program: named, whether or not a
+  # sample saw it; its status is the static program's.
+  report -- sh -c "exec '$H/zmem_run_static'"
+  [ $rc = 7 ] || fail "status $rc, wanted 7"
+  grep -q "^ *\^ exec'd .*not profiled" report.txt || fail "not named: $(cat report.txt)"
+  left "exec'd a static program" sh -c "exec '$H/zmem_run_static_sleeper' pub/pid.txt" ;;
+exec_setuid)
+  [ "$(id -u)" = 0 ] || skip "not root: cannot make a program set-user-ID to another user"
+  chmod 755 . # the program, as user 65534, writes pub/pid.txt
+  cp "$H/zmem_run_sleeper" suid && chown 65534 suid && chmod u+s suid
+  left "exec'd a set-user/group-ID program" sh -c "exec ./suid pub/pid.txt" ;;
+exec_no_preload)
+  left "LD_PRELOAD dropped" sh -c "exec env -u LD_PRELOAD '$H/zmem_run_sleeper' pub/pid.txt" ;;
+daemon)
+  # The first process ends while its child still runs: the child's row
+  # says so. The child is killed by its pid afterwards.
+  report -- sh -c "'$H/zmem_run_sleeper' pid.txt &
+    for i in \$(seq 400); do [ -s pid.txt ] && exit 0; sleep 0.05; done; exit 1"
+  pid=$(cat pid.txt 2>/dev/null) || fail "the child did not start"
+  kill -KILL "$pid"
+  [ $rc = 0 ] || fail "status $rc ($(head -3 err.txt))"
+  grep -q "running .*zmem_run_sleeper" report.txt || fail "status not 'running': $(cat report.txt)"
+  grep -q "^ *\^ still running when the first process ended" report.txt ||
+    fail "not named: $(cat report.txt)"
+  python3 -c 'import json
+ps = json.load(open("r.json"))["processes"]
+assert [p for p in ps if p["command"].endswith("pid.txt") and
+        p["not_profiled"].startswith("still running")], ps' || fail "not in the JSON" ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
