@@ -51,6 +51,7 @@ typedef struct zmc_proc {
   /* Why the process was not profiled to its end (ZMC_LEFT_*; 0: it was),
    * from what the launcher saw (unprofiled.h). */
   uint32_t left;
+  uint32_t bypass; /* ZMR_BYPASS_* bits: allocators that bypass the preload */
 } zmc_proc;
 
 enum zmc_left {

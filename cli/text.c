@@ -195,6 +195,9 @@ static void row(FILE *f, const zmc_proc *p) {
             p->untrusted);
   if (zmc_left_words(p))
     fprintf(f, "  %7s ^ %s\n", "", zmc_left_words(p));
+  for (uint32_t bit = 1; bit <= ZMR_BYPASS_KNOWN; bit <<= 1)
+    if (p->bypass & bit)
+      fprintf(f, "  %7s ^ %s\n", "", zmc_bypass_words(bit));
 }
 
 static void processes(FILE *f, const zmc_run *run) {
@@ -258,7 +261,7 @@ int zmc_write_text(FILE *f, const zmc_run *run) {
   memory(f, run, &s);
   calls(f, &s);
   histogram(f, &s);
-  if (run->nprocs > 1 || run->children || run->untrusted)
+  if (run->nprocs > 1 || run->children || run->untrusted || zmc_any_unprofiled(run))
     processes(f, run);
   return ferror(f) ? -1 : 0;
 }

@@ -163,3 +163,20 @@ const char *zmc_left_words(const zmc_proc *p) {
     return NULL;
   }
 }
+
+const char *zmc_bypass_words(uint32_t bit) {
+  if (bit == ZMR_BYPASS_EXE_MALLOC)
+    return "most allocations bypass zmem: the executable defines malloc itself, "
+           "ahead of the preload; link it with the C library's malloc to profile it";
+  if (bit == ZMR_BYPASS_PYMALLOC)
+    return "most allocations bypass zmem: Python's small-object allocator (pymalloc) "
+           "serves objects from its own arenas; run with PYTHONMALLOC=malloc to see them";
+  return NULL;
+}
+
+bool zmc_any_unprofiled(const zmc_run *run) {
+  for (uint32_t i = 0; i < run->nprocs; i++)
+    if (run->procs[i].left || run->procs[i].bypass)
+      return true;
+  return false;
+}

@@ -47,4 +47,11 @@ void zmc_mark_unprofiled(zmc_run *run, const zmc_exe_seen *seen, int first_pid,
  * or NULL. */
 const char *zmc_left_words(const zmc_proc *p);
 
+/* For one ZMR_BYPASS_* bit: what serves the allocations instead of the
+ * preload, and the remedy, in a line; NULL for another bit. */
+const char *zmc_bypass_words(uint32_t bit);
+
+/* Whether some row has a line from zmc_left_words or zmc_bypass_words. */
+bool zmc_any_unprofiled(const zmc_run *run);
+
 #endif

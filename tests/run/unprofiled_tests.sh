@@ -116,6 +116,32 @@ daemon)
 ps = json.load(open("r.json"))["processes"]
 assert [p for p in ps if p["command"].endswith("pid.txt") and
         p["not_profiled"].startswith("still running")], ps' || fail "not in the JSON" ;;
+bypass_exe_malloc)
+  # The executable's own malloc comes first: the row says so, and how.
+  report -- "$H/zmem_run_own_malloc"
+  [ $rc = 0 ] || fail "status $rc ($(head -3 err.txt))"
+  grep -q "^ *\^ most allocations bypass zmem: the executable defines malloc" report.txt ||
+    fail "not named: $(cat report.txt)"
+  python3 -c 'import json
+p = json.load(open("r.json"))["processes"][0]
+assert len(p["bypass"]) == 1 and "defines malloc" in p["bypass"][0], p["bypass"]' ||
+    fail "not in the JSON"
+  # A program with the C library's malloc has no such line.
+  report -- "$H/zmem_run_quick_exit"
+  ! grep -q "bypass" report.txt || fail "a bypass named wrongly: $(cat report.txt)" ;;
+bypass_python)
+  PY=/usr/bin/python3
+  [ -x $PY ] || skip "no /usr/bin/python3"
+  report -- env -u PYTHONMALLOC $PY -c 'x = [str(i) for i in range(10000)]'
+  [ $rc = 0 ] || fail "status $rc ($(head -3 err.txt))"
+  grep -q "^ *\^ most allocations bypass zmem: .*pymalloc.*PYTHONMALLOC=malloc" report.txt ||
+    fail "pymalloc not named: $(cat report.txt)"
+  python3 -c 'import json
+ps = json.load(open("r.json"))["processes"]
+assert [p for p in ps if any("PYTHONMALLOC=malloc" in b for b in p["bypass"])], ps' ||
+    fail "not in the JSON"
+  report -- env PYTHONMALLOC=malloc $PY -c 'x = [str(i) for i in range(10000)]'
+  ! grep -q "bypass" report.txt || fail "named with PYTHONMALLOC=malloc: $(cat report.txt)" ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
