@@ -1,6 +1,7 @@
 /* Processes zmem could not profile to their end: see unprofiled.h. */
 #define _GNU_SOURCE /* memmem */
 #include "unprofiled.h"
+#include "proctree.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -101,26 +102,15 @@ void zmc_exe_watch(zmc_exe_seen *w, int pid, const char *preload) {
   /* The record was claimed by an image with the preload: one without it
    * is what the process exec'd (a new record comes if the preload is in). */
   int has = err ? -err : maps_name(pid, preload);
-  if (has == 1)
+  if (has == 1) {
     w->left = 0;
-  else if (has == 0 || has == -EACCES || has == -EPERM)
-    w->left = unprofilable(exe, &st, err ? err : has == 0 ? 0 : -has);
-  if (has == 0 && !w->left)
+    return;
+  }
+  if (has < 0 && has != -EACCES && has != -EPERM)
+    return; /* cannot tell */
+  w->left = unprofilable(exe, &st, has < 0 ? -has : 0);
+  if (!w->left)
     w->left = ZMC_LEFT_NO_PRELOAD;
-}
-
-/* Whether pid is a live process (not a zombie). */
-static bool alive(int pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  buf[n > 0 ? n : 0] = 0;
-  const char *paren = strrchr(buf, ')');
-  return paren && paren[1] == ' ' && paren[2] && paren[2] != 'Z' && paren[2] != 'X';
 }
 
 void zmc_mark_unprofiled(zmc_run *run, const zmc_exe_seen *seen, int first_pid,
@@ -139,7 +129,7 @@ void zmc_mark_unprofiled(zmc_run *run, const zmc_exe_seen *seen, int first_pid,
     else if (p->pid == first_pid && WIFEXITED(status))
       /* It ended without exit handlers but not by a signal: another image. */
       p->left = ZMC_LEFT_EXEC;
-    else if (p->pid != first_pid && alive(p->pid))
+    else if (p->pid != first_pid && zmc_alive(p->pid))
       p->left = ZMC_LEFT_RUNNING;
   }
 }
