@@ -109,7 +109,7 @@ daemon)
   pid=$(cat pid.txt 2>/dev/null) || fail "the child did not start"
   kill -KILL "$pid"
   [ $rc = 0 ] || fail "status $rc ($(head -3 err.txt))"
-  grep -q "running .*zmem_run_sleeper" report.txt || fail "status not 'running': $(cat report.txt)"
+  grep -q " running  /" report.txt || fail "status not 'running': $(cat report.txt)"
   grep -q "^ *\^ still running when the first process ended" report.txt ||
     fail "not named: $(cat report.txt)"
   python3 -c 'import json
