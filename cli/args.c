@@ -1,7 +1,9 @@
 /* Command-line pieces: see args.h. */
 #include "args.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool zmc_is_opt(const char *a, const char *name) {
@@ -41,6 +43,24 @@ int zmc_opt_value(const char *cmd, int argc, char **argv, int *i,
     return zmc_usage_error(cmd, "%s needs a value", a);
   *v = argv[++*i];
   return 0;
+}
+
+bool zmc_parse_uint(const char *s, uint64_t max, uint64_t *out) {
+  if (!s || *s < '0' || *s > '9')
+    return false; /* no sign, blank or empty string */
+  if (strspn(s, "0123456789") != strlen(s))
+    return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end || errno == ERANGE || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+bool zmc_parse_count(const char *s, uint64_t *out) {
+  return zmc_parse_uint(s, ZMC_COUNT_MAX, out);
 }
 
 int zmc_usage_error(const char *cmd, const char *fmt, const char *arg) {

@@ -3,6 +3,7 @@
 #define ZMC_ARGS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum { ZMC_EXIT_USAGE = 2 }; /* a bad command line, for every subcommand */
 
@@ -22,6 +23,17 @@ bool zmc_is_opt(const char *a, const char *name);
  * cmd (written to stderr). */
 int zmc_opt_value(const char *cmd, int argc, char **argv, int *i,
                   const char *const *valued, const char **v);
+
+/* The largest count of requests or steps an option takes: counting on
+ * past it (step + 1) stays inside 64 bits. */
+#define ZMC_COUNT_MAX ((uint64_t)INT64_MAX)
+
+/* A decimal number from 0 to max: digits only (no sign, blank, base or
+ * exponent), so that a value out of range is refused, never wrapped. */
+bool zmc_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* A count (a request or step number, a repeat): from 0 to ZMC_COUNT_MAX. */
+bool zmc_parse_count(const char *s, uint64_t *out);
 
 /* Writes "zmem: " + fmt (with arg) and a hint naming `zmem cmd --help` to
  * stderr; returns ZMC_EXIT_USAGE. */

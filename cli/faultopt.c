@@ -1,23 +1,12 @@
 /* Fault-injection options: see faultopt.h. */
 #include "faultopt.h"
+#include "args.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool zmc_parse_count(const char *s, uint64_t *out) {
-  char *end;
-  if (!s || *s < '0' || *s > '9')
-    return false; /* no sign, blank or empty string */
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (*end || errno)
-    return false;
-  *out = v;
-  return true;
-}
 
 bool zmc_parse_fail(const char *s, uint64_t *nth, uint64_t *repeat) {
   char head[32];

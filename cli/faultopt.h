@@ -20,8 +20,6 @@ typedef struct zmc_fault_opts {
 bool zmc_parse_fail(const char *s, uint64_t *nth, uint64_t *repeat);
 /* A decimal probability from 0 to 1 ("0.01", ".5", "1e-3"). */
 bool zmc_parse_prob(const char *s, double *p);
-/* A decimal count from 0 (a seed). */
-bool zmc_parse_count(const char *s, uint64_t *out);
 
 /* The setting for ZMR_ENV_FAULT into buf; NULL when no failure is asked
  * for. */

@@ -3,6 +3,7 @@
 #include "render.h"
 #include "rss.h"
 #include "summary.h"
+#include "unprofiled.h"
 
 #include <signal.h>
 #include <string.h>
@@ -108,7 +109,18 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
     zmc_json_str(f, p->untrusted);
   else
     fputs("null", f);
-  fputs(", ", f);
+  fputs(", \"not_profiled\": ", f);
+  if (zmc_left_words(p))
+    zmc_json_str(f, zmc_left_words(p));
+  else
+    fputs("null", f);
+  fputs(", \"bypass\": [", f);
+  for (uint32_t bit = 1, n = 0; bit <= ZMR_BYPASS_KNOWN; bit <<= 1)
+    if (p->bypass & bit) {
+      fputs(n++ ? ", " : "", f);
+      zmc_json_str(f, zmc_bypass_words(bit));
+    }
+  fputs("], ", f);
   u64(f, "unseen_frees", p->unseen_frees, ", ");
   u64(f, "sharers", p->sharers, ",\n      ");
   fprintf(f, "\"realloc\": {\"in_place\": %llu, \"moved\": %llu, \"shrunk\": %llu},\n",

@@ -6,8 +6,8 @@
 #include "read.h"
 #include "rss.h"
 #include "signals.h"
+#include "unprofiled.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -75,29 +75,6 @@ static bool search_path(const char *name, char *out, size_t cap) {
   return false;
 }
 
-/* 1: an ELF with an interpreter, 0: an ELF without one, -1: not an ELF. */
-static int has_interp(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  Elf64_Ehdr eh;
-  int r = -1;
-  if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
-      !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64) {
-    r = 0;
-    for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
-      Elf64_Phdr ph;
-      if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * (uint64_t)eh.e_phentsize)) !=
-          (ssize_t)sizeof ph)
-        break;
-      if (ph.p_type == PT_INTERP)
-        r = 1;
-    }
-  }
-  close(fd);
-  return r;
-}
-
 int zmc_check_program(const char *name, char *out, size_t cap) {
   if (strchr(name, '/'))
     snprintf(out, cap, "%s", name);
@@ -114,7 +91,7 @@ int zmc_check_program(const char *name, char *out, size_t cap) {
     fprintf(stderr, "zmem: %s: not an executable file\n", out);
     return 126;
   }
-  if (has_interp(out) == 0) {
+  if (zmc_elf_interp(out) == 0) {
     fprintf(stderr,
             "zmem: %s is statically linked (no ELF interpreter), so no preloaded\n"
             "      library can see its allocations. Profile a dynamically linked\n"
@@ -122,11 +99,13 @@ int zmc_check_program(const char *name, char *out, size_t cap) {
             out);
     return 126;
   }
-  if (st.st_mode & (S_ISUID | S_ISGID))
-    fprintf(stderr,
-            "zmem: warning: %s is set-user/group-ID; the loader ignores LD_PRELOAD\n"
-            "      for it, so its own allocations will not be recorded.\n",
-            out);
+  const char *gains = zmc_privileged(&st);
+  if (gains) {
+    fprintf(stderr, "zmem: %s is %s, so the loader ignores LD_PRELOAD for it and zmem "
+                    "cannot profile it: run zmem as that user, or profile a copy without "
+                    "the bit\n", out, gains);
+    return 126;
+  }
   return 0;
 }
 
@@ -252,6 +231,17 @@ static char **child_env(const char *preload, int fd, uint64_t token, const char 
   return env;
 }
 
+/* The errno of the child's failed execve, written into the close-on-exec
+ * pipe fd; 0 when exec succeeded (the pipe closed empty). */
+static int exec_error(int fd) {
+  int e = 0;
+  ssize_t n;
+  while ((n = read(fd, &e, sizeof e)) < 0 && errno == EINTR)
+    ;
+  close(fd);
+  return n == (ssize_t)sizeof e ? e : 0;
+}
+
 /* ------------------------------------------------------------- sampling */
 
 static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t h,
@@ -272,6 +262,8 @@ typedef struct sampler {
   bool seen[ZMR_MAX_PROCS];
   zmc_rss_track rss[ZMR_MAX_PROCS];
   uint64_t last_rss[ZMR_MAX_PROCS];
+  zmc_exe_seen exe[ZMR_MAX_PROCS];
+  const char *preload; /* the preload's path, as in LD_PRELOAD */
 } sampler;
 
 static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
@@ -283,8 +275,10 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
     int running;
     if (!zmc_live(base, i, &q, &h, &running))
       continue;
-    if (running)
+    if (running) {
       zmc_rss_read(&sp->rss[i], running, t, q, h);
+      zmc_exe_watch(&sp->exe[i], running, sp->preload);
+    }
     uint64_t rss = (uint64_t)sp->rss[i].last.rss; /* a process gone keeps its last */
     if (sp->seen[i] && q == sp->last_req[i] && h == sp->last_held[i] &&
         rss == sp->last_rss[i] && !last)
@@ -364,6 +358,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   void *base = fd < 0 ? MAP_FAILED
                       : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   static sampler sp;
+  static char real_preload[PATH_MAX]; /* as /proc/PID/maps names it */
+  sp.preload = realpath(preload, real_preload) ? real_preload : preload;
   if (base == MAP_FAILED) {
     fprintf(stderr, "zmem: cannot create the shared record: %s\n", strerror(errno));
     return 125;
@@ -387,7 +383,8 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   zmc_oom_begin(&oom);
   pid_t launcher = getpid();
   fflush(NULL);
-  pid_t pid = fork();
+  int errpipe[2];
+  pid_t pid = pipe2(errpipe, O_CLOEXEC) == 0 ? fork() : -1;
   if (pid < 0) {
     fprintf(stderr, "zmem: fork: %s\n", strerror(errno));
     zmc_guard_end(&g);
@@ -395,12 +392,25 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
     return 125;
   }
   if (pid == 0) {
+    close(errpipe[0]);
     zmc_guard_child(&g, launcher);
     execve(path, argv, env);
-    fprintf(stderr, "zmem: %s: %s\n", path, strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    int e = errno;
+    fprintf(stderr, "zmem: %s: %s\n", path, strerror(e));
+    (void)!write(errpipe[1], &e, sizeof e);
+    _exit(e == ENOENT ? 127 : 126);
   }
+  close(errpipe[1]);
   free_env(env, own);
+  int e = exec_error(errpipe[0]);
+  if (e) { /* nothing ran: the line above says why, no report of zeros */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    zmc_guard_end(&g);
+    munmap(base, size);
+    close(fd);
+    return e == ENOENT ? 127 : 126;
+  }
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   int status = watch(pid, &g, base, &sp, run, start, o->interval_ms, &ru);
@@ -438,6 +448,7 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   }
   zmc_rss_from_wait(run, pid, (uint64_t)ru.ru_maxrss * 1024);
   zmc_oom_end(&oom, run);
+  zmc_mark_unprofiled(run, sp.exe, pid, status);
   munmap(base, size);
   close(fd);
   return 0;

@@ -20,13 +20,15 @@ typedef struct zmc_launch_opts {
 
 /* Resolves argv[0] like the shell (PATH), checks that it can be profiled,
  * and writes the path into out. Returns 0, or the exit status to give up
- * with (126, 127) after printing why. Warnings (setuid) go to stderr. */
+ * with (126, 127) after printing why: a static or a set-user/group-ID
+ * program the loader would run without the preload is refused. */
 int zmc_check_program(const char *name, char *out, size_t cap);
 
 /* Runs path with argv under the preload at preload_path; fills run (a
  * record the program damaged leaves marked rows, or run->record_lost).
  * Returns 0, or 125 after printing why (no shared memory, fork failed, out
- * of memory). */
+ * of memory), or 126/127 when exec failed (nothing ran; the child printed
+ * why). */
 int zmc_launch(const char *path, char *const argv[], const char *preload_path,
                const zmc_launch_opts *o, zmc_run *run);
 

@@ -84,7 +84,8 @@ static void usage(FILE *f) {
           "signal, or 10 s, kills the program's tree with SIGKILL.\n"
           "Exit status: the program's own (128+N when killed by signal N); 99 when a\n"
           "gate tripped; 2 for a bad command line; 125 when zmem itself failed;\n"
-          "126/127 when the program cannot be run or is not found.\n"
+          "126 when the program cannot be run or profiled (one line says why);\n"
+          "127 when it is not found.\n"
           "The manual: man zmem-run.\n");
 }
 
@@ -231,10 +232,8 @@ static int parse_value(options *op, const char *a, const char *v) {
   else if (zmc_is_opt(a, "--flame")) op->out[OUT_FLAME].path = v;
   else if (zmc_is_opt(a, "--html")) op->out[OUT_HTML].path = v;
   else if (zmc_is_opt(a, "--depth")) {
-    char *end;
-    errno = 0;
-    long d = strtol(v, &end, 10);
-    if (!*v || *end || errno || d < 1 || d > ZM__UNWIND_MAX_DEPTH)
+    uint64_t d;
+    if (!zmc_parse_uint(v, ZM__UNWIND_MAX_DEPTH, &d) || d < 1)
       return bad("--depth wants a number of frames from 1 to 128, not '%s'", v);
     op->sites.depth = (int)d;
   } else if (zmc_is_opt(a, "--sample")) {
@@ -256,15 +255,12 @@ static int parse_value(options *op, const char *a, const char *v) {
       return bad("--fail-p wants a probability from 0 to 1 such as 0.01, not '%s'", v);
     op->fault.p_set = true;
   } else if (zmc_is_opt(a, "--seed")) {
-    if (!zmc_parse_count(v, &op->fault.seed))
+    if (!zmc_parse_uint(v, UINT64_MAX, &op->fault.seed))
       return bad("--seed wants a number from 0, not '%s'", v);
     op->fault.seed_set = true;
   } else if (zmc_is_opt(a, "--interval")) {
     uint64_t ms;
-    char *end;
-    errno = 0;
-    ms = strtoull(v, &end, 10);
-    if (!*v || *end || errno || ms < 1 || ms > 3600000 || *v == '-')
+    if (!zmc_parse_uint(v, 3600000, &ms) || ms < 1)
       return bad("--interval wants milliseconds from 1 to 3600000, not '%s'", v);
     op->launch.interval_ms = (unsigned)ms;
   } else if (zmc_is_opt(a, "--max-peak")) {

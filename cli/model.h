@@ -63,7 +63,19 @@ typedef struct zmc_proc {
    * invariants; the program overwrote them), or "": the row is shown
    * marked and left out of the run-wide figures. */
   char untrusted[160];
+  /* Why the process was not profiled to its end (ZMC_LEFT_*; 0: it was),
+   * from what the launcher saw (unprofiled.h). */
+  uint32_t left;
+  uint32_t bypass; /* ZMR_BYPASS_* bits: allocators that bypass the preload */
 } zmc_proc;
+
+enum zmc_left {
+  ZMC_LEFT_STATIC = 1,     /* exec'd a statically linked program */
+  ZMC_LEFT_SETUID = 2,     /* exec'd a set-user/group-ID program */
+  ZMC_LEFT_NO_PRELOAD = 3, /* exec'd a program without the preload */
+  ZMC_LEFT_EXEC = 4,       /* one of those three, which is not known */
+  ZMC_LEFT_RUNNING = 5,    /* still running when the first process ended */
+};
 
 typedef struct zmc_sample {
   double t;      /* seconds since the program started */

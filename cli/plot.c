@@ -67,22 +67,31 @@ static void axes(FILE *f, const scale *s) {
              "heap in use (requested bytes)</text>\n", T + PH / 2);
 }
 
+/* A sample's time within the process's lifetime [start, end]: the
+ * launcher samples every process once more when the run ends, and may
+ * first see a short-lived one after it ended. */
+static double in_life(double t, double start, double end) {
+  return t < start ? start : t > end ? end : t;
+}
+
 static void line(FILE *f, const zmc_run *run, const scale *s, uint32_t p, const char *color) {
   fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.6' points='", color);
   double last = 0;
   bool any = false;
+  double start = run->procs[p].start_s;
+  double end = run->procs[p].end_s > 0 ? run->procs[p].end_s : run->wall_s;
   for (size_t k = 0; k < run->nsamples; k++) {
     const zmc_sample *sm = &run->samples[k];
     if (sm->proc != p)
       continue;
     double v = sm->requested > 0 ? (double)sm->requested : 0;
+    double x = X(s, in_life(sm->t, start, end));
     if (any)
-      fprintf(f, "%.1f,%.1f ", X(s, sm->t), Y(s, last));
-    fprintf(f, "%.1f,%.1f ", X(s, sm->t), Y(s, v));
+      fprintf(f, "%.1f,%.1f ", x, Y(s, last));
+    fprintf(f, "%.1f,%.1f ", x, Y(s, v));
     last = v;
     any = true;
   }
-  double end = run->procs[p].end_s > 0 ? run->procs[p].end_s : run->wall_s;
   if (any)
     fprintf(f, "%.1f,%.1f", X(s, end), Y(s, last));
   fprintf(f, "'/>\n");

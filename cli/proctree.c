@@ -39,6 +39,11 @@ static bool read_stat(int pid, proc_entry *e) {
                       &e->state, &e->ppid, &e->start) == 3;
 }
 
+bool zmc_alive(pid_t pid) {
+  proc_entry e;
+  return read_stat(pid, &e) && e.state != 'Z' && e.state != 'X';
+}
+
 /* Every process on the system, from /proc; *n entries (free the result). */
 static proc_entry *all_procs(size_t *n) {
   *n = 0;

@@ -11,6 +11,9 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+/* Whether pid is a running process (not a zombie). */
+bool zmc_alive(pid_t pid);
+
 /* This process's children (its one thread's) into out, at most cap; the
  * number, or -1 when /proc cannot say. */
 long zmc_children(pid_t *out, size_t cap);

@@ -234,6 +234,7 @@ const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
   out->peak_held = r.peak_held;
   sum_slots(&r, nslots, out);
   out->sharers = r.shared_by;
+  out->bypass = r.bypass & ZMR_BYPASS_KNOWN;
   out->fault_hits = r.ext[ZMR_EXT_FAULT_HITS];
   out->fault_first = r.ext[ZMR_EXT_FAULT_FIRST];
   out->fault_requests = r.ext[ZMR_EXT_FAULT_REQUESTS];

@@ -5,6 +5,7 @@
 #include "render.h"
 #include "rss.h"
 #include "summary.h"
+#include "unprofiled.h"
 
 #include <signal.h>
 #include <string.h>
@@ -18,10 +19,13 @@ static const char *hum(double x) {
 #define H(x) hum((double)(x))
 
 const char *zmc_status_words(const zmc_proc *p, char *buf, size_t cap) {
-  if (p->state == ZMR_STATE_EXECED)
+  if (p->state == ZMR_STATE_EXECED || (p->left && p->left != ZMC_LEFT_RUNNING &&
+                                        !p->exit_known))
     snprintf(buf, cap, "exec");
   else if (p->oom_killed)
     snprintf(buf, cap, "OOM kill");
+  else if (p->left == ZMC_LEFT_RUNNING)
+    snprintf(buf, cap, "running");
   else if (p->exit_known && p->signal)
     snprintf(buf, cap, "SIG%s", sigabbrev_np(p->signal) ? sigabbrev_np(p->signal) : "?");
   else if (p->exit_known)
@@ -196,6 +200,11 @@ static void row(FILE *f, const zmc_proc *p) {
   if (p->untrusted[0])
     fprintf(f, "  %7s ^ untrusted, its figures are left out of the totals: %s\n", "",
             p->untrusted);
+  if (zmc_left_words(p))
+    fprintf(f, "  %7s ^ %s\n", "", zmc_left_words(p));
+  for (uint32_t bit = 1; bit <= ZMR_BYPASS_KNOWN; bit <<= 1)
+    if (p->bypass & bit)
+      fprintf(f, "  %7s ^ %s\n", "", zmc_bypass_words(bit));
 }
 
 static void processes(FILE *f, const zmc_run *run) {
@@ -259,7 +268,7 @@ int zmc_write_text(FILE *f, const zmc_run *run) {
   memory(f, run, &s);
   calls(f, &s);
   histogram(f, &s);
-  if (run->nprocs > 1 || run->children || run->untrusted)
+  if (run->nprocs > 1 || run->children || run->untrusted || zmc_any_unprofiled(run))
     processes(f, run);
   zmc_oom_text(f, run);
   zmc_heap_rss_text(f, run);

@@ -10,6 +10,7 @@
  * allocator (the thread-local guard), requests go to the bootstrap arena or
  * straight to the real functions, uncounted. */
 #define _GNU_SOURCE
+#include "bypass.h"
 #include "heaprss.h"
 #include "inject.h"
 #include "proc.h"
@@ -111,6 +112,7 @@ static void init(void) {
   if (ok) {
     slot_key_ok = pthread_key_create(&slot_key, slot_gone) == 0;
     zmp_proc_init();
+    zmp_bypass_note(zmp_proc);
     report_table();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     zmp_sites_init(); /* after: its fork handlers run after those above */

@@ -295,6 +295,7 @@ void zmp_proc_forked(void) {
   p->parent_index = index_of(parent);
   memcpy(p->command, parent->command, sizeof p->command);
   memcpy(p->modules, parent->modules, sizeof p->modules);
+  p->bypass = parent->bypass;
   atomic_store(&p->state, ZMR_STATE_RUNNING);
   zmp_proc = p;
 }

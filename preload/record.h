@@ -66,6 +66,13 @@ enum zmr_fn {
   ZMR_PVALLOC, ZMR_USABLE_SIZE, ZMR_NFN
 };
 
+/* What makes most of a process's allocations bypass the preload. */
+enum zmr_bypass {
+  ZMR_BYPASS_EXE_MALLOC = 1, /* the executable defines malloc itself */
+  ZMR_BYPASS_PYMALLOC = 2,   /* a CPython with its small-object allocator on */
+  ZMR_BYPASS_KNOWN = 3       /* every bit above */
+};
+
 enum zmr_section_kind {
   ZMR_SECTION_NONE = 0,
   ZMR_SECTION_PROCS = 1, /* the process records */
@@ -129,6 +136,9 @@ typedef struct zmr_proc {
   _Atomic uint32_t shared_by;
   /* Live figures the process was born with (a fork child's inherited heap). */
   int64_t base_requested, base_held, base_blocks;
+  /* Allocators that serve the program's requests without calling the
+   * preload (ZMR_BYPASS_* bits), as found at start (preload/bypass.c). */
+  uint32_t bypass;
   /* Shared part of the peak: one atomic add per ZMR_GRANULE bytes a thread
    * moves, never per call. */
   _Alignas(64) _Atomic int64_t published_requested, published_held;
