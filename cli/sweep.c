@@ -44,7 +44,7 @@ _Static_assert(sizeof(zmc_step) <= PIPE_BUF, "a step's result is one write");
 typedef struct job {
   pid_t pid; /* the runner, leader of the step's process group; 0: free */
   uint64_t step;
-  int rfd, outfd;
+  int rfd, outfd, errfd; /* errfd: the program's stderr */
   double start;
   bool killed, cancelled; /* cancelled: killed and not recorded */
   size_t got;
@@ -83,7 +83,7 @@ static void end_strays(const job *jobs, unsigned n) {
 
 /* ---------------------------------------------------------- the runner */
 
-static void redirect(const ctx *c, int outfd) {
+static void redirect(const ctx *c, int outfd, int errfd) {
   int in = -1;
   if (c->input >= 0) {
     char p[64]; /* an open file of its own: each step reads from the start */
@@ -97,7 +97,18 @@ static void redirect(const ctx *c, int outfd) {
     close(in);
   }
   dup2(outfd, 1);
-  dup2(outfd, 2);
+  dup2(errfd, 2);
+}
+
+/* FNV-1a over what the program wrote to fd: outputs are compared by hash. */
+static uint64_t hash_output(int fd) {
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  char buf[65536];
+  ssize_t n;
+  for (off_t at = 0; (n = pread(fd, buf, sizeof buf, at)) > 0; at += n)
+    for (ssize_t i = 0; i < n; i++)
+      h = (h ^ (unsigned char)buf[i]) * UINT64_C(0x100000001b3);
+  return h;
 }
 
 /* The step's figures from the run, all processes together. */
@@ -124,13 +135,13 @@ static void fill(zmc_step *r, zmc_run *run) {
   }
 }
 
-static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
+static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd, int errfd) {
   setpgid(0, 0);
   /* Orphans of the step come here, not to init, and end with it. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  redirect(c, outfd);
+  redirect(c, outfd, errfd);
   char setting[64];
   if (step)
     snprintf(setting, sizeof setting, "fault=%llu:0", (unsigned long long)step);
@@ -145,6 +156,8 @@ static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
   r.launch_rc = zmc_launch(c->path, c->s->argv, c->preload, &o, &run);
   if (!r.launch_rc)
     fill(&r, &run);
+  r.out_hash = hash_output(outfd);
+  r.err_hash = hash_output(errfd);
   (void)!write(wfd, &r, sizeof r); /* below PIPE_BUF: one piece */
   zmc_end_children(NULL, 0);
   _exit(0);
@@ -154,16 +167,16 @@ static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd) {
 
 /* A new file in --logs DIR: never one that exists, nor a link a step
  * planted there; then the output is not kept, and the step still runs. */
-static int step_output(const ctx *c, uint64_t step) {
+static int step_output(const ctx *c, uint64_t step, const char *ext) {
   if (c->logs < 0)
     return open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   char name[64];
   if (!c->baseline)
-    snprintf(name, sizeof name, "step-%llu.log", (unsigned long long)step);
+    snprintf(name, sizeof name, "step-%llu.%s", (unsigned long long)step, ext);
   else if (step)
-    snprintf(name, sizeof name, "baseline-%llu.log", (unsigned long long)step + 1);
+    snprintf(name, sizeof name, "baseline-%llu.%s", (unsigned long long)step + 1, ext);
   else
-    snprintf(name, sizeof name, "baseline.log");
+    snprintf(name, sizeof name, "baseline.%s", ext);
   int fd = openat(c->logs, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0644);
   if (fd >= 0)
     return fd;
@@ -174,27 +187,31 @@ static int step_output(const ctx *c, uint64_t step) {
 
 static int start(ctx *c, job *j, uint64_t step) {
   int fds[2];
-  int out = step_output(c, step);
-  if (out < 0 || pipe2(fds, O_CLOEXEC) != 0) {
+  int out = step_output(c, step, "log"), err = step_output(c, step, "err");
+  if (out < 0 || err < 0 || pipe2(fds, O_CLOEXEC) != 0) {
     fprintf(stderr, "zmem: sweep: step %llu: %s\n", (unsigned long long)step,
             strerror(errno));
     if (out >= 0)
       close(out);
+    if (err >= 0)
+      close(err);
     return -1;
   }
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0)
-    runner(c, c->baseline ? 0 : step, fds[1], out);
+    runner(c, c->baseline ? 0 : step, fds[1], out, err);
   close(fds[1]);
   if (pid < 0) {
     fprintf(stderr, "zmem: sweep: fork: %s\n", strerror(errno));
     close(fds[0]);
     close(out);
+    close(err);
     return -1;
   }
   setpgid(pid, pid); /* also here: no kill may miss the group */
-  *j = (job){.pid = pid, .step = step, .rfd = fds[0], .outfd = out, .start = now_s()};
+  *j = (job){.pid = pid, .step = step, .rfd = fds[0], .outfd = out, .errfd = err,
+             .start = now_s()};
   c->started++;
   return 0;
 }
@@ -214,16 +231,24 @@ static void tail(int fd, char *buf) {
 }
 
 static int classify(const zmc_sweep *s, const zmc_step *r) {
+  const zmc_step *b = &s->baseline;
   if (r->launch_rc)
     return ZMC_ERROR;
   if (r->signal)
     return ZMC_CRASH;
   /* An exit with another status than the baseline's is the program giving
    * up on the failure: what it still holds then is not a leak. */
-  if (r->exit_status == s->baseline.exit_status &&
-      r->live_blocks > s->baseline.live_blocks)
+  if (r->exit_status != b->exit_status)
+    return ZMC_HANDLED;
+  if (r->live_blocks > b->live_blocks)
     return ZMC_LEAK;
-  return ZMC_CLEAN;
+  if (s->ignore_output || s->output_varies)
+    return ZMC_CLEAN;
+  /* A message on stderr is the program telling of the failure; the same
+   * status and no word, with another stdout, is a silent wrong result. */
+  if (r->err_hash != b->err_hash)
+    return ZMC_HANDLED;
+  return r->out_hash != b->out_hash ? ZMC_CHANGED : ZMC_CLEAN;
 }
 
 /* See enum zmc_repro. A step that could not be read tells nothing. */
@@ -268,8 +293,11 @@ static void record(ctx *c, job *j, bool ok) {
   else
     *r = (zmc_step){.step = c->baseline ? 0 : j->step, .wall_s = now_s() - j->start};
   r->kind = j->killed ? ZMC_HANG : ok ? classify(s, r) : ZMC_ERROR;
-  if (r->kind == ZMC_CRASH || r->kind == ZMC_ERROR)
-    tail(j->outfd, r->tail);
+  if (r->kind == ZMC_CRASH || r->kind == ZMC_ERROR) {
+    tail(j->errfd, r->tail); /* its messages; what it printed if none */
+    if (!r->tail[0])
+      tail(j->outfd, r->tail);
+  }
   r->ran = true;
   c->done++;
   if (c->baseline)
@@ -295,6 +323,7 @@ static void finish(ctx *c, job *j) {
   record(c, j, j->got == sizeof j->res && !j->killed);
   close(j->rfd);
   close(j->outfd);
+  close(j->errfd);
   j->pid = 0;
 }
 
@@ -366,6 +395,7 @@ static void wait_some(ctx *c, job *jobs, struct pollfd *p, unsigned n) {
         waitpid(jobs[k].pid, &st, 0);
         close(jobs[k].rfd);
         close(jobs[k].outfd);
+        close(jobs[k].errfd);
         jobs[k].pid = 0;
       } else
         drain(c, &jobs[k]);
@@ -408,7 +438,9 @@ void zmc_sweep_usage(FILE *f) {
           "usage: zmem sweep [options] [--] program [args...]\n"
           "Runs program once without failures (the baseline), then once per step,\n"
           "making allocation request 1, 2, 3, ... fail, until a step runs with no\n"
-          "injected failure; reports the steps that crashed, hung or leaked.\n"
+          "injected failure; reports the steps that crashed, hung, leaked or\n"
+          "changed their output silently (same exit status, other stdout, nothing\n"
+          "new on stderr).\n"
           "  --from A         first step (default 1)\n"
           "  --to B           last step (default: until the program makes fewer\n"
           "                   requests than the step's number)\n"
@@ -417,14 +449,16 @@ void zmc_sweep_usage(FILE *f) {
           "  --jobs J         steps run at once (default: one per online CPU)\n"
           "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
           "  --sites          name the call site of each crashing step's failure\n"
-          "  --logs DIR       keep each step's stdout and stderr in DIR/step-N.log;\n"
-          "                   DIR must not exist: zmem makes it\n"
+          "  --ignore-output  do not compare stdout and stderr with the baseline's\n"
+          "                   (no 'changed' step): for output that varies by run\n"
+          "  --logs DIR       keep each step's stdout in DIR/step-N.log and its\n"
+          "                   stderr in DIR/step-N.err; DIR must not exist\n"
           "  --baselines N    runs of the baseline, 2 to 100 (default 2): a program\n"
           "                   whose requests differ between runs is not reproducible\n"
           "stdin is read once and every step gets the same bytes (a terminal: none).\n"
           "Exit status:\n"
           "    0  every step was clean and reproducible\n"
-          "    1  a step crashed, hung, leaked or could not be run\n"
+          "    1  a step crashed, hung, leaked, changed its output or could not be run\n"
           "    2  bad command line\n"
           "    3  no step failed, but some were not reproducible: the program's\n"
           "       requests differ from run to run (threads, time, randomness), so\n"
@@ -478,8 +512,8 @@ static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
   int i = 1, kind;
   while ((kind = zmc_opt_next(argc, argv, &i)) == ZMC_OPT) {
     const char *a = argv[i], *v;
-    if (!strcmp(a, "--sites")) {
-      s->sites = true;
+    if (!strcmp(a, "--sites") || !strcmp(a, "--ignore-output")) {
+      *(strcmp(a, "--sites") ? &s->ignore_output : &s->sites) = true;
       continue;
     }
     int r = zmc_opt_value("sweep", argc, argv, &i, valued, &v);
@@ -588,6 +622,8 @@ static void compare_baselines(zmc_sweep *s) {
     s->base_lo = b->requests < s->base_lo ? b->requests : s->base_lo;
     s->base_hi = b->requests > s->base_hi ? b->requests : s->base_hi;
     s->base_exact = s->base_exact && b->requests_exact;
+    s->output_varies = s->output_varies || b->out_hash != s->baselines[0].out_hash ||
+                       b->err_hash != s->baselines[0].err_hash;
   }
 }
 
@@ -623,6 +659,9 @@ static int run_baseline(ctx *c) {
   }
   s->baseline = s->baselines[0];
   compare_baselines(s);
+  if (s->output_varies && !s->ignore_output)
+    fprintf(stderr, "zmem: sweep: the baseline runs' outputs differ: outputs are not "
+                    "compared (as with --ignore-output)\n");
   if (!s->timeout_given)
     s->timeout_s = wall * 10 > 10 ? wall * 10 : 10;
   return 0;
@@ -663,8 +702,8 @@ static int report(zmc_sweep *s) {
 static int outcome(const zmc_sweep *s) {
   if (s->interrupted)
     return EXIT_INTERRUPTED;
-  for (int k = ZMC_CRASH; k < ZMC_NKINDS; k++)
-    if (s->counts[k])
+  for (int k = 0; k < ZMC_NKINDS; k++)
+    if (s->counts[k] && zmc_is_finding(k))
       return EXIT_FOUND;
   return s->unreproducible ? EXIT_NOT_REPRODUCIBLE : 0;
 }

@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum zmc_step_kind { ZMC_CLEAN, ZMC_CRASH, ZMC_HANG, ZMC_LEAK, ZMC_ERROR, ZMC_NKINDS };
+/* Findings first (CHANGED to ERROR, see zmc_is_finding), then the steps
+ * that came through: HANDLED (the program reported the failure) and CLEAN. */
+enum zmc_step_kind { ZMC_CLEAN, ZMC_CRASH, ZMC_HANG, ZMC_LEAK, ZMC_ERROR, ZMC_CHANGED,
+                     ZMC_HANDLED, ZMC_NKINDS };
 
 /* Whether a step agreed with the baseline runs about its request: a run is
  * the baseline's up to the injected failure, so step k reaches request k
@@ -40,6 +43,7 @@ typedef struct zmc_step {
   bool requests_exact;     /* every process exited: none numbered more */
   int repro;               /* enum zmc_repro */
   int64_t live_blocks, live_bytes; /* at exit, all processes */
+  uint64_t out_hash, err_hash; /* of the program's stdout and stderr */
   double wall_s;
   char site[ZMC_SITE_BYTES];
   char tail[ZMC_TAIL_BYTES]; /* crash, error: last lines of its output */
@@ -53,6 +57,8 @@ typedef struct zmc_sweep {
   bool timeout_given;
   unsigned jobs;
   bool sites;
+  bool ignore_output;      /* --ignore-output */
+  bool output_varies;      /* the baseline runs' outputs differ: not compared */
   const char *json, *logs;
   unsigned nbaselines;     /* runs of the baseline (--baselines) */
   zmc_step baseline;       /* the first of them */
@@ -72,12 +78,14 @@ typedef struct zmc_sweep {
 } zmc_sweep;
 
 const char *zmc_kind_name(int kind);
+/* A result that makes the sweep exit 1: changed, crash, hang, leak, error. */
+bool zmc_is_finding(int kind);
 /* Why a step was not reproducible, for the table and JSON; NULL when it was. */
 const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap);
 
 /* The table of steps that are not clean and the summary line. */
 void zmc_sweep_table(FILE *f, const zmc_sweep *s);
-/* The same as JSON, schema "zmem-sweep" 1 (docs/sweep.md). 0, or -1. */
+/* The same as JSON, schema "zmem-sweep" 2 (docs/sweep.md). 0, or -1. */
 int zmc_sweep_json(FILE *f, const zmc_sweep *s);
 /* "steps done/total, crashes" on a terminal; done < 0 clears the line. */
 void zmc_sweep_progress(const zmc_sweep *s, int64_t done);

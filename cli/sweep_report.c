@@ -10,10 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const kinds[ZMC_NKINDS] = {"clean", "crash", "hang", "leak", "error"};
+static const char *const kinds[ZMC_NKINDS] = {"clean", "crash", "hang", "leak", "error",
+                                              "changed", "handled"};
 
 const char *zmc_kind_name(int kind) {
   return kind >= 0 && kind < ZMC_NKINDS ? kinds[kind] : "?";
+}
+
+bool zmc_is_finding(int kind) { return kind != ZMC_CLEAN && kind != ZMC_HANDLED; }
+
+/* A row in the table: a finding, or a step that was not reproducible. */
+static bool shown(const zmc_step *r) {
+  return r->ran && (zmc_is_finding(r->kind) || r->repro != ZMC_REPRO_OK);
 }
 
 const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap) {
@@ -67,11 +75,13 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
   if (r->kind == ZMC_LEAK)
     snprintf(more, sizeof more, "+%lld blocks",
              (long long)(r->live_blocks - s->baseline.live_blocks));
+  if (r->kind == ZMC_CHANGED)
+    snprintf(more, sizeof more, "stdout differs from the baseline's");
   if (zmc_repro_note(r, note, sizeof note))
     snprintf(more + strlen(more), sizeof more - strlen(more), "%snot reproducible: %s",
              more[0] ? "  " : "", note);
   bool details = more[0] || r->site[0];
-  fprintf(f, "  %6llu  %-6s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
+  fprintf(f, "  %6llu  %-7s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
           details ? 8 : 0, status(r, st, sizeof st));
   if (details) {
     fprintf(f, "  %s%s%s", more, more[0] && r->site[0] ? "  " : "", r->site[0] ? "at " : "");
@@ -92,29 +102,34 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
 
 void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
   baseline(f, s);
-  uint64_t shown = 0;
-  for (uint64_t i = 0; i < s->nsteps; i++) {
-    const zmc_step *r = &s->steps[i];
-    if (!r->ran || (r->kind == ZMC_CLEAN && r->repro == ZMC_REPRO_OK))
-      continue;
-    if (!shown++)
-      fprintf(f, "  %6s  %-6s  %-8s  %s\n", "step", "result", "status", "details");
-    row(f, s, r);
-  }
+  uint64_t rows = 0;
+  /* Silent wrong results first: the findings a test suite is likeliest to miss. */
+  for (int pass = 0; pass < 2; pass++)
+    for (uint64_t i = 0; i < s->nsteps; i++) {
+      const zmc_step *r = &s->steps[i];
+      if (!shown(r) || (r->kind == ZMC_CHANGED) != (pass == 0))
+        continue;
+      if (!rows++)
+        fprintf(f, "  %6s  %-7s  %-8s  %s\n", "step", "result", "status", "details");
+      row(f, s, r);
+    }
   uint64_t ran = 0;
   for (int k = 0; k < ZMC_NKINDS; k++)
     ran += s->counts[k];
-  fprintf(f, "%llu steps (%llu to %llu), %.1f s: %llu clean, %llu crash, %llu hang, "
-             "%llu leak, %llu error%s",
-          (unsigned long long)ran, (unsigned long long)s->from,
+  fprintf(f, "%llu step%s (%llu to %llu), %.1f s: %llu changed, %llu crash, %llu hang, "
+             "%llu leak, %llu error, %llu handled, %llu clean%s",
+          (unsigned long long)ran, ran == 1 ? "" : "s", (unsigned long long)s->from,
           (unsigned long long)(s->from + (s->nsteps ? s->nsteps - 1 : 0)), s->wall_s,
-          (unsigned long long)s->counts[ZMC_CLEAN], (unsigned long long)s->counts[ZMC_CRASH],
+          (unsigned long long)s->counts[ZMC_CHANGED], (unsigned long long)s->counts[ZMC_CRASH],
           (unsigned long long)s->counts[ZMC_HANG], (unsigned long long)s->counts[ZMC_LEAK],
-          (unsigned long long)s->counts[ZMC_ERROR],
+          (unsigned long long)s->counts[ZMC_ERROR], (unsigned long long)s->counts[ZMC_HANDLED],
+          (unsigned long long)s->counts[ZMC_CLEAN],
           s->interrupted ? "; interrupted"
           : s->stuck     ? "; steps could not be started"
           : s->ended     ? ""
                          : "; stopped at --to before a step ran with no failure");
+  if (s->output_varies && !s->ignore_output)
+    fputs("; outputs not compared (they differ between the baseline runs)", f);
   if (s->unreproducible)
     fprintf(f, "; incomplete: %llu step%s not reproducible (the program's requests "
                "differ from run to run)",
@@ -156,16 +171,18 @@ static void step_json(FILE *f, const zmc_step *r, const char *end) {
 }
 
 int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
-  fprintf(f, "{\n  \"format\": \"zmem-sweep\",\n  \"schema\": 1,\n  \"command\": [");
+  fprintf(f, "{\n  \"format\": \"zmem-sweep\",\n  \"schema\": 2,\n  \"command\": [");
   for (int i = 0; i < s->argc; i++) {
     if (i)
       fputs(", ", f);
     zmc_json_str(f, s->argv[i]);
   }
   fprintf(f, "],\n  \"from\": %llu, \"to\": %llu, \"timeout_s\": %.3f, \"jobs\": %u, "
-             "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n",
+             "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n"
+             "  \"outputs_compared\": %s,\n",
           (unsigned long long)s->from, (unsigned long long)s->to, s->timeout_s, s->jobs,
-          s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s);
+          s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s,
+          s->ignore_output || s->output_varies ? "false" : "true");
   fputs("  \"incomplete_reason\": ", f);
   if (s->incomplete)
     zmc_json_str(f, s->incomplete);

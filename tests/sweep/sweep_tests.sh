@@ -88,7 +88,8 @@ fail_fork)
     grep -q "allocation request $k failed (injected) in pid" err.txt || fail "report: $(cat err.txt)"
   done
   "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_forknum" >table.txt 2>&1 || fail "$(cat table.txt)"
-  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7 and d["counts"]["clean"] == 7'
+  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7'
+  json s.json 'd["counts"]["clean"] + d["counts"]["handled"] == 7'
   json s.json 'd["complete"] and d["baseline_requests"] == [6, 6] and d["not_reproducible"] == []' ;;
 bad_values)
   bad "--fail wants N" run --fail 0 -- "$NC"
@@ -121,30 +122,30 @@ planted)
   "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>err.txt
   rc=$?
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt err.txt)"
-  json s.json 'd["counts"] == {"clean": 5, "crash": 1, "hang": 0, "leak": 0, "error": 0}'
+  json s.json 'd["counts"] == {"clean": 1, "crash": 1, "hang": 0, "leak": 0, "error": 0, "changed": 0, "handled": 4}'
   json s.json '[s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5, 6] and d["complete"]'
   json s.json 'd["incomplete_reason"] is None and d["not_reproducible"] == []'
   json s.json 'all(s["reproducible"] for s in d["steps"])'
-  json s.json '[(s["step"], s["signal"]) for s in d["steps"] if s["result"] != "clean"] == [(4, "SIGSEGV")]'
+  json s.json '[(s["step"], s["signal"]) for s in d["steps"] if s["result"] not in ("clean", "handled")] == [(4, "SIGSEGV")]'
   json s.json 'd["baseline"]["requests"] == 5 and d["steps"][5]["injected"] == 0'
   json s.json 'all(s["injected"] == 1 and s["first_request"] == s["step"] for s in d["steps"][:5])'
   [ "$(grep -c ' crash ' table.txt)" = 1 ] || fail "table: $(cat table.txt)"
-  grep -q "^ *4  crash   SIGSEGV" table.txt || fail "table: $(cat table.txt)"
-  grep -q "6 steps (1 to 6).*5 clean, 1 crash, 0 hang, 0 leak" table.txt ||
+  grep -q "^ *4  crash    SIGSEGV" table.txt || fail "table: $(cat table.txt)"
+  grep -q "6 steps (1 to 6).*0 changed, 1 crash, 0 hang, 0 leak, 0 error, 4 handled, 1 clean" table.txt ||
     fail "summary: $(tail -1 table.txt)" ;;
 planted_sites)
   line=$(grep -n PLANTED "$HERE/planted.c" | head -1 | cut -d: -f1)
   "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>&1
-  grep -q "^ *4  crash   SIGSEGV   at main planted.c:$line" table.txt ||
+  grep -q "^ *4  crash    SIGSEGV   at main planted.c:$line" table.txt ||
     fail "no site planted.c:$line in: $(cat table.txt)"
   json s.json "d['steps'][3]['site'].startswith('main planted.c:$line')" ;;
 leak)
   "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_leaky" >table.txt 2>&1
   rc=$?
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
-  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] != "clean"] == [(3, "leak")]'
+  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] not in ("clean", "handled")] == [(3, "leak")]'
   json s.json 'd["steps"][2]["live_blocks"] - d["baseline"]["live_blocks"] == 2 and len(d["steps"]) == 5'
-  grep -q "^ *3  leak    exit 0    +2 blocks  at main leaky.c:" table.txt ||
+  grep -q "^ *3  leak     exit 0    +2 blocks  at main leaky.c:" table.txt ||
     fail "table: $(cat table.txt)" ;;
 sort)
   command -v sort >/dev/null || skip "no sort"
@@ -157,7 +158,7 @@ sort)
   json s.json 'd["not_reproducible"] == [] and len(set(d["baseline_requests"])) == 1'
   json s.json '[s["step"] for s in d["steps"]] == list(range(1, len(d["steps"]) + 1))'
   json s.json 'len(d["steps"]) == d["baseline"]["requests"] + 1 and d["steps"][-1]["injected"] == 0'
-  json s.json 'all(s["result"] in ("clean", "crash", "leak", "error") for s in d["steps"])'
+  json s.json 'all(s["result"] in ("clean", "handled", "changed", "crash", "leak", "error") for s in d["steps"])'
   cmp -s want.txt logs/baseline.log || fail "baseline output: $(head -3 logs/baseline.log)"
   # Every step read the same stdin: each one that succeeded wrote it sorted.
   python3 - s.json <<'PY' || fail "a step that exited 0 did not see the whole input"
@@ -188,7 +189,7 @@ hang)
   rc=$?
   [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
   json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "hang"), (2, "clean")]'
-  grep -q "^ *1  hang    killed" table.txt || fail "table: $(cat table.txt)"
+  grep -q "^ *1  hang     killed" table.txt || fail "table: $(cat table.txt)"
   [ $(($(date +%s) - start)) -lt 20 ] || fail "took too long"
   none_left pids.txt ;;
 interrupt)
@@ -226,7 +227,7 @@ nondet_once)
   json s.json 'sorted(d["baseline_requests"]) == [3, 4] and not d["complete"]'
   json s.json 'd["not_reproducible"] == [4] and [s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5]'
   json s.json 'd["incomplete_reason"] == "not reproducible" and d["steps"][3]["injected"] == 0'
-  grep -q "^ *4  clean   exit 0    not reproducible" table.txt || fail "table: $(cat table.txt)"
+  grep -q "^ *4  clean    exit 0    not reproducible" table.txt || fail "table: $(cat table.txt)"
   grep -q "baseline runs disagree: 3, 4 allocation requests\|baseline runs disagree: 4, 3 allocation requests" table.txt ||
     fail "table: $(cat table.txt)"
   "$ZMEM" sweep --help | grep -q "^ *3 " || fail "--help does not name status 3" ;;
@@ -269,8 +270,33 @@ logs_exists)
   ln -s logs link
   bad "link exists" sweep --logs link -- "$NC" 3
   [ -z "$(ls logs)" ] || fail "wrote into an existing directory: $(ls logs)"
-  "$ZMEM" sweep --logs new -- "$NC" 3 >/dev/null 2>&1 || fail "--logs new: status $?"
-  [ -s new/baseline.log ] && [ -s new/step-1.log ] || fail "new: $(ls new)" ;;
+  "$ZMEM" sweep --ignore-output --logs new -- "$NC" 3 >/dev/null 2>&1 || fail "--logs new: status $?"
+  [ -s new/baseline.log ] && [ -s new/step-1.log ] || fail "new: $(ls new)"
+  [ -e new/baseline.err ] && [ -e new/step-1.err ] || fail "no stderr files: $(ls new)" ;;
+changed)
+  # Step 2 fails the optional cache: the sum printed changes, exit 0, no word.
+  line=$(grep -n SILENT "$HERE/silent.c" | head -1 | cut -d: -f1)
+  "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_silent" >table.txt 2>&1
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
+  json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "handled"), (2, "changed"), (3, "handled"), (4, "clean")]'
+  json s.json 'd["counts"]["changed"] == 1 and d["counts"]["handled"] == 2 and d["outputs_compared"]'
+  grep -q "^ *2  changed  exit 0    stdout differs from the baseline's  at main silent.c:$line" table.txt ||
+    fail "table: $(cat table.txt)"
+  [ "$(grep -c '^ *[0-9]  ' table.txt)" = 1 ] || fail "rows: $(cat table.txt)"
+  grep -q "^4 steps (1 to 4).*1 changed, .* 2 handled, 1 clean" table.txt ||
+    fail "summary: $(tail -1 table.txt)" ;;
+ignore_output)
+  "$ZMEM" sweep --ignore-output --json s.json -- "$H/zmem_sweep_silent" >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || fail "--ignore-output: status $rc, wanted 0: $(cat table.txt)"
+  json s.json '[s["result"] for s in d["steps"]] == ["handled", "clean", "clean", "clean"] and not d["outputs_compared"]'
+  # Its pid printed: the baseline runs' outputs differ, and are not compared.
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_silent" pid >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || fail "pid: status $rc, wanted 0: $(cat table.txt)"
+  grep -q "outputs are not compared" table.txt || fail "no word: $(cat table.txt)"
+  json s.json 'd["counts"]["changed"] == 0 and not d["outputs_compared"]' ;;
 *)
   fail "unknown test" ;;
 esac
