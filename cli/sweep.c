@@ -303,6 +303,7 @@ static void record(ctx *c, job *j, bool ok) {
   if (c->baseline)
     return;
   r->repro = reproducibility(s, r);
+  s->counts[r->kind]++; /* for the progress line; count() recounts at the end */
   /* The end: a step past every baseline run's requests that had none to
    * fail. One before it that had none is not reproducible, not the end. */
   bool no_failure = ok && !j->killed && !r->signal && !r->launch_rc && !r->injected;
@@ -425,7 +426,7 @@ static void schedule(ctx *c, unsigned n) {
     cancel_beyond(c, jobs, n);
     check_timeouts(c, jobs, n);
     if (!c->baseline)
-      zmc_sweep_progress(c->s, (int64_t)c->done);
+      zmc_sweep_progress(c->s, (int64_t)c->done, now_s());
   }
   free(jobs);
   free(p);
@@ -447,6 +448,8 @@ void zmc_sweep_usage(FILE *f) {
           "  --timeout S      seconds before a step counts as a hang and is killed\n"
           "                   (default: 10, or 10 times the baseline's time if longer)\n"
           "  --jobs J         steps run at once (default: one per online CPU)\n"
+          "  --output FILE    the table to FILE instead of stderr (stdout is the\n"
+          "                   program's, as with zmem run)\n"
           "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
           "  --sites          name the call site of each crashing step's failure\n"
           "  --ignore-output  do not compare stdout and stderr with the baseline's\n"
@@ -499,13 +502,16 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
     s->json = v;
   else if (zmc_is_opt(a, "--logs"))
     s->logs = v;
+  else if (zmc_is_opt(a, "--output"))
+    s->output = v;
   else
     return bad("unknown option '%s'", a);
   return 0;
 }
 
 static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
-                                     "--json", "--logs", "--baselines", NULL};
+                                     "--json", "--logs", "--baselines", "--output",
+                                     NULL};
 
 /* 0 with *first the program's index, -1 after --help, or an exit status. */
 static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
@@ -685,9 +691,16 @@ static void count(zmc_sweep *s) {
   s->complete = !s->incomplete;
 }
 
+/* The table to stderr (stdout is the program's, as with zmem run) or to
+ * --output FILE; then --json. */
 static int report(zmc_sweep *s) {
-  FILE *table = s->json && !strcmp(s->json, "-") ? stderr : stdout;
-  zmc_sweep_table(table, s);
+  FILE *table = s->output ? fopen(s->output, "w") : stderr;
+  if (table)
+    zmc_sweep_table(table, s);
+  if (!table || (table != stderr && fclose(table) != 0)) {
+    fprintf(stderr, "zmem: writing %s failed: %s\n", s->output, strerror(errno));
+    return -1;
+  }
   if (!s->json)
     return 0;
   FILE *f = strcmp(s->json, "-") ? fopen(s->json, "w") : stdout;
@@ -697,6 +710,18 @@ static int report(zmc_sweep *s) {
   if (r)
     fprintf(stderr, "zmem: writing %s failed: %s\n", s->json, strerror(errno));
   return r;
+}
+
+/* A path that cannot be written is told before the sweep, not after it. */
+static bool writable(const char *path) {
+  if (access(path, F_OK) == 0)
+    return access(path, W_OK) == 0;
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return false;
+  fclose(f);
+  unlink(path);
+  return true;
 }
 
 static int outcome(const zmc_sweep *s) {
@@ -732,13 +757,10 @@ int zmc_sweep_main(int argc, char **argv) {
                              .mode = ZM__UNWIND_AUTO};
   if ((r = prepare(&c, argv, first)) != 0)
     return r;
-  if (s.json && strcmp(s.json, "-") && access(s.json, F_OK) != 0) {
-    FILE *f = fopen(s.json, "w"); /* a path that cannot be written: now */
-    if (!f)
-      return bad("cannot write --json %s", s.json);
-    fclose(f);
-    unlink(s.json);
-  }
+  if (s.json && strcmp(s.json, "-") && !writable(s.json))
+    return bad("cannot write --json %s", s.json);
+  if (s.output && !writable(s.output))
+    return bad("cannot write --output %s", s.output);
   catch_signals();
   /* What a step started outlives a runner killed at the timeout: it comes
    * here then, to be killed (end_strays). */
@@ -750,7 +772,7 @@ int zmc_sweep_main(int argc, char **argv) {
   c.done = 0; /* steps only, for the progress line */
   c.timeout = s.timeout_s;
   schedule(&c, s.jobs);
-  zmc_sweep_progress(&s, -1);
+  zmc_sweep_progress(&s, -1, now_s());
   s.stuck = stop == 2;
   s.interrupted = stop == 1;
   s.wall_s = now_s() - t0;

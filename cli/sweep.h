@@ -59,7 +59,7 @@ typedef struct zmc_sweep {
   bool sites;
   bool ignore_output;      /* --ignore-output */
   bool output_varies;      /* the baseline runs' outputs differ: not compared */
-  const char *json, *logs;
+  const char *json, *logs, *output; /* output: --output FILE, the table */
   unsigned nbaselines;     /* runs of the baseline (--baselines) */
   zmc_step baseline;       /* the first of them */
   zmc_step *baselines;
@@ -87,8 +87,10 @@ const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap);
 void zmc_sweep_table(FILE *f, const zmc_sweep *s);
 /* The same as JSON, schema "zmem-sweep" 2 (docs/sweep.md). 0, or -1. */
 int zmc_sweep_json(FILE *f, const zmc_sweep *s);
-/* "steps done/total, crashes" on a terminal; done < 0 clears the line. */
-void zmc_sweep_progress(const zmc_sweep *s, int64_t done);
+/* "N of M steps done" and the findings so far: on a terminal a line
+ * rewritten as steps end (done < 0 clears it); else a line every 10 s.
+ * now: the monotonic clock, seconds. */
+void zmc_sweep_progress(const zmc_sweep *s, int64_t done, double now);
 
 /* Its usage text. */
 void zmc_sweep_usage(FILE *f);

@@ -217,23 +217,42 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
 
 /* ------------------------------------------------------------ progress */
 
-void zmc_sweep_progress(const zmc_sweep *s, int64_t done) {
-  static int tty = -1;
-  static int64_t shown = -1;
-  if (tty < 0)
-    tty = isatty(2);
-  if (!tty || done == shown)
-    return;
-  shown = done;
-  if (done < 0) {
-    fputs("\r\033[K", stderr);
-    return;
-  }
-  uint64_t crashes = 0, total = s->to ? s->to - s->from + 1 : 0;
-  for (uint64_t i = 0; i < s->nsteps; i++)
-    crashes += s->steps[i].ran && s->steps[i].kind == ZMC_CRASH;
+/* The counts so far, after "zmem sweep: ". */
+static void progress_line(FILE *f, const zmc_sweep *s, int64_t done) {
+  uint64_t total = s->to ? s->to - s->from + 1 : 0;
   if (!total)
     total = s->last ? s->last - s->from + 1 : s->base_hi + 1;
-  fprintf(stderr, "\r\033[Kzmem sweep: %lld/%llu steps, %llu crash%s", (long long)done,
-          (unsigned long long)total, (unsigned long long)crashes, crashes == 1 ? "" : "es");
+  const uint64_t *n = s->counts;
+  fprintf(f, "zmem sweep: %lld of %llu step%s done; %llu changed, %llu crash, %llu hang, "
+             "%llu leak, %llu error",
+          (long long)done, (unsigned long long)total, total == 1 ? "" : "s",
+          (unsigned long long)n[ZMC_CHANGED], (unsigned long long)n[ZMC_CRASH],
+          (unsigned long long)n[ZMC_HANG], (unsigned long long)n[ZMC_LEAK],
+          (unsigned long long)n[ZMC_ERROR]);
+}
+
+#define PROGRESS_LOG_S 10.0 /* stderr not a terminal: a line this often */
+
+void zmc_sweep_progress(const zmc_sweep *s, int64_t done, double now) {
+  static int tty = -1;
+  static int64_t shown = -1;
+  static double logged = -1;
+  if (tty < 0)
+    tty = isatty(2);
+  if (!tty) { /* a log: a whole line now and then, that a reader of it sees moving */
+    if (logged < 0)
+      logged = now;
+    if (done >= 0 && now - logged >= PROGRESS_LOG_S) {
+      logged = now;
+      progress_line(stderr, s, done);
+      fputc('\n', stderr);
+    }
+    return;
+  }
+  if (done == shown)
+    return;
+  shown = done;
+  fputs("\r\033[K", stderr);
+  if (done >= 0)
+    progress_line(stderr, s, done);
 }

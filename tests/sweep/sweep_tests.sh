@@ -119,8 +119,10 @@ bad_values)
     fail "run without --fail refused a ZMEM_OPTIONS fault key"
   "$ZMEM" sweep --help | grep -q -- "--timeout S" || fail "sweep --help" ;;
 planted)
-  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>err.txt
+  "$ZMEM" sweep --json s.json --output table.txt -- "$H/zmem_sweep_planted" >out.txt 2>err.txt
   rc=$?
+  [ ! -s out.txt ] || fail "wrote to stdout: $(head -3 out.txt)"
+  ! grep -q "crash" err.txt || fail "the table went to stderr with --output: $(cat err.txt)"
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt err.txt)"
   json s.json 'd["counts"] == {"clean": 1, "crash": 1, "hang": 0, "leak": 0, "error": 0, "changed": 0, "handled": 4}'
   json s.json '[s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5, 6] and d["complete"]'
@@ -297,6 +299,24 @@ ignore_output)
   [ $rc = 0 ] || fail "pid: status $rc, wanted 0: $(cat table.txt)"
   grep -q "outputs are not compared" table.txt || fail "no word: $(cat table.txt)"
   json s.json 'd["counts"]["changed"] == 0 and not d["outputs_compared"]' ;;
+streams)
+  # The table goes to stderr, as zmem run's report: stdout is the program's.
+  "$ZMEM" sweep -- "$H/zmem_sweep_planted" >out.txt 2>err.txt
+  [ ! -s out.txt ] || fail "wrote to stdout: $(head -3 out.txt)"
+  grep -q "^6 steps (1 to 6)" err.txt || fail "no table on stderr: $(cat err.txt)"
+  "$ZMEM" sweep --to 1 -- "$H/zmem_sweep_planted" >out.txt 2>err.txt
+  grep -q "^1 step (1 to 1)" err.txt || fail "one step: $(tail -1 err.txt)"
+  bad "cannot write --output" sweep --output /nonexistent/t.txt -- "$NC" ;;
+progress_log)
+  # stderr not a terminal: a progress line every 10 s. Step 1 hangs for
+  # 12 s; step 2 ends at once: the line at 10 s says 1 of 2 steps done.
+  export ZMEM_TEST_PIDS=$PWD/pids.txt
+  "$ZMEM" sweep --jobs 2 --timeout 12 -- "$H/zmem_sweep_hang" >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc: $(cat err.txt)"
+  grep -q "^zmem sweep: 1 of 2 steps done; 0 changed, 0 crash, 0 hang, 0 leak, 0 error$" err.txt ||
+    fail "no progress line: $(cat err.txt)"
+  none_left pids.txt ;;
 *)
   fail "unknown test" ;;
 esac
