@@ -35,6 +35,7 @@ enum { EXIT_FOUND = 1, EXIT_USAGE = ZMC_EXIT_USAGE, EXIT_NOT_REPRODUCIBLE = 3,
 
 #define BASELINE_TIMEOUT_S 300.0
 #define NEVER "fault=18446744073709551615:0" /* numbers requests, fails none */
+#define ALWAYS "18446744073709551615"          /* --persistent: every one from N */
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -43,7 +44,7 @@ _Static_assert(sizeof(zmc_step) <= PIPE_BUF, "a step's result is one write");
 
 typedef struct job {
   pid_t pid; /* the runner, leader of the step's process group; 0: free */
-  uint64_t step;
+  uint64_t step, index; /* index: in the steps (baselines: the run) */
   int rfd, outfd, errfd; /* errfd: the program's stderr */
   double start;
   bool killed, cancelled; /* cancelled: killed and not recorded */
@@ -54,6 +55,7 @@ typedef struct job {
 typedef struct ctx {
   zmc_sweep *s;
   char path[PATH_MAX], preload[PATH_MAX];
+  char census[PATH_MAX]; /* the site census's file; "" none */
   int input; /* the copy of stdin, or -1 */
   int logs;  /* --logs DIR, made by zmem, or -1 */
   zmc_sites_opts sites;
@@ -135,7 +137,8 @@ static void fill(zmc_step *r, zmc_run *run) {
   }
 }
 
-static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd, int errfd) {
+static _Noreturn void runner(const ctx *c, uint64_t step, bool census, int wfd, int outfd,
+                             int errfd) {
   setpgid(0, 0);
   /* Orphans of the step come here, not to init, and end with it. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -144,9 +147,15 @@ static _Noreturn void runner(const ctx *c, uint64_t step, int wfd, int outfd, in
   redirect(c, outfd, errfd);
   char setting[64];
   if (step)
-    snprintf(setting, sizeof setting, "fault=%llu:0", (unsigned long long)step);
+    snprintf(setting, sizeof setting, "fault=%llu:%s", (unsigned long long)step,
+             c->s->persistent ? ALWAYS : "0");
+  static zmc_sites_opts census_sites;
+  census_sites = c->sites;
+  census_sites.on = true; /* the census hashes each request's stack */
+  if (census)
+    setenv(ZMR_ENV_CENSUS, c->census, 1);
   zmc_launch_opts o = {.interval_ms = 100, .children = true,
-                       .sites = c->s->sites ? &c->sites : NULL,
+                       .sites = census ? &census_sites : c->s->sites ? &c->sites : NULL,
                        .fault = step ? setting : NEVER};
   static zmc_run run;
   static zmc_step r;
@@ -185,7 +194,12 @@ static int step_output(const ctx *c, uint64_t step, const char *ext) {
   return open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 }
 
-static int start(ctx *c, job *j, uint64_t step) {
+static uint64_t step_at(const zmc_sweep *s, uint64_t index) {
+  return s->plan ? s->plan[index] : s->from + index;
+}
+
+static int start(ctx *c, job *j, uint64_t index) {
+  uint64_t step = c->baseline ? index : step_at(c->s, index);
   int fds[2];
   int out = step_output(c, step, "log"), err = step_output(c, step, "err");
   if (out < 0 || err < 0 || pipe2(fds, O_CLOEXEC) != 0) {
@@ -200,7 +214,8 @@ static int start(ctx *c, job *j, uint64_t step) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0)
-    runner(c, c->baseline ? 0 : step, fds[1], out, err);
+    runner(c, c->baseline ? 0 : step, c->baseline && !index && c->census[0], fds[1], out,
+           err);
   close(fds[1]);
   if (pid < 0) {
     fprintf(stderr, "zmem: sweep: fork: %s\n", strerror(errno));
@@ -210,8 +225,8 @@ static int start(ctx *c, job *j, uint64_t step) {
     return -1;
   }
   setpgid(pid, pid); /* also here: no kill may miss the group */
-  *j = (job){.pid = pid, .step = step, .rfd = fds[0], .outfd = out, .errfd = err,
-             .start = now_s()};
+  *j = (job){.pid = pid, .step = step, .index = index, .rfd = fds[0], .outfd = out,
+             .errfd = err, .start = now_s()};
   c->started++;
   return 0;
 }
@@ -236,6 +251,8 @@ static int classify(const zmc_sweep *s, const zmc_step *r) {
     return ZMC_ERROR;
   if (r->signal)
     return ZMC_CRASH;
+  if (!r->step)
+    return ZMC_CLEAN; /* a baseline run: nothing to compare it with yet */
   /* An exit with another status than the baseline's is the program giving
    * up on the failure: what it still holds then is not a leak. */
   if (r->exit_status != b->exit_status)
@@ -265,8 +282,7 @@ static int reproducibility(const zmc_sweep *s, const zmc_step *r) {
   return ZMC_REPRO_OK;
 }
 
-static zmc_step *slot_for(zmc_sweep *s, uint64_t step) {
-  uint64_t i = step - s->from;
+static zmc_step *slot_for(zmc_sweep *s, uint64_t i) {
   if (i >= s->cap) {
     uint64_t cap = s->cap ? s->cap * 2 : 256;
     while (cap <= i)
@@ -285,7 +301,7 @@ static zmc_step *slot_for(zmc_sweep *s, uint64_t step) {
 
 static void record(ctx *c, job *j, bool ok) {
   zmc_sweep *s = c->s;
-  zmc_step *r = c->baseline ? &s->baselines[j->step] : slot_for(s, j->step);
+  zmc_step *r = c->baseline ? &s->baselines[j->index] : slot_for(s, j->index);
   if (!r)
     return;
   if (ok)
@@ -307,7 +323,7 @@ static void record(ctx *c, job *j, bool ok) {
   /* The end: a step past every baseline run's requests that had none to
    * fail. One before it that had none is not reproducible, not the end. */
   bool no_failure = ok && !j->killed && !r->signal && !r->launch_rc && !r->injected;
-  if (no_failure && j->step > s->base_hi && (!s->last || j->step < s->last)) {
+  if (!s->plan && no_failure && j->step > s->base_hi && (!s->last || j->step < s->last)) {
     s->last = j->step;
     s->ended = true;
   }
@@ -342,7 +358,10 @@ static bool more(const ctx *c) {
   const zmc_sweep *s = c->s;
   if (c->baseline)
     return c->next < s->nbaselines;
-  return !(s->to && c->next > s->to) && !(s->last && c->next > s->last);
+  if (s->plan)
+    return c->next < s->nplan;
+  uint64_t step = step_at(s, c->next);
+  return !(s->to && step > s->to) && !(s->last && step > s->last);
 }
 
 static void kill_job(job *j) {
@@ -498,6 +517,19 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
     if (!zmc_parse_count(v, &n) || n < 2 || n > ZMC_MAX_BASELINES)
       return bad("--baselines wants a number from 2 to 100, not '%s'", v);
     s->nbaselines = (unsigned)n;
+  } else if (zmc_is_opt(a, "--per-site")) {
+    if (!zmc_parse_count(v, &n) || n == 0 || n > 2 + ZMR_CENSUS_SAMPLES)
+      return bad("--per-site wants a number from 1 to 10, not '%s'", v);
+    s->per_site = (unsigned)n;
+  } else if (zmc_is_opt(a, "--shallow")) {
+    if (!zmc_parse_count(v, &n) || n == 0)
+      return bad("--shallow wants a number of steps from 1, not '%s'", v);
+    s->shallow = n;
+  } else if (zmc_is_opt(a, "--seed")) {
+    if (!zmc_parse_count(v, &n))
+      return bad("--seed wants a number, not '%s'", v);
+    s->seed = n;
+    s->seed_given = true;
   } else if (zmc_is_opt(a, "--json"))
     s->json = v;
   else if (zmc_is_opt(a, "--logs"))
@@ -511,15 +543,25 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
 
 static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
                                      "--json", "--logs", "--baselines", "--output",
-                                     NULL};
+                                     "--per-site", "--shallow", "--seed", NULL};
+
+/* The option's flag, or NULL when it takes a value (or is unknown). */
+static bool *flag_option(zmc_sweep *s, const char *a) {
+  return !strcmp(a, "--sites")           ? &s->sites
+         : !strcmp(a, "--ignore-output") ? &s->ignore_output
+         : !strcmp(a, "--by-site")       ? &s->by_site
+         : !strcmp(a, "--persistent")    ? &s->persistent
+                                         : NULL;
+}
 
 /* 0 with *first the program's index, -1 after --help, or an exit status. */
 static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
   int i = 1, kind;
   while ((kind = zmc_opt_next(argc, argv, &i)) == ZMC_OPT) {
     const char *a = argv[i], *v;
-    if (!strcmp(a, "--sites") || !strcmp(a, "--ignore-output")) {
-      *(strcmp(a, "--sites") ? &s->ignore_output : &s->sites) = true;
+    bool *flag = flag_option(s, a);
+    if (flag) {
+      *flag = true;
       continue;
     }
     int r = zmc_opt_value("sweep", argc, argv, &i, valued, &v);
@@ -536,6 +578,11 @@ static int parse(int argc, char **argv, zmc_sweep *s, int *first) {
     return bad("%s", "no program given: zmem sweep [options] -- program [args...]");
   if (s->to && s->to < s->from)
     return bad("%s", "--to is below --from");
+  if (s->per_site && !s->by_site)
+    return bad("%s", "--per-site goes with --by-site");
+  if (s->seed_given && !s->shallow)
+    return bad("%s", "--seed goes with --shallow");
+  s->per_site = s->per_site ? s->per_site : 1;
   if (zmc_fault_env_key())
     return bad("ZMEM_OPTIONS sets %s, which would override the sweep's failures; "
                "unset it", zmc_fault_env_key());
@@ -590,6 +637,17 @@ static int make_logs(ctx *c) {
   return 0;
 }
 
+/* The census's file: made here, empty, for the baseline's processes to
+ * append to; "" when it cannot be made (no coverage then). */
+static void make_census(ctx *c) {
+  snprintf(c->census, sizeof c->census, "%s/zmem-census-XXXXXX", P_tmpdir);
+  int fd = mkostemp(c->census, O_CLOEXEC);
+  if (fd < 0)
+    c->census[0] = 0;
+  else
+    close(fd);
+}
+
 static int prepare(ctx *c, char **argv, int first) {
   int r = zmc_check_program(argv[first], c->path, sizeof c->path);
   if (r)
@@ -598,6 +656,7 @@ static int prepare(ctx *c, char **argv, int first) {
     return EXIT_ZMEM;
   if ((r = make_logs(c)) != 0)
     return r;
+  make_census(c);
   c->input = copy_stdin();
   if (c->input == -2) {
     fprintf(stderr, "zmem: cannot keep a copy of stdin: %s\n", strerror(errno));
@@ -673,6 +732,31 @@ static int run_baseline(ctx *c) {
   return 0;
 }
 
+/* The census that baseline run 1 wrote, then the steps to run. */
+static int plan_steps(ctx *c) {
+  zmc_sweep *s = c->s;
+  int fd = c->census[0] ? open(c->census, O_RDONLY | O_CLOEXEC) : -1;
+  if (c->census[0])
+    unlink(c->census);
+  if (fd < 0 || zmc_census_read(s, fd) != 0) {
+    s->nsites = 0;
+    if (s->by_site) {
+      fprintf(stderr, "zmem: sweep: the baseline run recorded no call sites, which "
+                      "--by-site needs\n");
+      if (fd >= 0)
+        close(fd);
+      return EXIT_ZMEM;
+    }
+  }
+  if (fd >= 0)
+    close(fd);
+  if (zmc_sweep_plan(s) != 0) {
+    fprintf(stderr, "zmem: sweep: out of memory\n");
+    return EXIT_ZMEM;
+  }
+  return 0;
+}
+
 static void count(zmc_sweep *s) {
   if (s->last && s->last - s->from + 1 < s->nsteps)
     s->nsteps = s->last - s->from + 1;
@@ -685,7 +769,8 @@ static void count(zmc_sweep *s) {
     }
   s->incomplete = s->interrupted      ? "interrupted"
                   : s->stuck          ? "steps could not be started"
-                  : !s->ended         ? "stopped at --to"
+                  : s->plan && s->nsteps < s->nplan ? "steps could not be started"
+                  : !s->plan && !s->ended ? "stopped at --to"
                   : s->unreproducible ? "not reproducible"
                                       : NULL;
   s->complete = !s->incomplete;
@@ -768,7 +853,9 @@ int zmc_sweep_main(int argc, char **argv) {
   double t0 = now_s();
   if ((r = run_baseline(&c)) != 0)
     return r;
-  c.next = s.from;
+  if ((r = plan_steps(&c)) != 0)
+    return r;
+  c.next = 0;
   c.done = 0; /* steps only, for the progress line */
   c.timeout = s.timeout_s;
   schedule(&c, s.jobs);
@@ -777,10 +864,13 @@ int zmc_sweep_main(int argc, char **argv) {
   s.interrupted = stop == 1;
   s.wall_s = now_s() - t0;
   count(&s);
+  zmc_sweep_coverage(&s);
   if (s.stuck)
     fprintf(stderr, "zmem: sweep: steps could not be started; results so far:\n");
   r = report(&s);
   free(s.steps);
   free(s.baselines);
+  free(s.plan);
+  free(s.census);
   return r || s.stuck ? EXIT_ZMEM : outcome(&s);
 }

@@ -5,6 +5,7 @@
 #define ZMC_SWEEP_H
 
 #include "model.h"
+#include "record.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,6 +59,16 @@ typedef struct zmc_sweep {
   unsigned jobs;
   bool sites;
   bool ignore_output;      /* --ignore-output */
+  bool by_site, persistent; /* --by-site, --persistent */
+  unsigned per_site;       /* --per-site K (with --by-site; default 1) */
+  uint64_t shallow, seed;  /* --shallow N (0: all steps), --seed S */
+  bool seed_given;
+  uint64_t *plan, nplan;   /* the steps, ascending, with --by-site or
+                            * --shallow; NULL: every step from --from on */
+  uint64_t candidates;     /* the steps --shallow drew its steps from */
+  zmr_census_entry *census; /* the baseline's call sites, merged by hash */
+  uint64_t nsites;         /* how many (0: the census failed) */
+  uint64_t sites_failed;   /* of them, sites a step failed a request of */
   bool output_varies;      /* the baseline runs' outputs differ: not compared */
   const char *json, *logs, *output; /* output: --output FILE, the table */
   unsigned nbaselines;     /* runs of the baseline (--baselines) */
@@ -65,7 +76,7 @@ typedef struct zmc_sweep {
   zmc_step *baselines;
   uint64_t base_lo, base_hi; /* fewest and most requests of the baseline runs */
   bool base_exact;         /* every baseline run's count is exact */
-  zmc_step *steps;         /* steps from..last, by step number */
+  zmc_step *steps;         /* steps from..last by step number; or plan's */
   uint64_t nsteps, cap;    /* slots used (by the highest step started) */
   uint64_t last;           /* the last step of the sweep (0: not known yet) */
   bool complete;           /* every request was swept, reproducibly */
@@ -82,6 +93,16 @@ const char *zmc_kind_name(int kind);
 bool zmc_is_finding(int kind);
 /* Why a step was not reproducible, for the table and JSON; NULL when it was. */
 const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap);
+
+/* sweep_plan.c: reads the baseline's site census from fd into s->sites;
+ * 0, or -1 when it has none. */
+int zmc_census_read(zmc_sweep *s, int fd);
+/* s->plan for --by-site and --shallow, from the census and the baseline;
+ * 0, or -1 out of memory. */
+int zmc_sweep_plan(zmc_sweep *s);
+/* s->sites_failed: the census's sites with a known request that a step
+ * failed (their first, their last or a sampled one). */
+void zmc_sweep_coverage(zmc_sweep *s);
 
 /* The table of steps that are not clean and the summary line. */
 void zmc_sweep_table(FILE *f, const zmc_sweep *s);

@@ -100,6 +100,24 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
   }
 }
 
+/* Which steps ran, for the summary: "1 to 6", "by site, 1 per site", ... */
+static const char *steps_swept(const zmc_sweep *s, char *buf, size_t cap) {
+  size_t n = 0;
+  if (!s->plan || !s->by_site)
+    n = (size_t)snprintf(buf, cap, "%llu to %llu", (unsigned long long)s->from,
+                         (unsigned long long)(s->plan && s->nplan ? s->plan[s->nplan - 1]
+                                              : s->from + (s->nsteps ? s->nsteps - 1 : 0)));
+  else
+    n = (size_t)snprintf(buf, cap, "by site, %u per site", s->per_site);
+  if (s->shallow && n < cap)
+    n += (size_t)snprintf(buf + n, cap - n, "; shallow: %llu of %llu, seed %llu",
+                          (unsigned long long)s->nplan, (unsigned long long)s->candidates,
+                          (unsigned long long)s->seed);
+  if (s->persistent && n < cap)
+    snprintf(buf + n, cap - n, "; persistent");
+  return buf;
+}
+
 void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
   baseline(f, s);
   uint64_t rows = 0;
@@ -116,18 +134,19 @@ void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
   uint64_t ran = 0;
   for (int k = 0; k < ZMC_NKINDS; k++)
     ran += s->counts[k];
-  fprintf(f, "%llu step%s (%llu to %llu), %.1f s: %llu changed, %llu crash, %llu hang, "
+  char which[160];
+  fprintf(f, "%llu step%s (%s), %.1f s: %llu changed, %llu crash, %llu hang, "
              "%llu leak, %llu error, %llu handled, %llu clean%s",
-          (unsigned long long)ran, ran == 1 ? "" : "s", (unsigned long long)s->from,
-          (unsigned long long)(s->from + (s->nsteps ? s->nsteps - 1 : 0)), s->wall_s,
+          (unsigned long long)ran, ran == 1 ? "" : "s", steps_swept(s, which, sizeof which),
+          s->wall_s,
           (unsigned long long)s->counts[ZMC_CHANGED], (unsigned long long)s->counts[ZMC_CRASH],
           (unsigned long long)s->counts[ZMC_HANG], (unsigned long long)s->counts[ZMC_LEAK],
           (unsigned long long)s->counts[ZMC_ERROR], (unsigned long long)s->counts[ZMC_HANDLED],
           (unsigned long long)s->counts[ZMC_CLEAN],
           s->interrupted ? "; interrupted"
           : s->stuck     ? "; steps could not be started"
-          : s->ended     ? ""
-                         : "; stopped at --to before a step ran with no failure");
+          : s->ended || s->plan ? ""
+                                : "; stopped at --to before a step ran with no failure");
   if (s->output_varies && !s->ignore_output)
     fputs("; outputs not compared (they differ between the baseline runs)", f);
   if (s->unreproducible)
@@ -135,6 +154,9 @@ void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
                "differ from run to run)",
             (unsigned long long)s->unreproducible, s->unreproducible == 1 ? "" : "s");
   fputc('\n', f);
+  if (s->nsites)
+    fprintf(f, "coverage: %llu of %llu call sites had a request failed\n",
+            (unsigned long long)s->sites_failed, (unsigned long long)s->nsites);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -183,6 +205,16 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
           (unsigned long long)s->from, (unsigned long long)s->to, s->timeout_s, s->jobs,
           s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s,
           s->ignore_output || s->output_varies ? "false" : "true");
+  fprintf(f, "  \"mode\": {\"by_site\": %s, \"per_site\": %u, \"site_frames\": %d, "
+             "\"persistent\": %s, \"shallow\": %llu, \"seed\": %llu},\n",
+          s->by_site ? "true" : "false", s->by_site ? s->per_site : 0, ZMR_CENSUS_FRAMES,
+          s->persistent ? "true" : "false", (unsigned long long)s->shallow,
+          (unsigned long long)s->seed);
+  if (s->nsites)
+    fprintf(f, "  \"coverage\": {\"sites_seen\": %llu, \"sites_failed\": %llu},\n",
+            (unsigned long long)s->nsites, (unsigned long long)s->sites_failed);
+  else
+    fputs("  \"coverage\": null,\n", f);
   fputs("  \"incomplete_reason\": ", f);
   if (s->incomplete)
     zmc_json_str(f, s->incomplete);

@@ -113,6 +113,12 @@ bad_values)
   bad "--jobs wants a number" sweep --jobs 0 -- "$NC"
   bad "unknown option" sweep --frobnicate -- "$NC"
   bad "no program given" sweep --jobs 2
+  bad "--per-site goes with --by-site" sweep --per-site 2 -- "$NC"
+  bad "--per-site wants a number" sweep --by-site --per-site 11 -- "$NC"
+  bad "--per-site wants a number" sweep --by-site --per-site 0 -- "$NC"
+  bad "--seed goes with --shallow" sweep --seed 3 -- "$NC"
+  bad "--shallow wants a number" sweep --shallow 0 -- "$NC"
+  bad "--seed wants a number" sweep --shallow 3 --seed x -- "$NC"
   ZMEM_OPTIONS="stats=0, fault_p=0.5" bad "ZMEM_OPTIONS sets fault_p" run --fail 3 -- "$NC"
   ZMEM_OPTIONS="fault=2" bad "ZMEM_OPTIONS sets fault" sweep -- "$NC"
   ZMEM_OPTIONS="fault_seed=1" "$ZMEM" run -- "$NC" >/dev/null 2>&1 ||
@@ -317,6 +323,53 @@ progress_log)
   grep -q "^zmem sweep: 1 of 2 steps done; 0 changed, 0 crash, 0 hang, 0 leak, 0 error$" err.txt ||
     fail "no progress line: $(cat err.txt)"
   none_left pids.txt ;;
+by_site)
+  # 3000 checked requests from one site, then the unchecked one (request
+  # 3001) from another: one step per site finds it.
+  MS=$H/zmem_sweep_manysites
+  "$ZMEM" sweep --by-site --json s.json -- "$MS" >out.txt 2>table.txt
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
+  json s.json 'd["baseline"]["requests"] == 3001 and len(d["steps"]) <= 5'
+  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] == "crash"] == [(3001, "crash")]'
+  json s.json 'd["mode"]["by_site"] and d["mode"]["per_site"] == 1 and d["mode"]["site_frames"] == 6'
+  json s.json 'd["coverage"]["sites_seen"] == d["coverage"]["sites_failed"] >= 2 and d["complete"]'
+  grep -q "steps (by site, 1 per site)" table.txt || fail "summary: $(cat table.txt)"
+  grep -q "^coverage: \([0-9]*\) of \1 call sites" table.txt || fail "coverage: $(cat table.txt)" ;;
+per_site)
+  # The loop's site: its first, last and calls 2, 4 (four requests).
+  "$ZMEM" sweep --by-site --per-site 4 --json s.json -- "$H/zmem_sweep_manysites" >/dev/null 2>&1
+  json s.json 'd["mode"]["per_site"] == 4 and {1, 2, 4, 3000, 3001} <= {s["step"] for s in d["steps"]}'
+  json s.json 'len(d["steps"]) <= 12 and d["counts"]["crash"] == 1' ;;
+persistent)
+  # Each request is retried once: only a failure that persists crashes.
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_persist" >/dev/null 2>table.txt
+  [ $? = 0 ] || fail "one failure at a time: $(cat table.txt)"
+  "$ZMEM" sweep --persistent --json s.json -- "$H/zmem_sweep_persist" >/dev/null 2>table.txt
+  [ $? = 1 ] || fail "--persistent: $(cat table.txt)"
+  json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "crash"), (2, "crash"), (3, "clean")]'
+  json s.json 'd["mode"]["persistent"] and d["steps"][0]["injected"] >= 2'
+  "$ZMEM" sweep --persistent --by-site --json s.json -- "$H/zmem_sweep_persist" >/dev/null 2>&1
+  json s.json 'd["counts"]["crash"] == 2 and d["mode"]["by_site"]' ;;
+shallow)
+  MS=$H/zmem_sweep_manysites
+  "$ZMEM" sweep --shallow 5 --seed 11 --json a.json -- "$MS" >/dev/null 2>&1
+  "$ZMEM" sweep --shallow 5 --seed 11 --json b.json -- "$MS" >/dev/null 2>&1
+  "$ZMEM" sweep --shallow 5 --seed 12 --json c.json -- "$MS" >/dev/null 2>&1
+  python3 - <<'PY' || fail "shallow steps: $(head -c 400 a.json)"
+import json
+a, b, c = (json.load(open(n + ".json")) for n in "abc")
+steps = lambda d: [s["step"] for s in d["steps"]]
+assert len(steps(a)) == 5 and steps(a) == sorted(steps(a)), steps(a)
+assert steps(a) == steps(b) and steps(a) != steps(c), (steps(a), steps(c))
+assert all(1 <= s <= 3002 for s in steps(a))
+assert a["mode"]["shallow"] == 5 and a["mode"]["seed"] == 11
+# Steps inside the loop's run of requests count its site as failed.
+loop = any(s <= 3000 for s in steps(a))
+assert a["coverage"]["sites_failed"] >= (1 if loop else 0)
+PY
+  "$ZMEM" sweep --shallow 100 --to 10 --json s.json -- "$MS" >/dev/null 2>&1
+  json s.json '[s["step"] for s in d["steps"]] == list(range(1, 11))' ;;
 *)
   fail "unknown test" ;;
 esac
