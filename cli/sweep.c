@@ -152,8 +152,10 @@ static _Noreturn void runner(const ctx *c, uint64_t step, bool census, int wfd, 
   static zmc_sites_opts census_sites;
   census_sites = c->sites;
   census_sites.on = true; /* the census hashes each request's stack */
+  char census_env[PATH_MAX + 16];
+  snprintf(census_env, sizeof census_env, "%u:%s", c->s->site_frames, c->census);
   if (census)
-    setenv(ZMR_ENV_CENSUS, c->census, 1);
+    setenv(ZMR_ENV_CENSUS, census_env, 1);
   zmc_launch_opts o = {.interval_ms = 100, .children = true,
                        .sites = census ? &census_sites : c->s->sites ? &c->sites : NULL,
                        .fault = step ? setting : NEVER};
@@ -470,16 +472,28 @@ void zmc_sweep_usage(FILE *f) {
           "  --output FILE    the table to FILE instead of stderr (stdout is the\n"
           "                   program's, as with zmem run)\n"
           "  --json FILE      the results as JSON, '-' for stdout (docs/sweep.md)\n"
-          "  --sites          name the call site of each crashing step's failure\n"
+          "  --sites          name the call site of each reported step's failure\n"
           "  --ignore-output  do not compare stdout and stderr with the baseline's\n"
           "                   (no 'changed' step): for output that varies by run\n"
+          "  --by-site        one step per call site instead of per request: the\n"
+          "                   site's first request fails (the first baseline run\n"
+          "                   finds each request's site: its innermost frames)\n"
+          "  --per-site K     with --by-site, K requests per site, 1 to 10: its first,\n"
+          "                   its last, then its calls 2, 4, 8, ... (default 1)\n"
+          "  --site-frames N  frames that make a site, 1 to 16 (default 3)\n"
+          "  --persistent     every request from the step's on fails, not only it\n"
+          "  --shallow N      only N steps, drawn at random from those the sweep\n"
+          "                   would run (with --by-site: from its steps)\n"
+          "  --seed S         the draw of --shallow (default 0): the same seed\n"
+          "                   gives the same steps\n"
           "  --logs DIR       keep each step's stdout in DIR/step-N.log and its\n"
           "                   stderr in DIR/step-N.err; DIR must not exist\n"
           "  --baselines N    runs of the baseline, 2 to 100 (default 2): a program\n"
           "                   whose requests differ between runs is not reproducible\n"
-          "stdin is read once and every step gets the same bytes (a terminal: none).\n"
+          "stdin is read once and every step gets the same bytes (a terminal: none).\n"          "The table goes to stderr, with the coverage: the call sites of the\n"
+          "baseline that had a request failed (a lower bound), of all.\n"
           "Exit status:\n"
-          "    0  every step was clean and reproducible\n"
+          "    0  every step was clean or handled, and reproducible\n"
           "    1  a step crashed, hung, leaked, changed its output or could not be run\n"
           "    2  bad command line\n"
           "    3  no step failed, but some were not reproducible: the program's\n"
@@ -521,6 +535,10 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
     if (!zmc_parse_count(v, &n) || n == 0 || n > 2 + ZMR_CENSUS_SAMPLES)
       return bad("--per-site wants a number from 1 to 10, not '%s'", v);
     s->per_site = (unsigned)n;
+  } else if (zmc_is_opt(a, "--site-frames")) {
+    if (!zmc_parse_count(v, &n) || n == 0 || n > ZMR_CENSUS_MAX_FRAMES)
+      return bad("--site-frames wants a number from 1 to 16, not '%s'", v);
+    s->site_frames = (unsigned)n;
   } else if (zmc_is_opt(a, "--shallow")) {
     if (!zmc_parse_count(v, &n) || n == 0)
       return bad("--shallow wants a number of steps from 1, not '%s'", v);
@@ -543,7 +561,8 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
 
 static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
                                      "--json", "--logs", "--baselines", "--output",
-                                     "--per-site", "--shallow", "--seed", NULL};
+                                     "--per-site", "--shallow", "--seed",
+                                     "--site-frames", NULL};
 
 /* The option's flag, or NULL when it takes a value (or is unknown). */
 static bool *flag_option(zmc_sweep *s, const char *a) {
@@ -831,6 +850,7 @@ int zmc_sweep_main(int argc, char **argv) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   s.from = 1;
   s.nbaselines = 2;
+  s.site_frames = ZMC_SITE_FRAMES;
   s.jobs = cpus > 0 ? (unsigned)cpus : 1;
   int first = 0, r = parse(argc, argv, &s, &first);
   if (r)

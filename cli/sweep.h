@@ -27,6 +27,7 @@ enum zmc_repro {
 };
 
 #define ZMC_MAX_BASELINES 100
+#define ZMC_SITE_FRAMES 3 /* --site-frames' default */
 
 #define ZMC_TAIL_BYTES 600 /* the end of a crashing step's output */
 
@@ -61,6 +62,7 @@ typedef struct zmc_sweep {
   bool ignore_output;      /* --ignore-output */
   bool by_site, persistent; /* --by-site, --persistent */
   unsigned per_site;       /* --per-site K (with --by-site; default 1) */
+  unsigned site_frames;    /* --site-frames N: a site is its innermost N frames */
   uint64_t shallow, seed;  /* --shallow N (0: all steps), --seed S */
   bool seed_given;
   uint64_t *plan, nplan;   /* the steps, ascending, with --by-site or

@@ -207,7 +207,7 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
           s->ignore_output || s->output_varies ? "false" : "true");
   fprintf(f, "  \"mode\": {\"by_site\": %s, \"per_site\": %u, \"site_frames\": %d, "
              "\"persistent\": %s, \"shallow\": %llu, \"seed\": %llu},\n",
-          s->by_site ? "true" : "false", s->by_site ? s->per_site : 0, ZMR_CENSUS_FRAMES,
+          s->by_site ? "true" : "false", s->by_site ? s->per_site : 0, s->site_frames,
           s->persistent ? "true" : "false", (unsigned long long)s->shallow,
           (unsigned long long)s->seed);
   if (s->nsites)

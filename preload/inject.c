@@ -31,6 +31,7 @@ static _Atomic uint64_t seen_hits;
 #define CENSUS_SLOTS (1u << 16)
 static zmr_census_entry *census;
 static const char *census_path;
+static size_t census_frames;
 static atomic_flag census_lock = ATOMIC_FLAG_INIT;
 
 static zmr_census_entry *census_slot(uint64_t hash) {
@@ -54,8 +55,8 @@ static void census_note(zmr_census_entry *e, uint64_t k) {
 
 /* The core numbered request k: its site's entry notes it. */
 static void census_observe(uint64_t k) {
-  uintptr_t pcs[ZMR_CENSUS_FRAMES];
-  size_t n = zmp_sites_stack(pcs, ZMR_CENSUS_FRAMES);
+  uintptr_t pcs[ZMR_CENSUS_MAX_FRAMES];
+  size_t n = zmp_sites_stack(pcs, census_frames);
   uint64_t hash = zm__stack_hash(pcs, n);
   hash += !hash; /* 0 marks a free slot */
   while (atomic_flag_test_and_set_explicit(&census_lock, memory_order_acquire))
@@ -69,9 +70,13 @@ static void census_observe(uint64_t k) {
 }
 
 static void census_init(void) {
-  census_path = getenv(ZMR_ENV_CENSUS);
-  if (!census_path || !*census_path)
+  const char *v = getenv(ZMR_ENV_CENSUS);
+  char *path;
+  unsigned long frames = v ? strtoul(v, &path, 10) : 0;
+  if (!frames || frames > ZMR_CENSUS_MAX_FRAMES || *path != ':' || !path[1])
     return;
+  census_frames = frames;
+  census_path = path + 1;
   void *m = mmap(NULL, CENSUS_SLOTS * sizeof *census, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED)

@@ -119,6 +119,8 @@ bad_values)
   bad "--seed goes with --shallow" sweep --seed 3 -- "$NC"
   bad "--shallow wants a number" sweep --shallow 0 -- "$NC"
   bad "--seed wants a number" sweep --shallow 3 --seed x -- "$NC"
+  bad "--site-frames wants a number" sweep --by-site --site-frames 17 -- "$NC"
+  bad "--site-frames wants a number" sweep --site-frames 0 -- "$NC"
   ZMEM_OPTIONS="stats=0, fault_p=0.5" bad "ZMEM_OPTIONS sets fault_p" run --fail 3 -- "$NC"
   ZMEM_OPTIONS="fault=2" bad "ZMEM_OPTIONS sets fault" sweep -- "$NC"
   ZMEM_OPTIONS="fault_seed=1" "$ZMEM" run -- "$NC" >/dev/null 2>&1 ||
@@ -332,7 +334,7 @@ by_site)
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
   json s.json 'd["baseline"]["requests"] == 3001 and len(d["steps"]) <= 5'
   json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] == "crash"] == [(3001, "crash")]'
-  json s.json 'd["mode"]["by_site"] and d["mode"]["per_site"] == 1 and d["mode"]["site_frames"] == 6'
+  json s.json 'd["mode"]["by_site"] and d["mode"]["per_site"] == 1 and d["mode"]["site_frames"] == 3'
   json s.json 'd["coverage"]["sites_seen"] == d["coverage"]["sites_failed"] >= 2 and d["complete"]'
   grep -q "steps (by site, 1 per site)" table.txt || fail "summary: $(cat table.txt)"
   grep -q "^coverage: \([0-9]*\) of \1 call sites" table.txt || fail "coverage: $(cat table.txt)" ;;
@@ -370,6 +372,21 @@ assert a["coverage"]["sites_failed"] >= (1 if loop else 0)
 PY
   "$ZMEM" sweep --shallow 100 --to 10 --json s.json -- "$MS" >/dev/null 2>&1
   json s.json '[s["step"] for s in d["steps"]] == list(range(1, 11))' ;;
+sqlite_by_site)
+  # The same findings as the sweep per request, in at most a fifth of the steps.
+  command -v sqlite3 >/dev/null || skip "no sqlite3"
+  printf 'create table t(a integer primary key, b text);\ninsert into t values (1, %s), (2, %s);\nselect b from t order by a;\n' "'one'" "'two'" >in.sql
+  "$ZMEM" sweep --json req.json -- sqlite3 :memory: <in.sql >/dev/null 2>&1
+  "$ZMEM" sweep --by-site --json site.json -- sqlite3 :memory: <in.sql >/dev/null 2>&1
+  python3 - <<'PY' || fail "by site: $(head -c 300 site.json)"
+import json
+req, site = json.load(open("req.json")), json.load(open("site.json"))
+found = lambda d: sorted((s["step"], s["result"]) for s in d["steps"] if s["result"] in ("crash", "leak", "hang", "changed"))
+assert found(req) == found(site), (found(req), found(site))
+assert 5 * len(site["steps"]) <= len(req["steps"]), (len(site["steps"]), len(req["steps"]))
+assert site["coverage"]["sites_failed"] == site["coverage"]["sites_seen"]
+PY
+  ;;
 *)
   fail "unknown test" ;;
 esac
