@@ -310,6 +310,7 @@ static void record(ctx *c, job *j, bool ok) {
     *r = j->res;
   else
     *r = (zmc_step){.step = c->baseline ? 0 : j->step, .wall_s = now_s() - j->start};
+  r->check = NULL; /* a pointer from the runner would mean nothing here */
   r->kind = j->killed ? ZMC_HANG : ok ? classify(s, r) : ZMC_ERROR;
   if (r->kind == ZMC_CRASH || r->kind == ZMC_ERROR) {
     tail(j->errfd, r->tail); /* its messages; what it printed if none */
@@ -475,6 +476,8 @@ void zmc_sweep_usage(FILE *f) {
           "  --sites          name the call site of each reported step's failure\n"
           "  --ignore-output  do not compare stdout and stderr with the baseline's\n"
           "                   (no 'changed' step): for output that varies by run\n"
+          "  --check valgrind run each step that crashed, hung or leaked once more\n"
+          "                   under valgrind's memcheck; its first error is shown\n"
           "  --by-site        one step per call site instead of per request: the\n"
           "                   site's first request fails (the first baseline run\n"
           "                   finds each request's site: its innermost frames)\n"
@@ -548,6 +551,10 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
       return bad("--seed wants a number, not '%s'", v);
     s->seed = n;
     s->seed_given = true;
+  } else if (zmc_is_opt(a, "--check")) {
+    if (strcmp(v, "valgrind"))
+      return bad("--check wants 'valgrind', not '%s'", v);
+    s->check = true;
   } else if (zmc_is_opt(a, "--json"))
     s->json = v;
   else if (zmc_is_opt(a, "--logs"))
@@ -562,7 +569,7 @@ static int value(zmc_sweep *s, const char *a, const char *v) {
 static const char *const valued[] = {"--from", "--to", "--timeout", "--jobs",
                                      "--json", "--logs", "--baselines", "--output",
                                      "--per-site", "--shallow", "--seed",
-                                     "--site-frames", NULL};
+                                     "--site-frames", "--check", NULL};
 
 /* The option's flag, or NULL when it takes a value (or is unknown). */
 static bool *flag_option(zmc_sweep *s, const char *a) {
@@ -883,11 +890,17 @@ int zmc_sweep_main(int argc, char **argv) {
   s.stuck = stop == 2;
   s.interrupted = stop == 1;
   s.wall_s = now_s() - t0;
+  if (s.check && !s.interrupted && !s.stuck && !stop) {
+    zmc_check_env e = {.preload = c.preload, .input = c.input};
+    s.check_ran = zmc_sweep_check(&s, &e) == 0;
+  }
   count(&s);
   zmc_sweep_coverage(&s);
   if (s.stuck)
     fprintf(stderr, "zmem: sweep: steps could not be started; results so far:\n");
   r = report(&s);
+  for (uint64_t i = 0; i < s.nsteps; i++)
+    free(s.steps[i].check);
   free(s.steps);
   free(s.baselines);
   free(s.plan);

@@ -49,6 +49,7 @@ typedef struct zmc_step {
   double wall_s;
   char site[ZMC_SITE_BYTES];
   char tail[ZMC_TAIL_BYTES]; /* crash, error: last lines of its output */
+  char *check;             /* --check valgrind: its first error; NULL none */
 } zmc_step;
 
 typedef struct zmc_sweep {
@@ -71,6 +72,9 @@ typedef struct zmc_sweep {
   zmr_census_entry *census; /* the baseline's call sites, merged by hash */
   uint64_t nsites;         /* how many (0: the census failed) */
   uint64_t sites_failed;   /* of them, sites a step failed a request of */
+  bool check;              /* --check valgrind */
+  bool check_ran;          /* valgrind was found and ran */
+  uint64_t checked;        /* steps run under valgrind */
   bool output_varies;      /* the baseline runs' outputs differ: not compared */
   const char *json, *logs, *output; /* output: --output FILE, the table */
   unsigned nbaselines;     /* runs of the baseline (--baselines) */
@@ -105,6 +109,22 @@ int zmc_sweep_plan(zmc_sweep *s);
 /* s->sites_failed: the census's sites with a known request that a step
  * failed (their first, their last or a sampled one). */
 void zmc_sweep_coverage(zmc_sweep *s);
+
+/* What --check valgrind needs beyond the sweep. */
+typedef struct zmc_check_env {
+  const char *preload;
+  int input;        /* the copy of stdin, or -1 */
+  bool persistent;
+  char *const *argv;
+  int argc;
+  double timeout_s;
+  char tool[4096], lib[4096], launcher[4096];
+} zmc_check_env;
+
+/* sweep_check.c: runs each crash, hang and leak once more under memcheck
+ * and keeps its first error in the step's check; -1 when valgrind is not
+ * installed. */
+int zmc_sweep_check(zmc_sweep *s, zmc_check_env *e);
 
 /* The table of steps that are not clean and the summary line. */
 void zmc_sweep_table(FILE *f, const zmc_sweep *s);

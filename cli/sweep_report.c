@@ -98,6 +98,13 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
       line += len + (line[len] == '\n');
     }
   }
+  for (const char *line = r->check; line && *line;) { /* valgrind's first error */
+    size_t len = strcspn(line, "\n");
+    fputs(line == r->check ? "          valgrind: " : "          ", f);
+    zmc_put_escaped(f, line, len < 200 ? len : 200);
+    fputc('\n', f);
+    line += len + (line[len] == '\n');
+  }
 }
 
 /* Which steps ran, for the summary: "1 to 6", "by site, 1 per site", ... */
@@ -189,6 +196,11 @@ static void step_json(FILE *f, const zmc_step *r, const char *end) {
     fputs("null", f);
   fputs(", \"output_tail\": ", f);
   zmc_json_str(f, r->tail);
+  fputs(", \"valgrind\": ", f);
+  if (r->check)
+    zmc_json_str(f, r->check);
+  else
+    fputs("null", f);
   fprintf(f, "}%s", end);
 }
 
@@ -210,6 +222,8 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
           s->by_site ? "true" : "false", s->by_site ? s->per_site : 0, s->site_frames,
           s->persistent ? "true" : "false", (unsigned long long)s->shallow,
           (unsigned long long)s->seed);
+  fprintf(f, "  \"check\": %s, \"checked\": %llu,\n",
+          s->check_ran ? "\"valgrind\"" : "null", (unsigned long long)s->checked);
   if (s->nsites)
     fprintf(f, "  \"coverage\": {\"sites_seen\": %llu, \"sites_failed\": %llu},\n",
             (unsigned long long)s->nsites, (unsigned long long)s->sites_failed);

@@ -387,6 +387,24 @@ assert 5 * len(site["steps"]) <= len(req["steps"]), (len(site["steps"]), len(req
 assert site["coverage"]["sites_failed"] == site["coverage"]["sites_seen"]
 PY
   ;;
+check_valgrind)
+  # Step 4's unchecked request: memcheck names the write through NULL.
+  line=$(grep -n "buffer\[0\] = " "$HERE/planted.c" | head -1 | cut -d: -f1)
+  command -v valgrind >/dev/null || skip "no valgrind"
+  "$ZMEM" sweep --check valgrind --json s.json -- "$H/zmem_sweep_planted" >/dev/null 2>table.txt
+  [ $? = 1 ] || fail "status: $(cat table.txt)"
+  json s.json 'd["check"] == "valgrind" and d["checked"] == 1'
+  json s.json '[s["step"] for s in d["steps"] if s["valgrind"]] == [4]'
+  json s.json '"Invalid write of size 1" in d["steps"][3]["valgrind"]'
+  json s.json '"main (planted.c:'"$line"')" in d["steps"][3]["valgrind"]'
+  grep -q "^ *valgrind: Invalid write of size 1" table.txt || fail "table: $(cat table.txt)"
+  # No valgrind to be found: said, and the sweep's results stand.
+  PATH=/nonexistent "$ZMEM" sweep --check valgrind --json s.json -- "$H/zmem_sweep_planted" \
+    >/dev/null 2>table.txt
+  [ $? = 1 ] || fail "status without valgrind: $(cat table.txt)"
+  grep -q "valgrind is not installed" table.txt || fail "no word: $(cat table.txt)"
+  json s.json 'd["check"] is None and d["counts"]["crash"] == 1'
+  bad "--check wants 'valgrind'" sweep --check asan -- "$NC" ;;
 *)
   fail "unknown test" ;;
 esac
