@@ -796,6 +796,7 @@ static void count(zmc_sweep *s) {
   s->incomplete = s->interrupted      ? "interrupted"
                   : s->stuck          ? "steps could not be started"
                   : s->plan && s->nsteps < s->nplan ? "steps could not be started"
+                  : s->shallow && s->nplan < s->candidates ? "shallow"
                   : !s->plan && !s->ended ? "stopped at --to"
                   : s->unreproducible ? "not reproducible"
                                       : NULL;

@@ -265,7 +265,7 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
 
 /* The counts so far, after "zmem sweep: ". */
 static void progress_line(FILE *f, const zmc_sweep *s, int64_t done) {
-  uint64_t total = s->to ? s->to - s->from + 1 : 0;
+  uint64_t total = s->plan ? s->nplan : s->to ? s->to - s->from + 1 : 0;
   if (!total)
     total = s->last ? s->last - s->from + 1 : s->base_hi + 1;
   const uint64_t *n = s->counts;

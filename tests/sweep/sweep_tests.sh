@@ -366,6 +366,7 @@ assert len(steps(a)) == 5 and steps(a) == sorted(steps(a)), steps(a)
 assert steps(a) == steps(b) and steps(a) != steps(c), (steps(a), steps(c))
 assert all(1 <= s <= 3002 for s in steps(a))
 assert a["mode"]["shallow"] == 5 and a["mode"]["seed"] == 11
+assert a["incomplete_reason"] == "shallow" and not a["complete"]
 # Steps inside the loop's run of requests count its site as failed.
 loop = any(s <= 3000 for s in steps(a))
 assert a["coverage"]["sites_failed"] >= (1 if loop else 0)
