@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK_LINES 6     /* of valgrind's first error kept */
+#define CHECK_LINES 8     /* of valgrind's first error kept: kind, frames, address */
 #define CHECK_SLOWDOWN 20 /* memcheck's time against a plain run, roughly */
 
 /* memcheck's tool binary, in the directories valgrind is installed to. */
@@ -75,7 +75,7 @@ static _Noreturn void exec_memcheck(const zmc_check_env *e, const zmc_step *r, i
   setenv("VALGRIND_LIB", e->lib, 1);
   const char *head[] = {e->tool, "-q", "--soname-synonyms=somalloc=nouserintercepts",
                         "--leak-check=full", "--show-leak-kinds=definite",
-                        "--num-callers=8", logfd};
+                        "--num-callers=6", logfd};
   enum { NHEAD = sizeof head / sizeof *head };
   char **argv = calloc(NHEAD + (size_t)e->argc + 1, sizeof *argv);
   if (!argv)
