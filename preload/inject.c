@@ -61,7 +61,7 @@ static void census_observe(uint64_t k) {
   hash += !hash; /* 0 marks a free slot */
   while (atomic_flag_test_and_set_explicit(&census_lock, memory_order_acquire))
     ;
-  zmr_census_entry *e = census_slot(hash);
+  zmr_census_entry *e = census ? census_slot(hash) : NULL;
   if (e) {
     e->hash = hash;
     census_note(e, k);
@@ -91,15 +91,21 @@ static void census_write(void) {
   if (!census)
     return;
   zm__fault_observe(NULL);
-  int fd = open(census_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  /* A thread still in census_observe finishes its entry first. */
+  while (atomic_flag_test_and_set_explicit(&census_lock, memory_order_acquire))
+    ;
+  zmr_census_entry *table = census;
+  census = NULL; /* written once, whichever exit path comes first */
+  atomic_flag_clear_explicit(&census_lock, memory_order_release);
+  int fd = table ? open(census_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
   if (fd < 0)
     return;
   enum { BATCH = 4096 / sizeof(zmr_census_entry) };
   zmr_census_entry batch[BATCH];
   size_t n = 0;
   for (uint32_t i = 0; i < CENSUS_SLOTS; i++) {
-    if (census[i].hash)
-      batch[n++] = census[i];
+    if (table[i].hash)
+      batch[n++] = table[i];
     if (n == BATCH || (n && i == CENSUS_SLOTS - 1)) {
       (void)!write(fd, batch, n * sizeof *batch);
       n = 0;
