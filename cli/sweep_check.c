@@ -113,8 +113,12 @@ static char *first_error(int log) {
   int lines = 0;
   for (char *line = strtok(buf, "\n"); out && line && lines < CHECK_LINES;
        line = strtok(NULL, "\n")) {
-    char *text = line[0] == '=' ? strstr(line + 2, "== ") : NULL;
-    text = text ? text + 3 : line;
+    /* Errors are "==PID== ..." lines; "--PID--" and "###" lines are
+     * valgrind's own warnings (debug information it cannot read). */
+    char *text = !strncmp(line, "==", 2) ? strstr(line + 2, "==") : NULL;
+    if (!text)
+      continue;
+    text += 2 + (text[2] == ' ');
     if (!*text && lines)
       break; /* the blank line that ends the error */
     if (!*text)

@@ -395,6 +395,8 @@ check_valgrind)
   "$ZMEM" sweep --check valgrind --json s.json -- "$H/zmem_sweep_planted" >/dev/null 2>table.txt
   [ $? = 1 ] || fail "status: $(cat table.txt)"
   json s.json 'd["check"] == "valgrind" and d["checked"] == 1'
+  # clang's DWARF 5 in the preload stops valgrind 3.19's reader outright.
+  grep -q "debuginfo reader" table.txt && skip "valgrind cannot read this build's debug information"
   json s.json '[s["step"] for s in d["steps"] if s["valgrind"]] == [4]'
   json s.json '"Invalid write of size 1" in d["steps"][3]["valgrind"]'
   json s.json '"main (planted.c:'"$line"')" in d["steps"][3]["valgrind"]'
