@@ -10,10 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const kinds[ZMC_NKINDS] = {"clean", "crash", "hang", "leak", "error"};
+static const char *const kinds[ZMC_NKINDS] = {"clean", "crash", "hang", "leak", "error",
+                                              "changed", "handled"};
 
 const char *zmc_kind_name(int kind) {
   return kind >= 0 && kind < ZMC_NKINDS ? kinds[kind] : "?";
+}
+
+bool zmc_is_finding(int kind) { return kind != ZMC_CLEAN && kind != ZMC_HANDLED; }
+
+/* A row in the table: a finding, or a step that was not reproducible. */
+static bool shown(const zmc_step *r) {
+  return r->ran && (zmc_is_finding(r->kind) || r->repro != ZMC_REPRO_OK);
 }
 
 const char *zmc_repro_note(const zmc_step *r, char *buf, size_t cap) {
@@ -64,11 +72,13 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
   if (r->kind == ZMC_LEAK)
     snprintf(more, sizeof more, "+%lld blocks",
              (long long)(r->live_blocks - s->baseline.live_blocks));
+  if (r->kind == ZMC_CHANGED)
+    snprintf(more, sizeof more, "stdout differs from the baseline's");
   if (zmc_repro_note(r, note, sizeof note))
     snprintf(more + strlen(more), sizeof more - strlen(more), "%snot reproducible: %s",
              more[0] ? "  " : "", note);
   bool details = more[0] || r->site[0];
-  fprintf(f, "  %6llu  %-6s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
+  fprintf(f, "  %6llu  %-7s  %-*s", (unsigned long long)r->step, zmc_kind_name(r->kind),
           details ? 8 : 0, status(r, st, sizeof st));
   if (details) {
     fprintf(f, "  %s%s%s", more, more[0] && r->site[0] ? "  " : "", r->site[0] ? "at " : "");
@@ -85,38 +95,72 @@ static void row(FILE *f, const zmc_sweep *s, const zmc_step *r) {
       line += len + (line[len] == '\n');
     }
   }
+  for (const char *line = r->check; line && *line;) { /* valgrind's first error */
+    size_t len = strcspn(line, "\n");
+    fputs(line == r->check ? "          valgrind: " : "          ", f);
+    zmc_put_escaped(f, line, len < 200 ? len : 200);
+    fputc('\n', f);
+    line += len + (line[len] == '\n');
+  }
+}
+
+/* Which steps ran, for the summary: "1 to 6", "by site, 1 per site", ... */
+static const char *steps_swept(const zmc_sweep *s, char *buf, size_t cap) {
+  size_t n = 0;
+  if (!s->plan || !s->by_site)
+    n = (size_t)snprintf(buf, cap, "%llu to %llu", (unsigned long long)s->from,
+                         (unsigned long long)(s->plan && s->nplan ? s->plan[s->nplan - 1]
+                                              : s->from + (s->nsteps ? s->nsteps - 1 : 0)));
+  else
+    n = (size_t)snprintf(buf, cap, "by site, %u per site", s->per_site);
+  if (s->shallow && n < cap)
+    n += (size_t)snprintf(buf + n, cap - n, "; shallow: %llu of %llu, seed %llu",
+                          (unsigned long long)s->nplan, (unsigned long long)s->candidates,
+                          (unsigned long long)s->seed);
+  if (s->persistent && n < cap)
+    snprintf(buf + n, cap - n, "; persistent");
+  return buf;
 }
 
 void zmc_sweep_table(FILE *f, const zmc_sweep *s) {
   baseline(f, s);
-  uint64_t shown = 0;
-  for (uint64_t i = 0; i < s->nsteps; i++) {
-    const zmc_step *r = &s->steps[i];
-    if (!r->ran || (r->kind == ZMC_CLEAN && r->repro == ZMC_REPRO_OK))
-      continue;
-    if (!shown++)
-      fprintf(f, "  %6s  %-6s  %-8s  %s\n", "step", "result", "status", "details");
-    row(f, s, r);
-  }
+  uint64_t rows = 0;
+  /* Silent wrong results first: the findings a test suite is likeliest to miss. */
+  for (int pass = 0; pass < 2; pass++)
+    for (uint64_t i = 0; i < s->nsteps; i++) {
+      const zmc_step *r = &s->steps[i];
+      if (!shown(r) || (r->kind == ZMC_CHANGED) != (pass == 0))
+        continue;
+      if (!rows++)
+        fprintf(f, "  %6s  %-7s  %-8s  %s\n", "step", "result", "status", "details");
+      row(f, s, r);
+    }
   uint64_t ran = 0;
   for (int k = 0; k < ZMC_NKINDS; k++)
     ran += s->counts[k];
-  fprintf(f, "%llu steps (%llu to %llu), %.1f s: %llu clean, %llu crash, %llu hang, "
-             "%llu leak, %llu error%s",
-          (unsigned long long)ran, (unsigned long long)s->from,
-          (unsigned long long)(s->from + (s->nsteps ? s->nsteps - 1 : 0)), s->wall_s,
-          (unsigned long long)s->counts[ZMC_CLEAN], (unsigned long long)s->counts[ZMC_CRASH],
+  char which[160];
+  fprintf(f, "%llu step%s (%s), %.1f s: %llu changed, %llu crash, %llu hang, "
+             "%llu leak, %llu error, %llu handled, %llu clean%s",
+          (unsigned long long)ran, ran == 1 ? "" : "s", steps_swept(s, which, sizeof which),
+          s->wall_s,
+          (unsigned long long)s->counts[ZMC_CHANGED], (unsigned long long)s->counts[ZMC_CRASH],
           (unsigned long long)s->counts[ZMC_HANG], (unsigned long long)s->counts[ZMC_LEAK],
-          (unsigned long long)s->counts[ZMC_ERROR],
+          (unsigned long long)s->counts[ZMC_ERROR], (unsigned long long)s->counts[ZMC_HANDLED],
+          (unsigned long long)s->counts[ZMC_CLEAN],
           s->interrupted ? "; interrupted"
           : s->stuck     ? "; steps could not be started"
-          : s->ended     ? ""
-                         : "; stopped at --to before a step ran with no failure");
+          : s->ended || s->plan ? ""
+                                : "; stopped at --to before a step ran with no failure");
+  if (s->output_varies && !s->ignore_output)
+    fputs("; outputs not compared (they differ between the baseline runs)", f);
   if (s->unreproducible)
     fprintf(f, "; incomplete: %llu step%s not reproducible (the program's requests "
                "differ from run to run)",
             (unsigned long long)s->unreproducible, s->unreproducible == 1 ? "" : "s");
   fputc('\n', f);
+  if (s->nsites)
+    fprintf(f, "coverage: %llu of %llu call sites had a request failed\n",
+            (unsigned long long)s->sites_failed, (unsigned long long)s->nsites);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -149,20 +193,39 @@ static void step_json(FILE *f, const zmc_step *r, const char *end) {
     fputs("null", f);
   fputs(", \"output_tail\": ", f);
   zmc_json_str(f, r->tail);
+  fputs(", \"valgrind\": ", f);
+  if (r->check)
+    zmc_json_str(f, r->check);
+  else
+    fputs("null", f);
   fprintf(f, "}%s", end);
 }
 
 int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
-  fprintf(f, "{\n  \"format\": \"zmem-sweep\",\n  \"schema\": 1,\n  \"command\": [");
+  fprintf(f, "{\n  \"format\": \"zmem-sweep\",\n  \"schema\": 2,\n  \"command\": [");
   for (int i = 0; i < s->argc; i++) {
     if (i)
       fputs(", ", f);
     zmc_json_str(f, s->argv[i]);
   }
   fprintf(f, "],\n  \"from\": %llu, \"to\": %llu, \"timeout_s\": %.3f, \"jobs\": %u, "
-             "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n",
+             "\"complete\": %s, \"interrupted\": %s, \"wall_s\": %.3f,\n"
+             "  \"outputs_compared\": %s,\n",
           (unsigned long long)s->from, (unsigned long long)s->to, s->timeout_s, s->jobs,
-          s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s);
+          s->complete ? "true" : "false", s->interrupted ? "true" : "false", s->wall_s,
+          s->ignore_output || s->output_varies ? "false" : "true");
+  fprintf(f, "  \"mode\": {\"by_site\": %s, \"per_site\": %u, \"site_frames\": %d, "
+             "\"persistent\": %s, \"shallow\": %llu, \"seed\": %llu},\n",
+          s->by_site ? "true" : "false", s->by_site ? s->per_site : 0, s->site_frames,
+          s->persistent ? "true" : "false", (unsigned long long)s->shallow,
+          (unsigned long long)s->seed);
+  fprintf(f, "  \"check\": %s, \"checked\": %llu,\n",
+          s->check_ran ? "\"valgrind\"" : "null", (unsigned long long)s->checked);
+  if (s->nsites)
+    fprintf(f, "  \"coverage\": {\"sites_seen\": %llu, \"sites_failed\": %llu},\n",
+            (unsigned long long)s->nsites, (unsigned long long)s->sites_failed);
+  else
+    fputs("  \"coverage\": null,\n", f);
   fputs("  \"incomplete_reason\": ", f);
   if (s->incomplete)
     zmc_json_str(f, s->incomplete);
@@ -197,23 +260,42 @@ int zmc_sweep_json(FILE *f, const zmc_sweep *s) {
 
 /* ------------------------------------------------------------ progress */
 
-void zmc_sweep_progress(const zmc_sweep *s, int64_t done) {
-  static int tty = -1;
-  static int64_t shown = -1;
-  if (tty < 0)
-    tty = isatty(2);
-  if (!tty || done == shown)
-    return;
-  shown = done;
-  if (done < 0) {
-    fputs("\r\033[K", stderr);
-    return;
-  }
-  uint64_t crashes = 0, total = s->to ? s->to - s->from + 1 : 0;
-  for (uint64_t i = 0; i < s->nsteps; i++)
-    crashes += s->steps[i].ran && s->steps[i].kind == ZMC_CRASH;
+/* The counts so far, after "zmem sweep: ". */
+static void progress_line(FILE *f, const zmc_sweep *s, int64_t done) {
+  uint64_t total = s->plan ? s->nplan : s->to ? s->to - s->from + 1 : 0;
   if (!total)
     total = s->last ? s->last - s->from + 1 : s->base_hi + 1;
-  fprintf(stderr, "\r\033[Kzmem sweep: %lld/%llu steps, %llu crash%s", (long long)done,
-          (unsigned long long)total, (unsigned long long)crashes, crashes == 1 ? "" : "es");
+  const uint64_t *n = s->counts;
+  fprintf(f, "zmem sweep: %lld of %llu step%s done; %llu changed, %llu crash, %llu hang, "
+             "%llu leak, %llu error",
+          (long long)done, (unsigned long long)total, total == 1 ? "" : "s",
+          (unsigned long long)n[ZMC_CHANGED], (unsigned long long)n[ZMC_CRASH],
+          (unsigned long long)n[ZMC_HANG], (unsigned long long)n[ZMC_LEAK],
+          (unsigned long long)n[ZMC_ERROR]);
+}
+
+#define PROGRESS_LOG_S 10.0 /* stderr not a terminal: a line this often */
+
+void zmc_sweep_progress(const zmc_sweep *s, int64_t done, double now) {
+  static int tty = -1;
+  static int64_t shown = -1;
+  static double logged = -1;
+  if (tty < 0)
+    tty = isatty(2);
+  if (!tty) { /* a log: a whole line now and then, that a reader of it sees moving */
+    if (logged < 0)
+      logged = now;
+    if (done >= 0 && now - logged >= PROGRESS_LOG_S) {
+      logged = now;
+      progress_line(stderr, s, done);
+      fputc('\n', stderr);
+    }
+    return;
+  }
+  if (done == shown)
+    return;
+  shown = done;
+  fputs("\r\033[K", stderr);
+  if (done >= 0)
+    progress_line(stderr, s, done);
 }

@@ -2,7 +2,8 @@
  * setting comes from the launcher in ZMR_ENV_FAULT and is handed to the
  * core's fault policy (zm_configure), which numbers the allocation requests
  * and refuses the chosen ones; this module notes each injected failure in
- * the process's record. docs/sweep.md says how requests are numbered. */
+ * the process's record, and for `zmem sweep --by-site` takes the census of
+ * the call sites of every request (record.h, ZMR_ENV_CENSUS). docs/sweep.md says how requests are numbered. */
 #ifndef ZMP_INJECT_H
 #define ZMP_INJECT_H
 
@@ -20,7 +21,8 @@ void zmp_inject_init(void);
  * inside the preload's recursion guard. */
 void zmp_inject_failed(void);
 
-/* The process is exiting: records how many requests it numbered. */
+/* The process is exiting: records how many requests it numbered, and
+ * with ZMR_ENV_CENSUS set writes its site census (record.h). */
 void zmp_inject_exit(void);
 
 #endif

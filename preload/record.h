@@ -202,6 +202,18 @@ typedef struct zmr_header {
  * the ZMEM_OPTIONS syntax, fault keys only, e.g. "fault=7:0" or
  * "fault_seed=3,fault_p=0.01". */
 #define ZMR_ENV_FAULT "ZMEM_RUN_FAULT"
+/* `zmem sweep`'s site census, "FRAMES:PATH": with a fault setting, each
+ * process notes the call site (the hash of its innermost FRAMES frames,
+ * 1 to ZMR_CENSUS_MAX_FRAMES, with sites on) of every request it numbers,
+ * and at exit appends one zmr_census_entry per site to the file PATH. */
+#define ZMR_ENV_CENSUS "ZMEM_RUN_CENSUS"
+#define ZMR_CENSUS_MAX_FRAMES 16
+#define ZMR_CENSUS_SAMPLES 8 /* the site's calls 2, 4, 8, ..., 256 */
+typedef struct zmr_census_entry {
+  uint64_t hash;                        /* of the site's stack; never 0 */
+  uint64_t first, last, calls;          /* request numbers, and how many */
+  uint64_t sample[ZMR_CENSUS_SAMPLES];  /* request number of call 2^(i+1); 0: none */
+} zmr_census_entry;
 
 /* Words of zmr_proc.ext that fault injection writes (ext[0] is the sites
  * slot, sites_record.h). The stack of the first injected failure is

@@ -42,9 +42,15 @@ static bool random_hit(uint64_t k) {
                    mix(k)) >> 11) < p;
 }
 
+static void (*observer)(uint64_t k);
+
+void zm__fault_observe(void (*fn)(uint64_t k)) { observer = fn; }
+
 bool zm__fault_refuse(void) {
   uint64_t k = atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
   k += 1;
+  if (observer)
+    observer(k);
   if (!countdown_hit(k) && !random_hit(k))
     return false;
   atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);

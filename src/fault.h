@@ -11,6 +11,11 @@
 /* Counts one allocation request; true when it must fail. */
 bool zm__fault_refuse(void);
 
+/* Calls fn(k) with the number of each request numbered from now on, before
+ * it is refused or not (the preload's site census); NULL: none. Set it
+ * before other threads allocate. */
+void zm__fault_observe(void (*fn)(uint64_t k));
+
 /* Remembers the seed the next probability setting uses (option fault_seed). */
 void zm__fault_seed(uint64_t seed);
 

@@ -88,7 +88,8 @@ fail_fork)
     grep -q "allocation request $k failed (injected) in pid" err.txt || fail "report: $(cat err.txt)"
   done
   "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_forknum" >table.txt 2>&1 || fail "$(cat table.txt)"
-  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7 and d["counts"]["clean"] == 7'
+  json s.json 'd["baseline"]["requests"] == 6 and len(d["steps"]) == 7'
+  json s.json 'd["counts"]["clean"] + d["counts"]["handled"] == 7'
   json s.json 'd["complete"] and d["baseline_requests"] == [6, 6] and d["not_reproducible"] == []' ;;
 bad_values)
   bad "--fail wants N" run --fail 0 -- "$NC"
@@ -112,39 +113,49 @@ bad_values)
   bad "--jobs wants a number" sweep --jobs 0 -- "$NC"
   bad "unknown option" sweep --frobnicate -- "$NC"
   bad "no program given" sweep --jobs 2
+  bad "--per-site goes with --by-site" sweep --per-site 2 -- "$NC"
+  bad "--per-site wants a number" sweep --by-site --per-site 11 -- "$NC"
+  bad "--per-site wants a number" sweep --by-site --per-site 0 -- "$NC"
+  bad "--seed goes with --shallow" sweep --seed 3 -- "$NC"
+  bad "--shallow wants a number" sweep --shallow 0 -- "$NC"
+  bad "--seed wants a number" sweep --shallow 3 --seed x -- "$NC"
+  bad "--site-frames wants a number" sweep --by-site --site-frames 17 -- "$NC"
+  bad "--site-frames wants a number" sweep --site-frames 0 -- "$NC"
   ZMEM_OPTIONS="stats=0, fault_p=0.5" bad "ZMEM_OPTIONS sets fault_p" run --fail 3 -- "$NC"
   ZMEM_OPTIONS="fault=2" bad "ZMEM_OPTIONS sets fault" sweep -- "$NC"
   ZMEM_OPTIONS="fault_seed=1" "$ZMEM" run -- "$NC" >/dev/null 2>&1 ||
     fail "run without --fail refused a ZMEM_OPTIONS fault key"
   "$ZMEM" sweep --help | grep -q -- "--timeout S" || fail "sweep --help" ;;
 planted)
-  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>err.txt
+  "$ZMEM" sweep --json s.json --output table.txt -- "$H/zmem_sweep_planted" >out.txt 2>err.txt
   rc=$?
+  [ ! -s out.txt ] || fail "wrote to stdout: $(head -3 out.txt)"
+  ! grep -q "crash" err.txt || fail "the table went to stderr with --output: $(cat err.txt)"
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt err.txt)"
-  json s.json 'd["counts"] == {"clean": 5, "crash": 1, "hang": 0, "leak": 0, "error": 0}'
+  json s.json 'd["counts"] == {"clean": 1, "crash": 1, "hang": 0, "leak": 0, "error": 0, "changed": 0, "handled": 4}'
   json s.json '[s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5, 6] and d["complete"]'
   json s.json 'd["incomplete_reason"] is None and d["not_reproducible"] == []'
   json s.json 'all(s["reproducible"] for s in d["steps"])'
-  json s.json '[(s["step"], s["signal"]) for s in d["steps"] if s["result"] != "clean"] == [(4, "SIGSEGV")]'
+  json s.json '[(s["step"], s["signal"]) for s in d["steps"] if s["result"] not in ("clean", "handled")] == [(4, "SIGSEGV")]'
   json s.json 'd["baseline"]["requests"] == 5 and d["steps"][5]["injected"] == 0'
   json s.json 'all(s["injected"] == 1 and s["first_request"] == s["step"] for s in d["steps"][:5])'
   [ "$(grep -c ' crash ' table.txt)" = 1 ] || fail "table: $(cat table.txt)"
-  grep -q "^ *4  crash   SIGSEGV" table.txt || fail "table: $(cat table.txt)"
-  grep -q "6 steps (1 to 6).*5 clean, 1 crash, 0 hang, 0 leak" table.txt ||
+  grep -q "^ *4  crash    SIGSEGV" table.txt || fail "table: $(cat table.txt)"
+  grep -q "6 steps (1 to 6).*0 changed, 1 crash, 0 hang, 0 leak, 0 error, 4 handled, 1 clean" table.txt ||
     fail "summary: $(tail -1 table.txt)" ;;
 planted_sites)
   line=$(grep -n PLANTED "$HERE/planted.c" | head -1 | cut -d: -f1)
   "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_planted" >table.txt 2>&1
-  grep -q "^ *4  crash   SIGSEGV   at main planted.c:$line" table.txt ||
+  grep -q "^ *4  crash    SIGSEGV   at main planted.c:$line" table.txt ||
     fail "no site planted.c:$line in: $(cat table.txt)"
   json s.json "d['steps'][3]['site'].startswith('main planted.c:$line')" ;;
 leak)
   "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_leaky" >table.txt 2>&1
   rc=$?
   [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
-  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] != "clean"] == [(3, "leak")]'
+  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] not in ("clean", "handled")] == [(3, "leak")]'
   json s.json 'd["steps"][2]["live_blocks"] - d["baseline"]["live_blocks"] == 2 and len(d["steps"]) == 5'
-  grep -q "^ *3  leak    exit 0    +2 blocks  at main leaky.c:" table.txt ||
+  grep -q "^ *3  leak     exit 0    +2 blocks  at main leaky.c:" table.txt ||
     fail "table: $(cat table.txt)" ;;
 sort)
   command -v sort >/dev/null || skip "no sort"
@@ -157,7 +168,7 @@ sort)
   json s.json 'd["not_reproducible"] == [] and len(set(d["baseline_requests"])) == 1'
   json s.json '[s["step"] for s in d["steps"]] == list(range(1, len(d["steps"]) + 1))'
   json s.json 'len(d["steps"]) == d["baseline"]["requests"] + 1 and d["steps"][-1]["injected"] == 0'
-  json s.json 'all(s["result"] in ("clean", "crash", "leak", "error") for s in d["steps"])'
+  json s.json 'all(s["result"] in ("clean", "handled", "changed", "crash", "leak", "error") for s in d["steps"])'
   cmp -s want.txt logs/baseline.log || fail "baseline output: $(head -3 logs/baseline.log)"
   # Every step read the same stdin: each one that succeeded wrote it sorted.
   python3 - s.json <<'PY' || fail "a step that exited 0 did not see the whole input"
@@ -188,7 +199,7 @@ hang)
   rc=$?
   [ $rc = 1 ] || fail "status $rc: $(cat table.txt)"
   json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "hang"), (2, "clean")]'
-  grep -q "^ *1  hang    killed" table.txt || fail "table: $(cat table.txt)"
+  grep -q "^ *1  hang     killed" table.txt || fail "table: $(cat table.txt)"
   [ $(($(date +%s) - start)) -lt 20 ] || fail "took too long"
   none_left pids.txt ;;
 interrupt)
@@ -226,7 +237,7 @@ nondet_once)
   json s.json 'sorted(d["baseline_requests"]) == [3, 4] and not d["complete"]'
   json s.json 'd["not_reproducible"] == [4] and [s["step"] for s in d["steps"]] == [1, 2, 3, 4, 5]'
   json s.json 'd["incomplete_reason"] == "not reproducible" and d["steps"][3]["injected"] == 0'
-  grep -q "^ *4  clean   exit 0    not reproducible" table.txt || fail "table: $(cat table.txt)"
+  grep -q "^ *4  clean    exit 0    not reproducible" table.txt || fail "table: $(cat table.txt)"
   grep -q "baseline runs disagree: 3, 4 allocation requests\|baseline runs disagree: 4, 3 allocation requests" table.txt ||
     fail "table: $(cat table.txt)"
   "$ZMEM" sweep --help | grep -q "^ *3 " || fail "--help does not name status 3" ;;
@@ -269,8 +280,134 @@ logs_exists)
   ln -s logs link
   bad "link exists" sweep --logs link -- "$NC" 3
   [ -z "$(ls logs)" ] || fail "wrote into an existing directory: $(ls logs)"
-  "$ZMEM" sweep --logs new -- "$NC" 3 >/dev/null 2>&1 || fail "--logs new: status $?"
-  [ -s new/baseline.log ] && [ -s new/step-1.log ] || fail "new: $(ls new)" ;;
+  "$ZMEM" sweep --ignore-output --logs new -- "$NC" 3 >/dev/null 2>&1 || fail "--logs new: status $?"
+  [ -s new/baseline.log ] && [ -s new/step-1.log ] || fail "new: $(ls new)"
+  [ -e new/baseline.err ] && [ -e new/step-1.err ] || fail "no stderr files: $(ls new)" ;;
+changed)
+  # Step 2 fails the optional cache: the sum printed changes, exit 0, no word.
+  line=$(grep -n SILENT "$HERE/silent.c" | head -1 | cut -d: -f1)
+  "$ZMEM" sweep --sites --json s.json -- "$H/zmem_sweep_silent" >table.txt 2>&1
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
+  json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "handled"), (2, "changed"), (3, "handled"), (4, "clean")]'
+  json s.json 'd["counts"]["changed"] == 1 and d["counts"]["handled"] == 2 and d["outputs_compared"]'
+  grep -q "^ *2  changed  exit 0    stdout differs from the baseline's  at main silent.c:$line" table.txt ||
+    fail "table: $(cat table.txt)"
+  [ "$(grep -c '^ *[0-9]  ' table.txt)" = 1 ] || fail "rows: $(cat table.txt)"
+  grep -q "^4 steps (1 to 4).*1 changed, .* 2 handled, 1 clean" table.txt ||
+    fail "summary: $(tail -1 table.txt)" ;;
+ignore_output)
+  "$ZMEM" sweep --ignore-output --json s.json -- "$H/zmem_sweep_silent" >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || fail "--ignore-output: status $rc, wanted 0: $(cat table.txt)"
+  json s.json '[s["result"] for s in d["steps"]] == ["handled", "clean", "clean", "clean"] and not d["outputs_compared"]'
+  # Its pid printed: the baseline runs' outputs differ, and are not compared.
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_silent" pid >table.txt 2>&1
+  rc=$?
+  [ $rc = 0 ] || fail "pid: status $rc, wanted 0: $(cat table.txt)"
+  grep -q "outputs are not compared" table.txt || fail "no word: $(cat table.txt)"
+  json s.json 'd["counts"]["changed"] == 0 and not d["outputs_compared"]' ;;
+streams)
+  # The table goes to stderr, as zmem run's report: stdout is the program's.
+  "$ZMEM" sweep -- "$H/zmem_sweep_planted" >out.txt 2>err.txt
+  [ ! -s out.txt ] || fail "wrote to stdout: $(head -3 out.txt)"
+  grep -q "^6 steps (1 to 6)" err.txt || fail "no table on stderr: $(cat err.txt)"
+  "$ZMEM" sweep --to 1 -- "$H/zmem_sweep_planted" >out.txt 2>err.txt
+  grep -q "^1 step (1 to 1)" err.txt || fail "one step: $(tail -1 err.txt)"
+  bad "cannot write --output" sweep --output /nonexistent/t.txt -- "$NC" ;;
+progress_log)
+  # stderr not a terminal: a progress line every 10 s. Step 1 hangs for
+  # 12 s; step 2 ends at once: the line at 10 s says 1 of 2 steps done.
+  export ZMEM_TEST_PIDS=$PWD/pids.txt
+  "$ZMEM" sweep --jobs 2 --timeout 12 -- "$H/zmem_sweep_hang" >out.txt 2>err.txt
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc: $(cat err.txt)"
+  grep -q "^zmem sweep: 1 of 2 steps done; 0 changed, 0 crash, 0 hang, 0 leak, 0 error$" err.txt ||
+    fail "no progress line: $(cat err.txt)"
+  none_left pids.txt ;;
+by_site)
+  # 3000 checked requests from one site, then the unchecked one (request
+  # 3001) from another: one step per site finds it.
+  MS=$H/zmem_sweep_manysites
+  "$ZMEM" sweep --by-site --json s.json -- "$MS" >out.txt 2>table.txt
+  rc=$?
+  [ $rc = 1 ] || fail "status $rc, wanted 1: $(cat table.txt)"
+  json s.json 'd["baseline"]["requests"] == 3001 and len(d["steps"]) <= 5'
+  json s.json '[(s["step"], s["result"]) for s in d["steps"] if s["result"] == "crash"] == [(3001, "crash")]'
+  json s.json 'd["mode"]["by_site"] and d["mode"]["per_site"] == 1 and d["mode"]["site_frames"] == 3'
+  json s.json 'd["coverage"]["sites_seen"] == d["coverage"]["sites_failed"] >= 2 and d["complete"]'
+  grep -q "steps (by site, 1 per site)" table.txt || fail "summary: $(cat table.txt)"
+  grep -q "^coverage: \([0-9]*\) of \1 call sites" table.txt || fail "coverage: $(cat table.txt)" ;;
+per_site)
+  # The loop's site: its first, last and calls 2, 4 (four requests).
+  "$ZMEM" sweep --by-site --per-site 4 --json s.json -- "$H/zmem_sweep_manysites" >/dev/null 2>&1
+  json s.json 'd["mode"]["per_site"] == 4 and {1, 2, 4, 3000, 3001} <= {s["step"] for s in d["steps"]}'
+  json s.json 'len(d["steps"]) <= 12 and d["counts"]["crash"] == 1' ;;
+persistent)
+  # Each request is retried once: only a failure that persists crashes.
+  "$ZMEM" sweep --json s.json -- "$H/zmem_sweep_persist" >/dev/null 2>table.txt
+  [ $? = 0 ] || fail "one failure at a time: $(cat table.txt)"
+  "$ZMEM" sweep --persistent --json s.json -- "$H/zmem_sweep_persist" >/dev/null 2>table.txt
+  [ $? = 1 ] || fail "--persistent: $(cat table.txt)"
+  json s.json '[(s["step"], s["result"]) for s in d["steps"]] == [(1, "crash"), (2, "crash"), (3, "clean")]'
+  json s.json 'd["mode"]["persistent"] and d["steps"][0]["injected"] >= 2'
+  "$ZMEM" sweep --persistent --by-site --json s.json -- "$H/zmem_sweep_persist" >/dev/null 2>&1
+  json s.json 'd["counts"]["crash"] == 2 and d["mode"]["by_site"]' ;;
+shallow)
+  MS=$H/zmem_sweep_manysites
+  "$ZMEM" sweep --shallow 5 --seed 11 --json a.json -- "$MS" >/dev/null 2>&1
+  "$ZMEM" sweep --shallow 5 --seed 11 --json b.json -- "$MS" >/dev/null 2>&1
+  "$ZMEM" sweep --shallow 5 --seed 12 --json c.json -- "$MS" >/dev/null 2>&1
+  python3 - <<'PY' || fail "shallow steps: $(head -c 400 a.json)"
+import json
+a, b, c = (json.load(open(n + ".json")) for n in "abc")
+steps = lambda d: [s["step"] for s in d["steps"]]
+assert len(steps(a)) == 5 and steps(a) == sorted(steps(a)), steps(a)
+assert steps(a) == steps(b) and steps(a) != steps(c), (steps(a), steps(c))
+assert all(1 <= s <= 3002 for s in steps(a))
+assert a["mode"]["shallow"] == 5 and a["mode"]["seed"] == 11
+assert a["incomplete_reason"] == "shallow" and not a["complete"]
+# Steps inside the loop's run of requests count its site as failed.
+loop = any(s <= 3000 for s in steps(a))
+assert a["coverage"]["sites_failed"] >= (1 if loop else 0)
+PY
+  "$ZMEM" sweep --shallow 100 --to 10 --json s.json -- "$MS" >/dev/null 2>&1
+  json s.json '[s["step"] for s in d["steps"]] == list(range(1, 11))' ;;
+sqlite_by_site)
+  # The same findings as the sweep per request, in at most a fifth of the steps.
+  command -v sqlite3 >/dev/null || skip "no sqlite3"
+  printf 'create table t(a integer primary key, b text);\ninsert into t values (1, %s), (2, %s);\nselect b from t order by a;\n' "'one'" "'two'" >in.sql
+  "$ZMEM" sweep --json req.json -- sqlite3 :memory: <in.sql >/dev/null 2>&1
+  "$ZMEM" sweep --by-site --json site.json -- sqlite3 :memory: <in.sql >/dev/null 2>&1
+  python3 - <<'PY' || fail "by site: $(head -c 300 site.json)"
+import json
+req, site = json.load(open("req.json")), json.load(open("site.json"))
+found = lambda d: sorted((s["step"], s["result"]) for s in d["steps"] if s["result"] in ("crash", "leak", "hang", "changed"))
+assert found(req) == found(site), (found(req), found(site))
+assert 5 * len(site["steps"]) <= len(req["steps"]), (len(site["steps"]), len(req["steps"]))
+assert site["coverage"]["sites_failed"] == site["coverage"]["sites_seen"]
+PY
+  ;;
+check_valgrind)
+  # Step 4's unchecked request: memcheck names the write through NULL.
+  line=$(grep -n "buffer\[0\] = " "$HERE/planted.c" | head -1 | cut -d: -f1)
+  command -v valgrind >/dev/null || skip "no valgrind"
+  "$ZMEM" sweep --check valgrind --json s.json -- "$H/zmem_sweep_planted" >/dev/null 2>table.txt
+  [ $? = 1 ] || fail "status: $(cat table.txt)"
+  json s.json 'd["check"] == "valgrind" and d["checked"] == 1'
+  # clang's DWARF 5 in the preload stops valgrind 3.19's reader outright.
+  grep -q "debuginfo reader" table.txt && skip "valgrind cannot read this build's debug information"
+  json s.json '[s["step"] for s in d["steps"] if s["valgrind"]] == [4]'
+  json s.json '"Invalid write of size 1" in d["steps"][3]["valgrind"]'
+  json s.json '"main (planted.c:'"$line"')" in d["steps"][3]["valgrind"]'
+  grep -q "^ *valgrind: Invalid write of size 1" table.txt || fail "table: $(cat table.txt)"
+  # No valgrind to be found: said, and the sweep's results stand.
+  PATH=/nonexistent "$ZMEM" sweep --check valgrind --json s.json -- "$H/zmem_sweep_planted" \
+    >/dev/null 2>table.txt
+  [ $? = 1 ] || fail "status without valgrind: $(cat table.txt)"
+  grep -q "valgrind is not installed" table.txt || fail "no word: $(cat table.txt)"
+  json s.json 'd["check"] is None and d["counts"]["crash"] == 1'
+  bad "--check wants 'valgrind'" sweep --check asan -- "$NC" ;;
 *)
   fail "unknown test" ;;
 esac
