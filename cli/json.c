@@ -1,6 +1,7 @@
 /* --json FILE: the whole run, schema "zmem-run" version 1 (docs/run.md). */
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "render.h"
+#include "sites_json.h"
 #include "summary.h"
 
 #include <signal.h>
@@ -121,6 +122,7 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   }
   functions(f, p);
   histogram(f, p);
+  zmc_sites_json_proc(f, run, (uint32_t)(p - run->procs));
   fprintf(f, "      \"timeline\": [");
   bool first = true;
   for (size_t k = 0; k < run->nsamples; k++) {
@@ -170,6 +172,7 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
     zmc_json_str(f, run->fault);
     fprintf(f, ",\n");
   }
+  zmc_sites_json_run(f, run);
   fprintf(f, "  \"record_lost\": ");
   if (run->record_lost)
     zmc_json_str(f, run->record_lost);

@@ -304,3 +304,28 @@ void zmc_sites_gate(FILE *out, const zmc_run *run, int which) {
     return;
   zm__topsites_brief(merged(run), which == 0 ? ZM__PV_PEAK_BYTES : ZM__PV_LIVE_BYTES, out, 3);
 }
+
+/* ------------------------------------------------- reports read back */
+
+const zm__prof *zmc_sites_proc(const zmc_run *run, uint32_t i, const char **why) {
+  const zmc_sites *st = run->sites;
+  *why = st && i < st->n ? st->why[i] : NULL;
+  return st && i < st->n && st->has[i] ? &st->prof[i] : NULL;
+}
+
+void zmc_sites_counts(const zmc_run *run, uint64_t *sample, uint32_t *without) {
+  *sample = run->sites ? run->sites->sample : 0;
+  *without = run->sites ? run->sites->without : 0;
+}
+
+int zmc_sites_adopt(zmc_run *run, zm__prof *prof, bool *has, char **why, uint64_t sample,
+                    uint32_t without) {
+  zmc_sites *st = calloc(1, sizeof *st);
+  if (!st)
+    return -1;
+  *st = (zmc_sites){run->nprocs, prof, has, why, {0}, sample, without};
+  zm__prof_init(&st->merged);
+  run->sites = st;
+  merge_all(st, run);
+  return 0;
+}
