@@ -321,6 +321,14 @@ static bool header(loader *l, const zmc_jv *root, zmc_run *run) {
   return (!lost || run->record_lost) && (!fault || run->fault);
 }
 
+/* The live run's order: by time, the processes of one round by index. */
+static int by_time(const void *a, const void *b) {
+  const zmc_sample *x = a, *y = b;
+  if (x->t != y->t)
+    return x->t < y->t ? -1 : 1;
+  return (x->proc > y->proc) - (x->proc < y->proc);
+}
+
 int zmc_report_from_json(const zmc_jv *root, zmc_run *run, char *err, size_t errlen) {
   loader l = {err, errlen, ""};
   err[0] = 0;
@@ -335,6 +343,8 @@ int zmc_report_from_json(const zmc_jv *root, zmc_run *run, char *err, size_t err
   for (uint32_t i = 0; i < procs->n; i++)
     if (!process(&l, &procs->v[i], run, i, run->fault != NULL))
       return -1;
+  if (run->nsamples)
+    qsort(run->samples, run->nsamples, sizeof *run->samples, by_time);
   return zmc_sites_json_read(root, procs, run, err, errlen);
 }
 
