@@ -305,7 +305,7 @@ void zmc_diff_usage(FILE *f) {
           "  --by peak|total|leaked   the figure to sort by (default peak)\n"
           "  --output FILE            the text to FILE instead of stdout\n"
           "  --quiet                  no text\n"
-          "  --json FILE              the whole comparison as JSON (docs/diff.md)\n"
+          "  --json FILE              the whole comparison as JSON (zmem-diff(1))\n"
           "  --pprof F.pb.gz          the sites' change as one profile (new minus old)\n"
           "  --max-increase [FIGURE:]PCT  exit 99 when the run-wide figure (peak, the\n"
           "                           default, total or leaked) grew by more than PCT\n"

@@ -1,7 +1,7 @@
 /* `zmem diff OLD.json NEW.json`: two saved `zmem run --json` reports
  * compared per process (matched by command) and per allocation site
  * (matched by the names of its frames, never by address), sorted by
- * growth (docs/diff.md). The comparison is computed once into zmc_diff;
+ * growth (docs/report.md). The comparison is computed once into zmc_diff;
  * each output (text, --json, --pprof, and any later one such as an HTML
  * view) renders only that. */
 #ifndef ZMC_DIFF_H
