@@ -336,6 +336,9 @@ int zmc_report_from_json(const zmc_jv *root, zmc_run *run, char *err, size_t err
   if (!header(&l, root, run) || !command(&l, root, run) || !zmem_signal(&l, root, run) ||
       !summary(&l, root, run) || !(procs = member(&l, root, "processes", ZMC_J_ARR)))
     return err[0] ? -1 : (snprintf(err, errlen, "out of memory"), -1);
+  if (procs->n > ZMR_MAX_PROCS)
+    return snprintf(err, errlen, "processes: more than the %d a run records", ZMR_MAX_PROCS),
+           -1;
   run->procs = calloc(procs->n ? procs->n : 1, sizeof *run->procs);
   if (!run->procs)
     return snprintf(err, errlen, "out of memory"), -1;
