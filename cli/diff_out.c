@@ -20,6 +20,8 @@ static const char *const state_words[] = {"", " [new]", " [gone]"};
 static const char *const state_names[] = {"both", "new", "gone"};
 static const char *const site_words[ZMC_DF_N] = {"live at the peak", "total allocated",
                                                  "live at exit"};
+static const char *const site_order[ZMC_DF_N] = {"the bytes live at the peak",
+                                                 "the bytes allocated", "the bytes live at exit"};
 
 static int64_t delta(const int64_t v[2][ZMC_DF_N], int k) {
   return zmc_sat_add(v[1][k], v[0][k] == INT64_MIN ? INT64_MAX : -v[0][k]);
@@ -73,7 +75,7 @@ static void sites(FILE *f, const zmc_diff *df, const zmc_diff_proc *d) {
     return;
   }
   fprintf(f, "  sites (matched by function names), by growth of %s:\n",
-          site_words[df->by]);
+          site_order[df->by]);
   uint32_t shown = 0, unchanged = 0;
   for (uint32_t i = 0; i < d->nsites; i++) {
     const zmc_diff_site *s = &d->sites[i];
@@ -119,7 +121,7 @@ int zmc_diff_write_text(FILE *f, const zmc_diff *df) {
   zmc_put_escaped(f, df->path[0], SIZE_MAX);
   fputs(" -> ", f);
   zmc_put_escaped(f, df->path[1], SIZE_MAX);
-  fprintf(f, "\n                       old             new           change\n");
+  fprintf(f, "\n  %-18s %12s    %-12s  %s\n", "", "old", "new", "change");
   figures(f, "  ", (const char *const[]){zmc_diff_fig_words(0), zmc_diff_fig_words(1),
                                          zmc_diff_fig_words(2)},
           (const int64_t(*)[ZMC_DF_N])df->v);
