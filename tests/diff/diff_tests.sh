@@ -57,22 +57,15 @@ report_outputs)
   "$ZMEM" report r.json --quiet --collapsed again.folded --flame again.svg \
     --pprof again.pb.gz --plot again-plot.svg --trace again-trace.json ||
     fail "zmem report: status $?"
-  for f in folded:folded svg:svg plot.svg:-plot.svg trace.json:-trace.json; do
-    a=live${f#*:}; b=again${f#*:}
-    [ "${f#*:}" = "${f%%:*}" ] && a=live.${f%%:*} b=again.${f%%:*}
+  for f in .folded .svg .pb.gz -plot.svg -trace.json; do
+    a=live$f b=again$f
     [ -s "$b" ] || fail "no $b"
     cmp -s "$a" "$b" || fail "$b differs from $a: $(diff "$a" "$b" | head -4)"
   done
   grep -q ';main;steady_site 40960$' again.folded || fail "no steady_site in the folded stacks"
-  # The profile: the same but for its duration, which the JSON keeps to the
-  # microsecond.
-  [ -s again.pb.gz ] || fail "no again.pb.gz"
+  # pprof reads the profile.
   if command -v go >/dev/null; then
-    for f in live again; do
-      go tool pprof -raw "$f.pb.gz" 2>/dev/null | grep -v '^Duration' >"$f.raw" ||
-        fail "go tool pprof cannot read $f.pb.gz"
-    done
-    cmp -s live.raw again.raw || fail "the profiles differ: $(diff live.raw again.raw | head -5)"
+    go tool pprof -top again.pb.gz >top.txt 2>&1 || fail "go tool pprof: $(head -3 top.txt)"
   fi ;;
 report_no_sites)
   # Sites outputs need a report saved with --sites: status 2, the remedy.
