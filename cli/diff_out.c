@@ -71,7 +71,7 @@ static void frames(FILE *f, const zmc_diff_site *s) {
 
 static void sites(FILE *f, const zmc_diff *df, const zmc_diff_proc *d) {
   if (!d->sited) {
-    fputs("  sites: none in either report (zmem run --sites --json names them)\n", f);
+    fputs("  sites: none recorded for this process in either report (zmem run --sites)\n", f);
     return;
   }
   fprintf(f, "  sites (matched by function names), by growth of %s:\n",
