@@ -78,6 +78,8 @@ static bool side_sites(const zm__prof *p, int side, zmc_diff_site **out, uint32_
 /* Sorted by key, equal keys folded into one: a site in both runs, or the
  * same frames reached twice (call sites that differ only by address). */
 static uint32_t fold(zmc_diff_site *s, uint32_t n) {
+  if (n == 0)
+    return 0; /* s may be NULL, which qsort must not get */
   qsort(s, n, sizeof *s, by_key);
   uint32_t w = 0;
   for (uint32_t i = 0; i < n; i++) {
@@ -164,7 +166,8 @@ static bool proc_sites(zmc_diff *df, zmc_diff_proc *d) {
   }
   d->nsites = fold(s, n);
   d->sites = s;
-  qsort(d->sites, d->nsites, sizeof *d->sites, site_growth);
+  if (d->nsites)
+    qsort(d->sites, d->nsites, sizeof *d->sites, site_growth);
   return true;
 }
 
