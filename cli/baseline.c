@@ -2,6 +2,8 @@
  * out the three members --baseline needs. */
 #include "baseline.h"
 
+#include "summary.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -182,4 +184,16 @@ int zmc_read_baseline(const char *path, uint64_t *peak) {
   }
   *peak = (uint64_t)r.peak;
   return 0;
+}
+
+bool zmc_gate_increase(const char *what, uint64_t now, uint64_t base, const char *path,
+                       double max_pct) {
+  char a[32], b[32];
+  double grew = base ? ((double)now / (double)base - 1) * 100 : (now ? 1e9 : 0);
+  if (grew <= max_pct)
+    return false;
+  fprintf(stderr, "zmem: gate --max-increase: %s %s against %s in %s: +%.1f%%, allowed +%g%%\n",
+          what, zmc_human(a, 32, (double)now), zmc_human(b, 32, (double)base), path, grew,
+          max_pct);
+  return true;
 }

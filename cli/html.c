@@ -116,10 +116,13 @@ static int sites(FILE *f, const zmc_run *run) {
     return 0;
   }
   int r = 0;
-  fprintf(f, "{\"sample\": %" PRIu64 ", \"processes\": [", zmc_sites_sample(run));
+  uint64_t sample;
+  uint32_t without;
+  zmc_sites_counts(run, &sample, &without);
+  fprintf(f, "{\"sample\": %" PRIu64 ", \"processes\": [", sample);
   for (uint32_t i = 0; i < run->nprocs; i++) {
     const char *why;
-    const zm__prof *p = zmc_sites_of(run, i, &why);
+    const zm__prof *p = zmc_sites_proc(run, i, &why);
     fputs(i ? ",\n" : "\n", f);
     if (p)
       r |= profile(f, p);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "render.h"
 #include "rss.h"
+#include "sites_json.h"
 #include "summary.h"
 #include "unprofiled.h"
 
@@ -85,7 +86,7 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   zmc_json_str(f, p->command);
   fprintf(f, ",\n      ");
   status(f, p);
-  fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, ", p->start_s, p->end_s);
+  fprintf(f, ", \"start_s\": %.17g, \"end_s\": %.17g, ", p->start_s, p->end_s);
   u64(f, "threads", p->threads, ",\n      ");
   i64(f, "peak_requested_bytes", p->peak_requested, ", ");
   i64(f, "peak_held_bytes", p->peak_held, ", ");
@@ -138,13 +139,14 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
   }
   functions(f, p);
   histogram(f, p);
+  zmc_sites_json_proc(f, run, (uint32_t)(p - run->procs));
   fprintf(f, "      \"timeline\": [");
   bool first = true;
   for (size_t k = 0; k < run->nsamples; k++) {
     const zmc_sample *s = &run->samples[k];
     if (s->proc != p->index)
       continue;
-    fprintf(f, "%s[%.6f, %lld, %lld]", first ? "" : ", ", s->t, (long long)s->requested,
+    fprintf(f, "%s[%.17g, %lld, %lld]", first ? "" : ", ", s->t, (long long)s->requested,
             (long long)s->held);
     first = false;
   }
@@ -177,7 +179,7 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
       fprintf(f, ", ");
     zmc_json_str(f, run->argv[i]);
   }
-  fprintf(f, "],\n  \"exit_status\": %d, \"signal\": %d, \"wall_s\": %.6f, "
+  fprintf(f, "],\n  \"exit_status\": %d, \"signal\": %d, \"wall_s\": %.17g, "
              "\"interval_ms\": %u, \"children\": %s,\n",
           run->exit_status, run->signal, run->wall_s, run->interval_ms,
           run->children ? "true" : "false");
@@ -192,7 +194,9 @@ int zmc_write_json(FILE *f, const zmc_run *run) {
     zmc_json_str(f, run->oom_cause);
   else
     fputs("null", f);
-  fprintf(f, ",\n  \"record_lost\": ");
+  fprintf(f, ",\n");
+  zmc_sites_json_run(f, run);
+  fprintf(f, "  \"record_lost\": ");
   if (run->record_lost)
     zmc_json_str(f, run->record_lost);
   else

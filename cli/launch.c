@@ -244,19 +244,6 @@ static int exec_error(int fd) {
 
 /* ------------------------------------------------------------- sampling */
 
-static void add_sample(zmc_run *run, double t, uint32_t proc, int64_t q, int64_t h,
-                       uint64_t rss) {
-  if (run->nsamples == run->cap) {
-    size_t cap = run->cap ? run->cap * 2 : 1024;
-    zmc_sample *s = realloc(run->samples, cap * sizeof *s);
-    if (!s)
-      return; /* the timeline stops growing; the figures stay exact */
-    run->samples = s;
-    run->cap = cap;
-  }
-  run->samples[run->nsamples++] = (zmc_sample){t, proc, q, h, rss};
-}
-
 typedef struct sampler {
   int64_t last_req[ZMR_MAX_PROCS], last_held[ZMR_MAX_PROCS];
   bool seen[ZMR_MAX_PROCS];
@@ -287,7 +274,7 @@ static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,
     sp->last_req[i] = q;
     sp->last_held[i] = h;
     sp->last_rss[i] = rss;
-    add_sample(run, t, i, q, h, rss);
+    (void)zmc_add_sample(run, (zmc_sample){t, i, q, h, rss});
   }
 }
 

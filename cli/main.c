@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "args.h"
 #include "baseline.h"
+#include "diff.h"
+#include "report_cmd.h"
 #include "faultopt.h"
 #include "launch.h"
 #include "sites_run.h"
@@ -92,9 +94,12 @@ static void usage(FILE *f) {
 static void commands(FILE *f) {
   fprintf(f, "usage: zmem run [options] [--] program [args...]    (zmem run --help)\n"
              "       zmem sweep [options] [--] program [args...]  (zmem sweep --help)\n"
+             "       zmem report [options] FILE.json              (zmem report --help)\n"
+             "       zmem diff [options] OLD.json NEW.json        (zmem diff --help)\n"
              "       zmem --version\n"
              "run: reports the program's heap use; sweep: runs it once per allocation\n"
-             "request, making request 1, 2, 3, ... fail, and reports crashes, hangs, leaks.\n"
+             "request, making request 1, 2, 3, ... fail, and reports crashes, hangs, leaks;\n"
+             "report: renders a saved `zmem run --json` report again; diff: compares two.\n"
              "The manual: man zmem, and man zmem-COMMAND for each command.\n");
 }
 
@@ -371,17 +376,9 @@ static int gates(const options *op, const zmc_run *run, uint64_t base_peak) {
     zmc_sites_gate(stderr, run, 1);
     tripped++;
   }
-  if (op->baseline) {
-    double grew = base_peak ? ((double)peak / (double)base_peak - 1) * 100
-                            : (peak ? 1e9 : 0);
-    if (grew > op->max_increase) {
-      fprintf(stderr, "zmem: gate --max-increase: heap peak %s against %s in %s: "
-                      "+%.1f%%, allowed +%g%%\n",
-              zmc_human(a, 32, (double)peak), zmc_human(b, 32, (double)base_peak),
-              op->baseline, grew, op->max_increase);
-      tripped++;
-    }
-  }
+  if (op->baseline &&
+      zmc_gate_increase("heap peak", peak, base_peak, op->baseline, op->max_increase))
+    tripped++;
   if (tripped)
     gate_hint(op, run->sites != NULL);
   return tripped ? EXIT_GATE : 0;
@@ -478,6 +475,10 @@ int main(int argc, char **argv) {
     return cmd_run(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "sweep"))
     return zmc_sweep_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "report"))
+    return zmc_report_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "diff"))
+    return zmc_diff_main(argc, argv);
   if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
     printf("zmem %d.%d.%d\n", ZMEM_VERSION_MAJOR, ZMEM_VERSION_MINOR, ZMEM_VERSION_PATCH);
     return 0;
@@ -489,6 +490,10 @@ int main(int argc, char **argv) {
     usage(stdout);
     fputc('\n', stdout);
     zmc_sweep_usage(stdout);
+    fputc('\n', stdout);
+    zmc_report_usage(stdout);
+    fputc('\n', stdout);
+    zmc_diff_usage(stdout);
     return 0;
   }
   if (argc < 2)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 extern const char *const zmc_fn_names[ZMR_NFN];
 
@@ -124,6 +125,21 @@ typedef struct zmc_run {
    * "memory cgroup limit 96 MiB", "the system ran out of memory", or "". */
   char oom_cause[96];
 } zmc_run;
+
+/* Appends a sample to run's timeline; false when out of memory (the
+ * timeline stops growing; the figures stay exact). */
+static inline bool zmc_add_sample(zmc_run *run, zmc_sample s) {
+  if (run->nsamples == run->cap) {
+    size_t cap = run->cap ? run->cap * 2 : 1024;
+    zmc_sample *grown = realloc(run->samples, cap * sizeof *grown);
+    if (!grown)
+      return false;
+    run->samples = grown;
+    run->cap = cap;
+  }
+  run->samples[run->nsamples++] = s;
+  return true;
+}
 
 enum { ZMC_KILL_SECOND_SIGNAL = 1, ZMC_KILL_GRACE = 2 };
 #define ZMC_GRACE_S 10 /* seconds from the first signal to SIGKILL of the tree */

@@ -309,16 +309,6 @@ int zmc_sites_write_text(FILE *out, const zmc_run *run) {
   return ferror(out) ? -1 : 0;
 }
 
-const zm__prof *zmc_sites_of(const zmc_run *run, uint32_t i, const char **why) {
-  const zmc_sites *st = run->sites;
-  *why = st && i < st->n ? st->why[i] : NULL;
-  return st && i < st->n && st->has[i] && !st->why[i] ? &st->prof[i] : NULL;
-}
-
-uint64_t zmc_sites_sample(const zmc_run *run) {
-  return run->sites ? run->sites->sample : 0;
-}
-
 static const zm__prof *merged(const zmc_run *run) {
   const zmc_sites *st = run->sites;
   static zm__prof empty;
@@ -360,4 +350,33 @@ void zmc_sites_gate(FILE *out, const zmc_run *run, int which) {
   if (!run->sites)
     return;
   zm__topsites_brief(merged(run), which == 0 ? ZM__PV_PEAK_BYTES : ZM__PV_LIVE_BYTES, out, 3);
+}
+
+const zm__prof *zmc_sites_proc(const zmc_run *run, uint32_t i, const char **why) {
+  const zmc_sites *st = run->sites;
+  *why = st && i < st->n ? st->why[i] : NULL;
+  return st && i < st->n && st->has[i] ? &st->prof[i] : NULL;
+}
+
+void zmc_sites_counts(const zmc_run *run, uint64_t *sample, uint32_t *without) {
+  *sample = run->sites ? run->sites->sample : 0;
+  *without = run->sites ? run->sites->without : 0;
+}
+
+/* ------------------------------------------------- reports read back */
+
+int zmc_sites_adopt(zmc_run *run, zm__prof *prof, bool *has, char **why, uint64_t sample,
+                    uint32_t without) {
+  /* The symbol hints are not in the JSON: they need the modules' files. */
+  char **hint = calloc(run->nprocs ? run->nprocs : 1, sizeof *hint);
+  zmc_sites *st = hint ? calloc(1, sizeof *st) : NULL;
+  if (!st) {
+    free(hint);
+    return -1;
+  }
+  *st = (zmc_sites){run->nprocs, prof, has, why, hint, {0}, sample, without};
+  zm__prof_init(&st->merged);
+  run->sites = st;
+  merge_all(st, run);
+  return 0;
 }

@@ -51,10 +51,16 @@ struct zm__symtab;
 struct zm__symtab *zmc_sites_symbols(const void *modules);
 
 /* Process i's sites (NULL: none recorded; *why then says why when its
- * table could not be read) and the bytes between samples (0: exact). */
+ * table could not be read), the bytes between samples (0: exact) and the
+ * processes beyond ZMC_SITES_TABLES. */
 struct zm__prof;
-const struct zm__prof *zmc_sites_of(const zmc_run *run, uint32_t i, const char **why);
-uint64_t zmc_sites_sample(const zmc_run *run);
+const struct zm__prof *zmc_sites_proc(const zmc_run *run, uint32_t i, const char **why);
+void zmc_sites_counts(const zmc_run *run, uint64_t *sample, uint32_t *without);
+/* For a report read back (sites_json.c): makes run->sites from per-process profiles (run->nprocs of each array,
+ * calloc'd; taken over, also on failure by zmc_sites_free), merging them
+ * as a live run does. 0, or -1 when out of memory (arrays not taken). */
+int zmc_sites_adopt(zmc_run *run, struct zm__prof *prof, bool *has, char **why,
+                    uint64_t sample, uint32_t without);
 
 /* Frees run->sites. */
 void zmc_sites_free(zmc_run *run);
