@@ -14,7 +14,7 @@ case "${1:-}" in
                libgoogle-perftools-dev binutils python3-prometheus-client
                libsqlite3-dev libevent-dev liblua5.4-dev zlib1g-dev libssl-dev
                libexpat1-dev libpcre2-dev libjansson-dev libcurl4-openssl-dev
-               libc-devtools sqlite3 golang-go chromium) ;;
+               libc-devtools sqlite3 golang-go chromium tmux) ;;
   bench) want=("${common[@]}" pkgconf valgrind python3 libc-devtools heaptrack libjemalloc-dev libmimalloc-dev
                libgoogle-perftools-dev libsqlite3-dev liblua5.4-dev
                libevent-dev zlib1g-dev libssl-dev libexpat1-dev libpcre2-dev
