@@ -273,18 +273,7 @@ typedef struct sampler {
 
 /* VmHWM of a live process, bytes (0 when gone). */
 static uint64_t proc_hwm(int pid) {
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = 0;
-  char *at = strstr(buf, "VmHWM:");
-  return at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
+  return zmc_proc_status_bytes(pid, "VmHWM:");
 }
 
 static void sample(const void *base, sampler *sp, zmc_run *run, uint64_t start,

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "live.h"
 #include "flame.h"
+#include "proctree.h"
 #include "read.h"
 #include "sites_run.h"
 
@@ -128,18 +129,7 @@ int zmc_view_fd(const zmc_view *v) {
 
 /* VmRSS of a running process, bytes (0 when gone). */
 static uint64_t proc_rss(int pid) {
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = 0;
-  const char *at = strstr(buf, "VmRSS:");
-  return at ? strtoull(at + 6, NULL, 10) * 1024 : 0;
+  return zmc_proc_status_bytes(pid, "VmRSS:");
 }
 
 static void row(FILE *f, const char *pid, const char *cmd, int64_t q, int64_t h,
@@ -269,16 +259,11 @@ static bool is_tty(int pid, unsigned long fd, dev_t tty) {
 /* Whether pid waits for input from the terminal: blocked in read(2) on it,
  * or in poll/select with it as stdin (readline, python's input()). */
 static bool waits_for_tty(int pid, dev_t tty) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/syscall", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
+  char buf[256];
   long nr;
   unsigned long arg0;
-  if (n <= 0 || (buf[n] = 0, sscanf(buf, "%ld %lx", &nr, &arg0) != 2))
+  if (zmc_proc_read(pid, "syscall", buf, sizeof buf) <= 0 ||
+      sscanf(buf, "%ld %lx", &nr, &arg0) != 2)
     return false; /* "running", or not ours to read */
   if (nr == SYS_read || nr == SYS_readv || nr == SYS_pread64)
     return is_tty(pid, arg0, tty);
