@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* open_memstream */
 #include "live.h"
 #include "flame.h"
+#include "live_sites.h"
 #include "proctree.h"
 #include "read.h"
 #include "sites_run.h"
@@ -30,7 +31,8 @@ struct zmc_view {
   dev_t tty;
   uint64_t start_ns, last_ns, checked_ns;
   const zmc_sites_opts *sites;
-  zmc_run scratch; /* the processes (and sites) read for one frame */
+  zmc_run scratch; /* the processes read for one frame */
+  zmc_live_sites *top; /* with sites: their reader */
 };
 
 static zmc_view *shown; /* for the exit() path */
@@ -150,36 +152,19 @@ static void short_command(const char *command, char *out, size_t cap) {
       *c = '?';
 }
 
-/* Copies the claimed records into the scratch run (the sites need them). */
-static void read_procs(zmc_view *v, const void *base) {
-  zmc_run *s = &v->scratch;
-  uint32_t lost, n = zmc_claimed(base, &lost);
-  zmc_proc *p = realloc(s->procs, (n ? n : 1) * sizeof *p);
-  if (!p) {
-    s->nprocs = 0;
-    return;
-  }
-  s->procs = p;
-  for (uint32_t i = 0; i < n; i++)
-    (void)zmc_read_proc(base, i, v->start_ns, &p[i]);
-  s->nprocs = n;
-}
-
 /* One line per running process and the total; the rows that fit. */
 static void procs_table(FILE *f, zmc_view *v, const void *base, unsigned rows) {
   int64_t tq = 0, th = 0;
   uint64_t trss = 0;
-  unsigned running = 0, ended = 0;
+  unsigned running = 0;
   fprintf(f, "%8s  %-24s %11s %11s %11s\n", "pid", "command", "requested", "held", "RSS");
   for (uint32_t i = 0; i < v->scratch.nprocs; i++) {
     int64_t q, h;
     int pid;
     if (!zmc_live(base, i, &q, &h, &pid))
       continue;
-    if (!pid) {
-      ended++;
+    if (!pid)
       continue;
-    }
     uint64_t rss = proc_rss(pid);
     if (++running <= rows) {
       char id[16];
@@ -195,18 +180,17 @@ static void procs_table(FILE *f, zmc_view *v, const void *base, unsigned rows) {
   if (running > rows)
     fprintf(f, "%8s  (%u more)\n", "", running - rows);
   char what[64];
-  snprintf(what, sizeof what, "%u running, %u ended", running, ended);
+  snprintf(what, sizeof what, "%u running", running);
   row(f, "total", what, tq, th, trss);
 }
 
 static void top_sites(FILE *f, zmc_view *v, const void *base) {
   if (!v->sites)
     return;
-  if (zmc_sites_collect(base, ZMR_PROCS_END, v->sites, &v->scratch) != NULL)
+  if (!v->top && !(v->top = zmc_live_sites_start(base, v->sites, v->start_ns)))
     return;
   fputs("\ntop sites now (live bytes):\n", f);
-  zmc_sites_gate(f, &v->scratch, 1);
-  zmc_sites_free(&v->scratch);
+  zmc_live_sites_write(v->top, f);
 }
 
 /* Writes text to the terminal, each line cut to the width, at most rows. */
@@ -236,7 +220,7 @@ static void draw(zmc_view *v, const void *base) {
   FILE *f = open_memstream(&text, &len);
   if (!f)
     return;
-  read_procs(v, base);
+  (void)zmc_live_read_procs(base, v->start_ns, &v->scratch);
   fprintf(f, "zmem run --live   %.0f s   q: leave the view (the program runs on)\n\n",
           (double)(mono_ns() - v->start_ns) / 1e9);
   unsigned room = ws.ws_row > (v->sites ? 12u : 6u) ? ws.ws_row - (v->sites ? 12u : 6u) : 1;
@@ -313,6 +297,7 @@ void zmc_view_end(zmc_view *v) {
   if (!v)
     return;
   leave(v);
+  zmc_live_sites_stop(v->top);
   free(v->scratch.procs);
   free(v);
 }

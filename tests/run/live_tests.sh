@@ -59,7 +59,7 @@ view)
   # q leaves the view; the program runs on and reads its stdin (the same
   # terminal) as without zmem; its status is zmem's.
   start
-  grep -Eq "total +1 running" <(pane) || fail "no total row: $(pane)"
+  grep -Eq "total +1 running " <(pane) || fail "no total row: $(pane)"
   T send-keys -t live q
   within 30 view_gone || fail "q did not leave the view: $(pane)"
   kill -0 "$(cat pid)" || fail "the program ended with the view"
