@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* memfd_create, pidfd */
 #include "launch.h"
+#include "live.h"
 #include "proctree.h"
 #include "sites_run.h"
 #include "oomkill.h"
@@ -292,10 +293,11 @@ static int pidfd_for(pid_t pid) {
 /* Waits for pid, sampling every interval and handling zmem's own signals;
  * returns its wait status. */
 static int watch(pid_t pid, zmc_guard *g, const void *base, sampler *sp, zmc_run *run,
-                 uint64_t start, unsigned interval_ms, struct rusage *ru) {
+                 uint64_t start, unsigned interval_ms, struct rusage *ru, zmc_view *view) {
   int pfd = pidfd_for(pid), status = 0;
   for (;;) {
     sample(base, sp, run, start, false);
+    zmc_view_update(view, base);
     int r = zmc_reap(pid, g->forward, &status, ru);
     if (r != 0) {
       if (r < 0)
@@ -303,9 +305,10 @@ static int watch(pid_t pid, zmc_guard *g, const void *base, sampler *sp, zmc_run
       break;
     }
     zmc_guard_check(g, run);
-    struct pollfd p[2] = {{pfd, POLLIN, 0}, {g->sfd, POLLIN, 0}};
+    struct pollfd p[3] = {{pfd, POLLIN, 0}, {g->sfd, POLLIN, 0},
+                          {zmc_view_fd(view), POLLIN, 0}};
     if (pfd >= 0 || g->sfd >= 0) {
-      (void)poll(p, 2, zmc_guard_wait_ms(g, interval_ms));
+      (void)poll(p, 3, zmc_guard_wait_ms(g, interval_ms));
     } else {
       struct timespec ts = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000};
       nanosleep(&ts, NULL);
@@ -400,7 +403,9 @@ int zmc_launch(const char *path, char *const argv[], const char *preload,
   }
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
-  int status = watch(pid, &g, base, &sp, run, start, o->interval_ms, &ru);
+  zmc_view *view = o->live ? zmc_view_start(o->sites, start) : NULL;
+  int status = watch(pid, &g, base, &sp, run, start, o->interval_ms, &ru, view);
+  zmc_view_end(view);
   run->wall_s = (double)(now_ns() - start) / 1e9;
   zmc_guard_end(&g);
   /* Descendants may still run (daemons, orphans); the figures are what the

@@ -16,6 +16,7 @@ typedef struct zmc_launch_opts {
    * to the program, a second one (or the grace period) kills its tree;
    * the program dies with the launcher (docs/run.md, "Signals"). */
   bool forward_signals;
+  bool live; /* zmem run --live: the terminal view (live.h) while it runs */
 } zmc_launch_opts;
 
 /* Resolves argv[0] like the shell (PATH), checks that it can be profiled,

@@ -69,6 +69,7 @@ static void usage(FILE *f) {
           "  --html FILE.html     one interactive page: timeline, tables, flame graphs\n"
           "  --interval MS        sampling interval for the timeline (default 10)\n"
           "  --no-children        profile the first process only\n"
+          "  --live               a terminal view, each second, while it runs (q: leave it)\n"
           "  --max-peak SIZE      exit 99 when the heap peak (requested) is above SIZE\n"
           "  --max-leaked SIZE    exit 99 when more than SIZE is live at exit\n"
           "  --baseline OLD.json  compare with an earlier --json report ...\n"
@@ -304,6 +305,7 @@ static int parse(int argc, char **argv, options *op, int *first) {
     if (!strcmp(a, "--no-children")) { op->launch.children = false; continue; }
     if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { op->quiet = true; continue; }
     if (!strcmp(a, "--sites")) { op->sites.on = true; continue; }
+    if (!strcmp(a, "--live")) { op->launch.live = true; continue; }
     for (int k = 0; want_sites[k]; k++)
       if (zmc_is_opt(a, want_sites[k]))
         op->sites.on = true;

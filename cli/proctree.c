@@ -21,17 +21,32 @@ typedef struct proc_entry {
   char state;
 } proc_entry;
 
-static bool read_stat(int pid, proc_entry *e) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+long zmc_proc_read(int pid, const char *file, char *buf, size_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+    return -1;
+  ssize_t n = read(fd, buf, cap - 1);
   close(fd);
-  if (n <= 0)
-    return false;
+  if (n < 0)
+    return -1;
   buf[n] = 0;
+  return (long)n;
+}
+
+unsigned long long zmc_proc_status_bytes(int pid, const char *key) {
+  char buf[4096];
+  if (zmc_proc_read(pid, "status", buf, sizeof buf) <= 0)
+    return 0;
+  const char *at = strstr(buf, key);
+  return at ? strtoull(at + strlen(key), NULL, 10) * 1024 : 0;
+}
+
+static bool read_stat(int pid, proc_entry *e) {
+  char buf[1024];
+  if (zmc_proc_read(pid, "stat", buf, sizeof buf) <= 0)
+    return false;
   char *rp = strrchr(buf, ')'); /* the command may hold spaces and ')' */
   e->pid = pid;
   return rp && sscanf(rp + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"

@@ -14,6 +14,14 @@
 /* Whether pid is a running process (not a zombie). */
 bool zmc_alive(pid_t pid);
 
+/* /proc/PID/FILE into buf, NUL-terminated, at most cap - 1 bytes (one
+ * read: the kernel's files this reads are made whole); the length, or -1. */
+long zmc_proc_read(int pid, const char *file, char *buf, size_t cap);
+
+/* A "Key:  N kB" line of /proc/PID/status (key with its colon), in bytes;
+ * 0 when the process or the line is not there. */
+unsigned long long zmc_proc_status_bytes(int pid, const char *key);
+
 /* This process's children (its one thread's) into out, at most cap; the
  * number, or -1 when /proc cannot say. */
 long zmc_children(pid_t *out, size_t cap);

@@ -20,11 +20,12 @@ common=(gcc libc6-dev make cmake pkgconf libunwind-dev libdw-dev zlib1g-dev)
 # What the test suite uses in every configuration: Criterion, the adapters'
 # libraries, the programs the tests profile or compare with, the checkers
 # of the outputs (pprof, a browser driven through selenium for the flame
-# graph and the HTML report, groff for the manual pages).
+# graph and the HTML report, groff for the manual pages, tmux for the live
+# view).
 suite=(python3 libcriterion-dev valgrind libc6-dbg binutils python3-prometheus-client
        libsqlite3-dev libevent-dev liblua5.4-dev libssl-dev libexpat1-dev
        libpcre2-dev libjansson-dev libcurl4-openssl-dev libc-devtools sqlite3
-       golang-go chromium chromium-driver python3-selenium groff-base libjemalloc2)
+       golang-go chromium chromium-driver python3-selenium groff-base libjemalloc2 tmux)
 clang=(clang libclang-rt-14-dev)
 
 # config_packages NAME: what scripts/test.sh's configuration NAME adds to
