@@ -146,9 +146,11 @@ static inline void *below_realloc(void *p, size_t n) {
   return unlikely(zmp_inject_on) ? zm_try_realloc(p, n) : zmp_next.realloc(p, n);
 }
 static inline void below_free(void *p) {
-  if (unlikely(zmp_inject_on))
+  if (unlikely(zmp_inject_on)) {
+    int saved = errno; /* the core's own work is not the program's */
     zm_free(p);
-  else
+    errno = saved;
+  } else
     zmp_next.free(p);
 }
 /* What the allocator holds for a live block. */
@@ -168,11 +170,15 @@ __attribute__((noinline)) static zmr_slot *claim_slot(void) {
 
 /* The calling thread's slot (NULL when not profiling). A fork child
  * forgets its one thread's slot (fork_child), so that it claims one in its
- * own record. */
+ * own record. Claiming keeps errno (pthread_setspecific may allocate), so
+ * that the entry points need not. */
 __attribute__((noinline)) static zmr_slot *find_slot(void) {
   if (!zmp_proc)
     return NULL;
-  return claim_slot();
+  int saved = errno;
+  zmr_slot *s = claim_slot();
+  errno = saved;
+  return s;
 }
 
 static inline zmr_slot *my_slot(void) {
@@ -262,10 +268,13 @@ static inline void remember(void *p, size_t n, size_t held) {
     zmp_sizes_put(p, n, held, NULL);
 }
 
-/* Releases a block's site, if it had one. */
+/* Releases a block's site, if it had one (keeping errno, for free). */
 static inline void release(const zmp_site *site) {
-  if (unlikely(site->count != 0))
+  if (unlikely(site->count != 0)) {
+    int saved = errno;
     zmp_sites_sub(site);
+    errno = saved;
+  }
 }
 
 /* The bytes a block of n requested bytes holds when the allocator says
@@ -288,9 +297,13 @@ __attribute__((noinline, cold)) static void count_unseen(zmr_slot *s) {
 
 /* ---------------------------------------------------------- entry points */
 
+/* The start keeps errno: the program sees none of it. */
 __attribute__((noinline)) static bool bypass_starting(int s) {
-  if (s == UNINIT && !me.guard)
+  if (s == UNINIT && !me.guard) {
+    int saved = errno;
     init();
+    errno = saved;
+  }
   return atomic_load(&state) != READY || me.guard != 0;
 }
 
@@ -321,7 +334,8 @@ static void count_refused(int fn) {
   }
 }
 
-static void *do_alloc(int fn, size_t n, size_t align) {
+/* Compiled into malloc with its constants; do_alloc for the others. */
+static ALWAYS_INLINE void *alloc_as(int fn, size_t n, size_t align) {
   me.guard++;
   void *p = align || fn == ZMR_ALIGNED_ALLOC ? below_aligned(fn, align, n) : below_malloc(n);
   if (!p)
@@ -337,10 +351,12 @@ static void *do_alloc(int fn, size_t n, size_t align) {
   return p;
 }
 
+static void *do_alloc(int fn, size_t n, size_t align) { return alloc_as(fn, n, align); }
+
 EXPORT void *malloc(size_t n) {
   if (unlikely(bypass()))
     return raw_malloc(n);
-  return do_alloc(ZMR_MALLOC, n, 0);
+  return alloc_as(ZMR_MALLOC, n, 0);
 }
 
 /* calloc goes to the real calloc, not through the core: a user backend has
@@ -419,7 +435,8 @@ EXPORT void free(void *p) {
   }
   if (zmp_in_arena(p))
     return;
-  int saved = errno;
+  /* errno is the allocator's to keep or not, as without zmem: zmem's own
+   * work that may set it (the start, claiming a slot, sites) keeps it. */
   if (unlikely(bypass())) {
     zmp_next.free(p);
   } else {
@@ -427,7 +444,6 @@ EXPORT void free(void *p) {
     free_counted(ZMR_FREE, p);
     me.guard--;
   }
-  errno = saved;
 }
 
 static void *arena_realloc(void *p, size_t n) {

@@ -1,7 +1,9 @@
 /* The preload's edge cases, one mode per argument:
  *   align  aligned_alloc with alignments glibc 2.36 accepts though they are
  *          not powers of two or are 0: prints what each call gave, so that
- *          the output under zmem is compared with the plain run's.
+ *          the output under zmem is compared with the plain run's; and
+ *          whether malloc and free keep errno in a new thread (whose first
+ *          call claims zmem's slot).
  *   fail   requests that fail (too large, overflowing counts): prints
  *          nothing; the report must count them as failures, never as bytes.
  *   live   keeps blocks of argv[2] sizes live and frees as many again: the
@@ -9,6 +11,7 @@
  *          (run with an allocator whose size query answers 0). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +23,19 @@ static void show(const char *what, void *p) {
   free(p);
 }
 
+static void *errno_kept(void *arg) {
+  (void)arg;
+  errno = 77;
+  free(malloc(10));
+  free(NULL);
+  printf("errno kept: %s\n", errno == 77 ? "yes" : "no");
+  return NULL;
+}
+
 static int align_mode(void) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, errno_kept, NULL) || pthread_join(t, NULL))
+    return 3;
   show("aligned_alloc(24, 48)", aligned_alloc(24, 48));
   show("aligned_alloc(0, 16)", aligned_alloc(0, 16));
   show("aligned_alloc(64, 100)", aligned_alloc(64, 100));
