@@ -126,6 +126,8 @@ __attribute__((constructor)) static void preload_ctor(void) { init(); }
 
 /* ------------------------------------------------- the allocator below */
 
+static bool pow2(size_t a) { return a && !(a & (a - 1)); }
+
 /* The allocator's calls: straight to the real allocator, or, under fault
  * injection, through zmem's core (lean layout over that same allocator, so
  * blocks are the same either way), which numbers each request and fails
@@ -134,16 +136,24 @@ __attribute__((constructor)) static void preload_ctor(void) { init(); }
 static inline void *below_malloc(size_t n) {
   return unlikely(zmp_inject_on) ? zm_try_malloc(n) : zmp_next.malloc(n);
 }
-static inline void *below_aligned(size_t align, size_t n) {
-  return unlikely(zmp_inject_on) ? zm_aligned_alloc(align, n) : zmp_next.memalign(align, n);
+/* aligned_alloc keeps the allocator's own rules for the alignments it
+ * accepts (glibc 2.36 takes 0 and 24; later ones refuse them); under
+ * fault injection the core takes the powers of two. */
+static inline void *below_aligned(int fn, size_t align, size_t n) {
+  if (unlikely(zmp_inject_on) && (fn != ZMR_ALIGNED_ALLOC || pow2(align)))
+    return zm_aligned_alloc(align, n);
+  return fn == ZMR_ALIGNED_ALLOC ? zmp_next.aligned_alloc(align, n)
+                                 : zmp_next.memalign(align, n);
 }
 static inline void *below_realloc(void *p, size_t n) {
   return unlikely(zmp_inject_on) ? zm_try_realloc(p, n) : zmp_next.realloc(p, n);
 }
 static inline void below_free(void *p) {
-  if (unlikely(zmp_inject_on))
+  if (unlikely(zmp_inject_on)) {
+    int saved = errno; /* the core's own work is not the program's */
     zm_free(p);
-  else
+    errno = saved;
+  } else
     zmp_next.free(p);
 }
 /* What the allocator holds for a live block. */
@@ -163,11 +173,15 @@ __attribute__((noinline)) static zmr_slot *claim_slot(void) {
 
 /* The calling thread's slot (NULL when not profiling). A fork child
  * forgets its one thread's slot (fork_child), so that it claims one in its
- * own record. */
+ * own record. Claiming keeps errno (pthread_setspecific may allocate), so
+ * that the entry points need not. */
 __attribute__((noinline)) static zmr_slot *find_slot(void) {
   if (!zmp_proc)
     return NULL;
-  return claim_slot();
+  int saved = errno;
+  zmr_slot *s = claim_slot();
+  errno = saved;
+  return s;
 }
 
 static inline zmr_slot *my_slot(void) {
@@ -200,7 +214,8 @@ static ALWAYS_INLINE void count_call(zmr_slot *s, bool shared, int fn, size_t by
 }
 
 /* A call that allocates nothing and frees nothing (failed, free(NULL),
- * malloc_usable_size). */
+ * malloc_usable_size). A failed request adds no bytes: it is counted as
+ * a failure only. */
 __attribute__((noinline)) static void count_other(zmr_slot *s, int fn, size_t bytes,
                                                   bool failed) {
   if (me.shared)
@@ -256,17 +271,25 @@ static inline void remember(void *p, size_t n, size_t held) {
     zmp_sizes_put(p, n, held, NULL);
 }
 
-/* Releases a block's site, if it had one. */
+/* Releases a block's site, if it had one (keeping errno, for free). */
 static inline void release(const zmp_site *site) {
-  if (unlikely(site->count != 0))
+  if (unlikely(site->count != 0)) {
+    int saved = errno;
     zmp_sites_sub(site);
+    errno = saved;
+  }
 }
+
+/* The bytes a block of n requested bytes holds when the allocator says
+ * usable: a usable size below the request is not believed (tcmalloc's
+ * query answers 0 for a block it did not allocate). */
+static inline size_t held_of(size_t usable, size_t n) { return usable < n ? n : usable; }
 
 /* A new block p of n requested bytes. */
 static ALWAYS_INLINE void count_new(zmr_slot *s, int fn, void *p, size_t n) {
-  size_t held = zmp_usable_new(p);
-  remember(p, n, held);
-  count_alloc(s, fn, n, held);
+  size_t usable = zmp_usable_new(p);
+  remember(p, n, usable);
+  count_alloc(s, fn, n, held_of(usable, n));
 }
 
 /* A free or realloc of a block zmem never saw allocated (see
@@ -277,9 +300,13 @@ __attribute__((noinline, cold)) static void count_unseen(zmr_slot *s) {
 
 /* ---------------------------------------------------------- entry points */
 
+/* The start keeps errno: the program sees none of it. */
 __attribute__((noinline)) static bool bypass_starting(int s) {
-  if (s == UNINIT && !me.guard)
+  if (s == UNINIT && !me.guard) {
+    int saved = errno;
     init();
+    errno = saved;
+  }
   return atomic_load(&state) != READY || me.guard != 0;
 }
 
@@ -300,9 +327,20 @@ static inline void failed_request(void) {
     zmp_inject_failed();
 }
 
-static void *do_alloc(int fn, size_t n, size_t align) {
+/* A request refused before the allocator is asked (a size that overflows,
+ * an alignment no allocator takes): counted as a failure. */
+static void count_refused(int fn) {
+  if (!bypass() && my_slot()) {
+    me.guard++;
+    count_other(me.slot, fn, 0, true);
+    me.guard--;
+  }
+}
+
+/* Compiled into malloc with its constants; do_alloc for the others. */
+static ALWAYS_INLINE void *alloc_as(int fn, size_t n, size_t align) {
   me.guard++;
-  void *p = align ? below_aligned(align, n) : below_malloc(n);
+  void *p = align || fn == ZMR_ALIGNED_ALLOC ? below_aligned(fn, align, n) : below_malloc(n);
   if (!p)
     failed_request();
   zmr_slot *s = my_slot();
@@ -310,16 +348,18 @@ static void *do_alloc(int fn, size_t n, size_t align) {
     if (likely(p != NULL))
       count_new(s, fn, p, n);
     else
-      count_other(s, fn, n, true);
+      count_other(s, fn, 0, true);
   }
   me.guard--;
   return p;
 }
 
+static void *do_alloc(int fn, size_t n, size_t align) { return alloc_as(fn, n, align); }
+
 EXPORT void *malloc(size_t n) {
   if (unlikely(bypass()))
     return raw_malloc(n);
-  return do_alloc(ZMR_MALLOC, n, 0);
+  return alloc_as(ZMR_MALLOC, n, 0);
 }
 
 /* calloc goes to the real calloc, not through the core: a user backend has
@@ -340,12 +380,8 @@ static void *zeroed(size_t n) {
 EXPORT void *calloc(size_t count, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) {
+    count_refused(ZMR_CALLOC);
     errno = ENOMEM;
-    if (!bypass() && my_slot()) {
-      me.guard++;
-      count_other(me.slot, ZMR_CALLOC, 0, true);
-      me.guard--;
-    }
     return NULL;
   }
   if (unlikely(bypass())) {
@@ -360,7 +396,7 @@ EXPORT void *calloc(size_t count, size_t size) {
     if (p)
       count_new(s, ZMR_CALLOC, p, n);
     else
-      count_other(s, ZMR_CALLOC, n, true);
+      count_other(s, ZMR_CALLOC, 0, true);
   }
   me.guard--;
   return p;
@@ -384,7 +420,7 @@ static void free_counted(int fn, void *p) {
     zmp_next.free(p);
     return;
   }
-  size_t held = held_size(p);
+  size_t held = zmp_sizes_held(held_size(p), slack);
   release(&site);
   count_free(s, fn, zmp_sizes_requested(held, slack), held);
   below_free(p);
@@ -402,7 +438,8 @@ EXPORT void free(void *p) {
   }
   if (zmp_in_arena(p))
     return;
-  int saved = errno;
+  /* errno is the allocator's to keep or not, as without zmem: zmem's own
+   * work that may set it (the start, claiming a slot, sites) keeps it. */
   if (unlikely(bypass())) {
     zmp_next.free(p);
   } else {
@@ -410,7 +447,6 @@ EXPORT void free(void *p) {
     free_counted(ZMR_FREE, p);
     me.guard--;
   }
-  errno = saved;
 }
 
 static void *arena_realloc(void *p, size_t n) {
@@ -445,17 +481,17 @@ static ALWAYS_INLINE void count_resized_as(zmr_slot *s, bool shared, int fn, voi
 static void count_realloc(zmr_slot *s, int fn, void *p, void *q, size_t n,
                           size_t old_req, size_t old_held, const zmp_site *old_site) {
   if (!q) {
-    count_other(s, fn, n, n != 0);
+    count_other(s, fn, 0, n != 0);
     if (!n) { /* realloc(p, 0) freed p */
       zmp_slot_move(s, me.shared, -(int64_t)old_req, -(int64_t)old_held, -1);
       release(old_site);
-    } else if (!zmp_sizes_put(p, old_req, old_held, old_site)) /* p is intact */
+    } else if (!zmp_sizes_put(p, old_req, held_size(p), old_site)) /* p is intact */
       release(old_site); /* its site could not be kept */
     return;
   }
-  size_t held = zmp_usable_new(q);
+  size_t usable = zmp_usable_new(q), held = held_of(usable, n);
   release(old_site); /* the block's site is the realloc's from now on */
-  remember(q, n, held);
+  remember(q, n, usable);
   if (likely(!me.shared))
     count_resized_as(s, false, fn, p, q, n, held, old_req, old_held);
   else
@@ -471,7 +507,7 @@ __attribute__((noinline, cold)) static void *realloc_unseen(zmr_slot *s, int fn,
   if (q)
     count_new(s, fn, q, n);
   else
-    count_other(s, fn, n, n != 0);
+    count_other(s, fn, 0, n != 0);
   return q;
 }
 
@@ -489,7 +525,7 @@ static void *do_realloc(int fn, void *p, size_t n) {
       me.guard--;
       return q;
     }
-    old_held = held_size(p);
+    old_held = zmp_sizes_held(held_size(p), slack);
     old_req = zmp_sizes_requested(old_held, slack);
   }
   void *q = below_realloc(p, n);
@@ -513,6 +549,7 @@ EXPORT void *realloc(void *p, size_t n) {
 EXPORT void *reallocarray(void *p, size_t count, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) {
+    count_refused(ZMR_REALLOCARRAY);
     errno = ENOMEM;
     return NULL;
   }
@@ -523,18 +560,25 @@ EXPORT void *reallocarray(void *p, size_t count, size_t size) {
 
 /* ----------------------------------------------------- aligned allocation */
 
-static bool pow2(size_t a) { return a && !(a & (a - 1)); }
-
+/* An alignment of 16 or less is malloc's, except for aligned_alloc,
+ * which the allocator's own function answers (see below_aligned). */
 static void *aligned(int fn, size_t align, size_t n) {
-  if (unlikely(bypass()))
-    return atomic_load(&state) == READY ? zmp_next.memalign(align, n) : NULL;
-  return do_alloc(fn, n, align > 16 ? align : 0);
+  if (unlikely(bypass())) {
+    if (atomic_load(&state) != READY)
+      return NULL;
+    return fn == ZMR_ALIGNED_ALLOC ? zmp_next.aligned_alloc(align, n)
+                                   : zmp_next.memalign(align, n);
+  }
+  return do_alloc(fn, n, align > 16 || fn == ZMR_ALIGNED_ALLOC ? align : 0);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n) {
-  if (!pow2(align) || align % sizeof(void *))
-    return EINVAL;
   int saved = errno;
+  if (!pow2(align) || align % sizeof(void *)) {
+    count_refused(ZMR_POSIX_MEMALIGN);
+    errno = saved;
+    return EINVAL;
+  }
   void *p = aligned(ZMR_POSIX_MEMALIGN, align, n);
   int err = p ? 0 : ENOMEM;
   errno = saved;
@@ -544,10 +588,6 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n) {
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n) {
-  if (!pow2(align)) {
-    errno = EINVAL;
-    return NULL;
-  }
   return aligned(ZMR_ALIGNED_ALLOC, align, n);
 }
 
@@ -566,6 +606,7 @@ static size_t round_align(size_t a) {
 EXPORT void *memalign(size_t align, size_t n) {
   size_t a = round_align(align);
   if (!a) {
+    count_refused(ZMR_MEMALIGN);
     errno = EINVAL;
     return NULL;
   }
@@ -579,6 +620,7 @@ EXPORT void *valloc(size_t n) {
 EXPORT void *pvalloc(size_t n) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (n > SIZE_MAX - page) {
+    count_refused(ZMR_PVALLOC);
     errno = ENOMEM;
     return NULL;
   }

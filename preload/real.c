@@ -92,6 +92,7 @@ static bool glibc_chunks_readable(const zmp_real *r) {
              from_libc(libc, "realloc", (void *)r->realloc) &&
              from_libc(libc, "calloc", (void *)r->calloc) &&
              from_libc(libc, "memalign", (void *)r->memalign) &&
+             from_libc(libc, "aligned_alloc", (void *)r->aligned_alloc) &&
              from_libc(libc, "malloc_usable_size", (void *)r->usable_size);
   dlclose(libc);
   if (!own || !version_known() || dl_iterate_phdr(is_malloc_tool, NULL))
@@ -118,6 +119,9 @@ bool zmp_real_init(void) {
   r.free = (void (*)(void *))next("free");
   r.memalign = (void *(*)(size_t, size_t))next("memalign");
   r.usable_size = (size_t(*)(void *))next("malloc_usable_size");
+  r.aligned_alloc = (void *(*)(size_t, size_t))next("aligned_alloc");
+  if (!r.aligned_alloc)
+    r.aligned_alloc = r.memalign;
   if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.memalign ||
       !r.usable_size) {
     static const char msg[] =

@@ -15,6 +15,9 @@ typedef struct zmp_real {
   void *(*realloc)(void *, size_t);
   void (*free)(void *);
   void *(*memalign)(size_t, size_t);
+  /* Its own rules for the alignments it accepts (memalign's when the
+   * allocator has none). */
+  void *(*aligned_alloc)(size_t, size_t);
   size_t (*usable_size)(void *);
 } zmp_real;
 

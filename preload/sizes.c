@@ -49,6 +49,10 @@
 #define KEY_SHIFT 21
 #define SITE_BIT ((uint64_t)1 << 20)
 #define SLACK_UNKNOWN ((1u << 20) - 1)
+/* The field of a block whose usable size was below its request: the
+ * difference is in its value slot (a zmp_site of count 0, bytes the
+ * difference). */
+#define SLACK_BELOW (SLACK_UNKNOWN - 1)
 _Static_assert(SLACK_UNKNOWN == ZMP_SLACK_UNKNOWN, "one value for an unknown slack");
 
 typedef uint64_t entry; /* key << KEY_SHIFT | SITE_BIT? | slack; 0: empty */
@@ -209,9 +213,18 @@ static inline bool insert(shard *s, uint64_t k, entry e, const zmp_site *site) {
 static inline bool aside_put(uint64_t k, size_t slack, const zmp_site *site) {
   shard *s = shard_of(k);
   entry e = k << KEY_SHIFT | (site ? SITE_BIT : 0) |
-            (slack < SLACK_UNKNOWN ? slack : SLACK_UNKNOWN);
+            (slack < SLACK_BELOW ? slack : SLACK_UNKNOWN);
   lock(s);
   return insert(s, k, e, site);
+}
+
+/* Stores aside that block k's usable size is `deficit` bytes below its
+ * request; false when no memory is left for it. */
+static bool aside_put_below(uint64_t k, size_t deficit) {
+  shard *s = shard_of(k);
+  const zmp_site d = {.count = 0, .bytes = deficit};
+  lock(s);
+  return insert(s, k, k << KEY_SHIFT | SITE_BIT | SLACK_BELOW, &d);
 }
 
 /* Removes slot i, shifting back the entries after it that probed past it. */
@@ -311,10 +324,22 @@ __attribute__((noinline, cold)) static cell *cell_mapped(uint64_t k) {
   return &leaf[cell_index(k)];
 }
 
+/* A block whose usable size is `deficit` bytes below its request: the
+ * difference aside (or, when no memory is left for it, the block counts
+ * as requested = usable). */
+static bool put_below(cell *at, uint64_t k, size_t deficit) {
+  bool stored = aside_put_below(k, deficit);
+  atomic_store_explicit(at, (uint16_t)(LIVE | WIDE | (stored ? ZMP_CELL_SITE : 0)),
+                        memory_order_relaxed);
+  return stored;
+}
+
 /* The puts that call something: a leaf to map, a slack or a site to put
- * aside, or a block that replaces a live one whose entry is aside (the old
- * one was freed past zmem), which is dropped. */
-bool zmp__sizes_put_rare(cell *at, uint64_t k, size_t slack, const zmp_site *site) {
+ * aside, a usable size below the request, or a block that replaces a live
+ * one whose entry is aside (the old one was freed past zmem), which is
+ * dropped. */
+bool zmp__sizes_put_rare(cell *at, uint64_t k, size_t requested, size_t held,
+                         const zmp_site *site) {
   if (!at && !(at = cell_mapped(k)))
     return false;
   if (zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed))) {
@@ -323,6 +348,9 @@ bool zmp__sizes_put_rare(cell *at, uint64_t k, size_t slack, const zmp_site *sit
   }
   if (site && !site->count)
     site = NULL;
+  if (held < requested) /* its site is not kept */
+    return put_below(at, k, requested - held) && !site;
+  size_t slack = held - requested;
   bool stored = true;
   uint16_t c = (uint16_t)(LIVE | (slack < WIDE ? slack : WIDE));
   if (site || slack >= WIDE) {
@@ -336,14 +364,23 @@ bool zmp__sizes_put_rare(cell *at, uint64_t k, size_t slack, const zmp_site *sit
   return stored;
 }
 
-/* A freed block whose entry is aside: its slack and site. */
+/* A freed block whose entry is aside: its slack and site. A fork child
+ * has no value slots from its parent: a block below its request that it
+ * inherited counts as requested = usable. */
 size_t zmp__sizes_take_rare(uint64_t k, zmp_site *site) {
+  site->bytes = 0;
   size_t slack = aside_take(k, site);
+  if (slack == SLACK_BELOW) {
+    size_t deficit = site->bytes;
+    *site = (zmp_site){0};
+    return deficit ? ZMP_SLACK_BELOW + deficit : SLACK_UNKNOWN;
+  }
   return slack == ZMP_UNSEEN ? SLACK_UNKNOWN : slack;
 }
 
-size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site) {
-  return zmp_sizes_requested(held, zmp_sizes_remove(p, site));
+size_t zmp_sizes_take(const void *p, size_t usable, zmp_site *site) {
+  size_t slack = zmp_sizes_remove(p, site);
+  return zmp_sizes_requested(zmp_sizes_held(usable, slack), slack);
 }
 
 void zmp_sizes_prepare_fork(void) {

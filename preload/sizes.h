@@ -22,7 +22,9 @@ typedef struct zmp_site {
 
 /* Remembers that p, whose usable size is held, was requested with
  * `requested` bytes, and its site (NULL or count 0: none); replaces an old
- * entry. True when the entry and the site were both stored. When no memory
+ * entry. A usable size below the request (an allocator's query that
+ * answers 0 for a block it does not know) is not believed: the block
+ * holds its request, and keeps no site. True when the entry and the site were both stored. When no memory
  * is left for the table the entry is dropped (the free then finds the
  * block unseen, or counts it as requested = usable when its slack was too
  * wide for its cell), or only the site is (the caller leaves the block out
@@ -35,19 +37,31 @@ static inline bool zmp_sizes_put(const void *p, size_t requested, size_t held,
 #define ZMP_SLACK_UNKNOWN (((size_t)1 << 20) - 1)
 /* What zmp_sizes_remove returns for a block it has no entry for. */
 #define ZMP_UNSEEN SIZE_MAX
+/* What it returns, plus the difference, for a block whose usable size
+ * was that much below its request when it was put. */
+#define ZMP_SLACK_BELOW ((size_t)1 << 62)
 
 /* Removes p's entry and returns its slack (usable minus requested bytes,
- * or ZMP_SLACK_UNKNOWN); ZMP_UNSEEN for a block zmem never saw (nothing
+ * ZMP_SLACK_UNKNOWN, or ZMP_SLACK_BELOW plus requested minus usable);
+ * ZMP_UNSEEN for a block zmem never saw (nothing
  * about p is read then). *site gets p's site (count 0: none). */
 static inline size_t zmp_sizes_remove(const void *p, zmp_site *site);
 
-/* The requested size of a block of usable size held and that slack. */
+/* The bytes a block whose allocator says usable bytes holds, given the
+ * slack zmp_sizes_remove returned: never less than its request. */
+static inline size_t zmp_sizes_held(size_t usable, size_t slack) {
+  size_t below = slack - ZMP_SLACK_BELOW; /* ZMP_UNSEEN is not */
+  return __builtin_expect(below < ZMP_SLACK_BELOW, 0) ? usable + below : usable;
+}
+
+/* The requested size of a block of held bytes (zmp_sizes_held) and that
+ * slack. */
 static inline size_t zmp_sizes_requested(size_t held, size_t slack) {
   return slack < ZMP_SLACK_UNKNOWN && slack <= held ? held - slack : held;
 }
 
-/* zmp_sizes_remove, then p's requested size given its usable size (held
- * itself when p has no entry). */
+/* zmp_sizes_remove, then p's requested size given its usable size (that
+ * size itself when p has no entry). */
 size_t zmp_sizes_take(const void *p, size_t held, zmp_site *site);
 
 /* Reports the highest number of bytes the table has mapped (the entries
@@ -78,7 +92,8 @@ typedef zmp_cell *_Atomic zmp_leaf_ref;
 extern __attribute__((visibility("hidden"))) zmp_leaf_ref *_Atomic
     zmp__top[(size_t)1 << ZMP_TOP_BITS];
 
-bool zmp__sizes_put_rare(zmp_cell *at, uint64_t k, size_t slack, const zmp_site *site);
+bool zmp__sizes_put_rare(zmp_cell *at, uint64_t k, size_t requested, size_t held,
+                         const zmp_site *site);
 size_t zmp__sizes_take_rare(uint64_t k, zmp_site *site);
 
 /* Whether p lies in the 47-bit user address space the map covers. */
@@ -113,7 +128,7 @@ static inline bool zmp_sizes_put(const void *p, size_t requested, size_t held,
   if (__builtin_expect(!at || slack >= ZMP_CELL_WIDE || (site && site->count) ||
                            zmp__cell_aside(atomic_load_explicit(at, memory_order_relaxed)),
                        0))
-    return zmp__sizes_put_rare(at, k, slack, site);
+    return zmp__sizes_put_rare(at, k, requested, held, site);
   atomic_store_explicit(at, (uint16_t)(ZMP_CELL_LIVE | slack), memory_order_relaxed);
   return true;
 }

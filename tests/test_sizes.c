@@ -182,3 +182,17 @@ Test(sizes, mapped_bytes_reported) {
   cr_assert_eq(peak, high, "a peak does not go down");
   zmp_sizes_report_to(NULL);
 }
+
+/* A usable size below the request (a query that answers 0) is not
+ * believed: the free gets the difference back, and the block no site. */
+Test(sizes, usable_below_request) {
+  zmp_site site = {4, 1, 5000}, got;
+  cr_assert(!zmp_sizes_put(addr(70), 5000, 0, &site)); /* the site is not kept */
+  size_t slack = zmp_sizes_remove(addr(70), &got);
+  cr_assert_eq(got.count, 0);
+  cr_assert_eq(zmp_sizes_held(0, slack), 5000);
+  cr_assert_eq(zmp_sizes_requested(zmp_sizes_held(0, slack), slack), 5000);
+  cr_assert(zmp_sizes_put(addr(71), 3 << 20, 100, NULL));
+  cr_assert_eq(zmp_sizes_take(addr(71), 100, &got), 3 << 20);
+  cr_assert_eq(zmp_sizes_take(addr(71), 100, &got), 100); /* gone */
+}

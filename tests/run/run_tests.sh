@@ -337,6 +337,43 @@ quoted_args)
     fail "header: $(head -1 q.txt)"
   "$ZMEM" sweep --to 1 -- sh -c 'exit 0' '' >sweep.txt 2>&1 || fail "sweep: status $?"
   grep -qxF "zmem sweep: sh -c 'exit 0' ''" sweep.txt || fail "sweep: $(head -2 sweep.txt)" ;;
+held_below)
+  # An allocator whose size query answers less than the request (0, as
+  # tcmalloc's does for a block it did not allocate): the request is held,
+  # and every block freed leaves the live figures.
+  for n in 0 8; do
+    LD_PRELOAD="$H/libzmem_run_zero_size.so" "$ZMEM" run --quiet --json "r$n.json" -- \
+      "$H/zmem_run_edges" live $n >"out$n.txt" 2>"err$n.txt" ||
+      fail "status $? ($(head -3 "err$n.txt"))"
+  done
+  python3 - <<'PY' || fail "the live figures do not hold the requests"
+import json
+want = sum(map(int, open("out8.txt").read().split()[1:]))
+p0, p1 = (json.load(open(f"r{n}.json"))["processes"][0] for n in (0, 8))
+req = p1["live_requested_bytes"] - p0["live_requested_bytes"]
+held = p1["live_held_bytes"] - p0["live_held_bytes"]
+assert (req, held) == (want, want), ((req, held), want)
+for p in (p0, p1):
+    assert p["live_held_bytes"] >= p["live_requested_bytes"], p
+    assert p["peak_held_bytes"] >= p["peak_requested_bytes"], p
+PY
+  ;;
+aligned_alloc)
+  # The C library's own answers, whatever the alignment.
+  same -- "$H/zmem_run_edges" align
+  grep -q "aligned_alloc(24, 48): block" plain.out || skip "this C library refuses aligned_alloc(24, 48)"
+  jq_py 'f = d["processes"][0]["functions"]["aligned_alloc"]
+assert f["calls"] == 4 and f["failures"] == sum(1 for l in open("plain.out") if "NULL" in l), f' ;;
+failures)
+  # Failed requests are counted as failures, their sizes in no byte figure.
+  same -- "$H/zmem_run_edges" fail
+  jq_py 'p = d["processes"][0]; f = p["functions"]
+want = {"malloc": 1, "calloc": 1, "reallocarray": 2, "realloc": 1, "memalign": 1}
+got = {k: f[k]["failures"] for k in want}
+assert got == want, got
+assert all(v["bytes"] < 1 << 20 for v in f.values()), f
+assert p["total_requested_bytes"] < 1 << 20, p["total_requested_bytes"]
+assert d["summary"]["total_requested_bytes"] < 1 << 20, d["summary"]' ;;
 *) fail "unknown test" ;;
 esac
 echo "PASS: $TEST"
