@@ -4,7 +4,11 @@
  * them later. The handler's blocks are large (mapped by the C library on
  * their own) and the loop's are small (the thread cache): the handler
  * never runs the C library's allocator over a state the loop left half
- * changed. Bounded: a fixed number of handler runs, or of loop turns. */
+ * changed. The mmap threshold is fixed: glibc would otherwise raise it on
+ * the first free of a mapped block, serve the next 1 MiB from its heap,
+ * and a handler could then run into a free the loop had half done (that
+ * corrupts the heap with or without zmem). Bounded: a fixed number of handler runs, or of loop turns. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@ static void on_tick(int sig) {
 }
 
 int main(void) {
+  mallopt(M_MMAP_THRESHOLD, 1 << 16);
   struct sigaction sa = {.sa_handler = on_tick, .sa_flags = SA_RESTART};
   sigaction(SIGPROF, &sa, NULL);
   struct itimerval t = {{0, 200}, {0, 200}};
