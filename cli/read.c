@@ -65,13 +65,33 @@ static void sum_slots(const zmr_proc *r, uint32_t nslots, zmc_proc *out) {
   }
 }
 
-/* The record is large (mostly idle slots): copy only what is used. */
-static void copy_record(const void *base, uint32_t i, zmr_proc *r, uint32_t *nslots) {
-  const zmr_proc *src = zmr_proc_at((void *)base, i);
+/* The record is large (mostly idle slots): copy only what is used. A
+ * process still running goes on counting while its slots are copied, so
+ * one copy can hold counters from before and after several calls; the
+ * copy is taken again until two in a row agree (a bounded number of
+ * times), and then it is at most the one half-counted call per thread the
+ * checks below allow. */
+static void copy_once(const zmr_proc *src, zmr_proc *r, uint32_t *nslots) {
   memcpy(r, src, offsetof(zmr_proc, slots));
   uint32_t n = r->nslots < ZMR_MAX_SLOTS ? r->nslots : ZMR_MAX_SLOTS;
   memcpy(r->slots, src->slots, n * sizeof(zmr_slot));
   *nslots = n;
+}
+
+static void copy_record(const void *base, uint32_t i, zmr_proc *r, uint32_t *nslots) {
+  static zmr_proc again; /* as large as r: not on the stack */
+  const zmr_proc *src = zmr_proc_at((void *)base, i);
+  copy_once(src, r, nslots);
+  for (int tries = 0; tries < 64; tries++) {
+    uint32_t n2;
+    copy_once(src, &again, &n2);
+    size_t used = offsetof(zmr_proc, slots) + n2 * sizeof(zmr_slot);
+    bool same = n2 == *nslots && memcmp(r, &again, used) == 0;
+    memcpy(r, &again, used);
+    *nslots = n2;
+    if (same)
+      return;
+  }
 }
 
 /* ------------------------------------------------------------- checking
