@@ -269,6 +269,25 @@ diff_gate)
   "$ZMEM" diff -q new.json old.json --max-increase total:0 || fail "shrinking tripped: $?"
   "$ZMEM" diff -q old.json new.json --max-increase rss:5 2>err.txt
   [ $? = 2 ] || fail "bad figure: status $?" ;;
+diff_html)
+  # --html: the text as one page, changes coloured, the --json comparison
+  # inside as its data blob; nothing loaded from elsewhere.
+  saved old --sites -- 0
+  saved new --sites -- 77777 new fork
+  "$ZMEM" diff -q old.json new.json --html d.html --json d.json || fail "status $?"
+  "$ZMEM" diff -q new.json old.json --html r.html || fail "reversed: status $?"
+  ! grep -Eq '(src|href)="' d.html || fail "the page loads something"
+  python3 - <<'PY' || fail "the page is wrong"
+import json, re
+page, back = open("d.html").read(), open("r.html").read()
+blob = re.search(r'<script type="application/json" id="zmem-diff">(.*?)</script>', page, re.S)
+assert blob and json.loads(blob.group(1)) == json.load(open("d.json")), "blob is not the --json"
+assert re.search(r'<span class="up">  heap peak .*\+', page), "growth not marked"
+assert re.search(r'<span class="new">    1\. child_site &lt; main', page), "new site not marked"
+assert re.search(r'<span class="down">  heap peak .* -[0-9]', back), "shrinkage not marked"
+assert re.search(r'<span class="gone">pid [0-9]+ \[gone', back), "gone process not marked"
+PY
+  ;;
 diff_pprof)
   # The change as one profile that go tool pprof reads: grow_site +77777.
   command -v go >/dev/null || skip "no go"
