@@ -281,8 +281,8 @@ static int parse_increase(options *op, const char *v) {
   return 0;
 }
 
-static const char *const valued[] = {"--output", "--json", "--pprof", "--max-increase", "--by",
-                                     NULL};
+static const char *const valued[] = {"--output", "--json", "--pprof", "--html",
+                                     "--max-increase", "--by", NULL};
 
 static int set_option(const char *a, const char *v, void *arg) {
   options *op = arg;
@@ -310,6 +310,7 @@ void zmc_diff_usage(FILE *f) {
           "  --quiet                  no text\n"
           "  --json FILE              the whole comparison as JSON (zmem-diff(1))\n"
           "  --pprof F.pb.gz          the sites' change as one profile (new minus old)\n"
+          "  --html FILE.html         the text as one page, changes coloured, the JSON inside\n"
           "  --max-increase [FIGURE:]PCT  exit 99 when the run-wide figure (peak, the\n"
           "                           default, total or leaked) grew by more than PCT\n"
           "Exit status: 0; 99 when the gate tripped; 2 for a bad command line or a file\n"

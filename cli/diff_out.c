@@ -272,7 +272,7 @@ static int run_job(FILE *f, const void *arg) {
 
 int zmc_diff_render(const zmc_diff *df, const char *const out[ZMC_DO_N], bool quiet) {
   static int (*const writers[ZMC_DO_N])(FILE *, const zmc_diff *) = {
-      zmc_diff_write_text, zmc_diff_write_json, zmc_diff_write_pprof};
+      zmc_diff_write_text, zmc_diff_write_json, zmc_diff_write_pprof, zmc_diff_write_html};
   int failed = 0;
   if (!out[ZMC_DO_TEXT] && !quiet)
     failed |= zmc_diff_write_text(stdout, df) != 0 || fflush(stdout) != 0;

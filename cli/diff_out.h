@@ -4,10 +4,9 @@
 
 #include "diff.h"
 
-/* In the order of their options: --output (the text), --json, --pprof. A
- * further output (an HTML view) adds its entry, its option and its writer
- * here. */
-enum { ZMC_DO_TEXT, ZMC_DO_JSON, ZMC_DO_PPROF, ZMC_DO_N };
+/* In the order of their options: --output (the text), --json, --pprof,
+ * --html. A further output adds its entry, its option and its writer here. */
+enum { ZMC_DO_TEXT, ZMC_DO_JSON, ZMC_DO_PPROF, ZMC_DO_HTML, ZMC_DO_N };
 
 /* The text to stdout (unless quiet or out[ZMC_DO_TEXT] is set) and each
  * output file whose path is set. 0, or -1 when one could not be written. */
@@ -16,5 +15,6 @@ int zmc_diff_render(const zmc_diff *df, const char *const out[ZMC_DO_N], bool qu
 int zmc_diff_write_text(FILE *f, const zmc_diff *df);
 int zmc_diff_write_json(FILE *f, const zmc_diff *df);
 int zmc_diff_write_pprof(FILE *f, const zmc_diff *df);
+int zmc_diff_write_html(FILE *f, const zmc_diff *df); /* diff_html.c */
 
 #endif

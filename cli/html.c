@@ -141,7 +141,7 @@ static int sites(FILE *f, const zmc_run *run) {
  * ever inside a JSON string) as a \u escape, so that nothing the program
  * named (its command line, its symbols) can close the element or open a
  * comment. The JSON writers escape every byte above ASCII. */
-static void put_script_safe(FILE *out, const char *s, size_t len) {
+void zmc_html_script_safe(FILE *out, const char *s, size_t len) {
   for (size_t i = 0; i < len; i++) {
     if (s[i] == '<' || s[i] == '>' || s[i] == '&')
       fprintf(out, "\\u%04x", (unsigned char)s[i]);
@@ -169,7 +169,7 @@ int zmc_write_html(FILE *out, const zmc_run *run) {
   }
   const char *at = strstr(zmc_html_page, MARKER);
   fwrite(zmc_html_page, 1, (size_t)(at - zmc_html_page), out);
-  put_script_safe(out, buf, len);
+  zmc_html_script_safe(out, buf, len);
   fputs(at + strlen(MARKER), out);
   free(buf);
   return ferror(out) ? -1 : 0;

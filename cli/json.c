@@ -146,8 +146,8 @@ static void process(FILE *f, const zmc_run *run, const zmc_proc *p, bool last) {
     const zmc_sample *s = &run->samples[k];
     if (s->proc != p->index)
       continue;
-    fprintf(f, "%s[%.17g, %lld, %lld]", first ? "" : ", ", s->t, (long long)s->requested,
-            (long long)s->held);
+    fprintf(f, "%s[%.17g, %lld, %lld, %llu]", first ? "" : ", ", s->t,
+            (long long)s->requested, (long long)s->held, (unsigned long long)s->rss);
     first = false;
   }
   fprintf(f, "]}%s\n", last ? "" : ",");

@@ -35,12 +35,16 @@ long zmc_proc_read(int pid, const char *file, char *buf, size_t cap) {
   return (long)n;
 }
 
+unsigned long long zmc_status_bytes(const char *status, const char *key) {
+  const char *at = strstr(status, key);
+  return at ? strtoull(at + strlen(key), NULL, 10) * 1024 : 0;
+}
+
 unsigned long long zmc_proc_status_bytes(int pid, const char *key) {
   char buf[4096];
   if (zmc_proc_read(pid, "status", buf, sizeof buf) <= 0)
     return 0;
-  const char *at = strstr(buf, key);
-  return at ? strtoull(at + strlen(key), NULL, 10) * 1024 : 0;
+  return zmc_status_bytes(buf, key);
 }
 
 static bool read_stat(int pid, proc_entry *e) {

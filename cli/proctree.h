@@ -22,6 +22,10 @@ long zmc_proc_read(int pid, const char *file, char *buf, size_t cap);
  * 0 when the process or the line is not there. */
 unsigned long long zmc_proc_status_bytes(int pid, const char *key);
 
+/* The same line of status, text of /proc/PID/status read before (for
+ * several lines of one reading). */
+unsigned long long zmc_status_bytes(const char *status, const char *key);
+
 /* This process's children (its one thread's) into out, at most cap; the
  * number, or -1 when /proc cannot say. */
 long zmc_children(pid_t *out, size_t cap);

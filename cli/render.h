@@ -12,6 +12,8 @@ int zmc_write_json(FILE *f, const zmc_run *run);
 int zmc_write_svg(FILE *f, const zmc_run *run);
 int zmc_write_trace(FILE *f, const zmc_run *run);
 int zmc_write_html(FILE *f, const zmc_run *run); /* html.c */
+/* len bytes of JSON as a <script> element may hold them (html.c). */
+void zmc_html_script_safe(FILE *out, const char *s, size_t len);
 
 /* s as a JSON string, quotes included. */
 void zmc_json_str(FILE *f, const char *s);

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-enum { R_OUTPUT, R_PLOT, R_TRACE, R_PPROF, R_COLLAPSED, R_FLAME, R_N };
-static const char *const valued[] = {"--output", "--plot", "--trace", "--pprof",
+enum { R_OUTPUT, R_PLOT, R_TRACE, R_HTML, R_PPROF, R_COLLAPSED, R_FLAME, R_N };
+static const char *const valued[] = {"--output", "--plot", "--trace", "--html", "--pprof",
                                      "--collapsed", "--flame", NULL};
 
 void zmc_report_usage(FILE *f) {
@@ -22,6 +22,7 @@ void zmc_report_usage(FILE *f) {
           "  --quiet              no text report\n"
           "  --plot FILE.svg      heap in use over time, one line per process\n"
           "  --trace FILE.json    the timeline as Chrome trace-event counters\n"
+          "  --html FILE.html     one interactive page: timeline, tables, flame graphs\n"
           "  --pprof F.pb.gz, --collapsed F, --flame F.svg\n"
           "                       the sites (the report must come from `zmem run --sites`)\n"
           "Exit status: 0; 2 for a bad command line or a file that is not a zmem run\n"
@@ -43,7 +44,7 @@ static int text(FILE *f, const zmc_run *run) {
 }
 
 static int (*const writers[R_N])(FILE *, const zmc_run *) = {
-    text, zmc_write_svg, zmc_write_trace, zmc_sites_write_pprof,
+    text, zmc_write_svg, zmc_write_trace, zmc_write_html, zmc_sites_write_pprof,
     zmc_sites_write_collapsed, zmc_sites_write_flame};
 
 static int set_path(const char *a, const char *v, void *arg) {

@@ -5,6 +5,7 @@
 
 #include "sites_json.h"
 #include "sites_run.h"
+#include "unprofiled.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -181,13 +182,115 @@ static bool timeline(loader *l, const zmc_jv *o, zmc_run *run, uint32_t proc) {
     const zmc_jv *s = &tl->v[i];
     double t;
     int64_t req, held;
-    if (s->kind != ZMC_J_ARR || s->n != 3 || !zmc_json_f64(&s->v[0], &t) ||
-        !zmc_json_i64(&s->v[1], &req) || !zmc_json_i64(&s->v[2], &held))
-      return fail(l, "a sample is not [seconds, requested, held]", "timeline");
-    if (!zmc_add_sample(run, (zmc_sample){t, proc, req, held, 0}))
+    uint64_t rss = 0; /* reports before RSS was sampled have 3 members */
+    if (s->kind != ZMC_J_ARR || s->n < 3 || s->n > 4 || !zmc_json_f64(&s->v[0], &t) ||
+        !zmc_json_i64(&s->v[1], &req) || !zmc_json_i64(&s->v[2], &held) ||
+        (s->n == 4 && !zmc_json_u64(&s->v[3], &rss)))
+      return fail(l, "a sample is not [seconds, requested, held, RSS]", "timeline");
+    if (!zmc_add_sample(run, (zmc_sample){t, proc, req, held, rss}))
       return fail(l, "out of memory", "timeline");
   }
   return tl != NULL;
+}
+
+/* ------------------------- what the launcher saw: RSS, OOM, unprofiled */
+
+/* The members below are optional: reports of runs before they were written
+ * lack them, and read back as runs without those findings. */
+
+static bool flag(loader *l, const zmc_jv *o, const char *key, bool *out) {
+  const zmc_jv *v = zmc_json_get(o, key);
+  if (v && v->kind != ZMC_J_BOOL)
+    return fail(l, "not true or false", key);
+  *out = v && v->b;
+  return true;
+}
+
+typedef struct part {
+  const char *key;
+  size_t offset;
+} part;
+
+#define P(k, m) {k, offsetof(zmc_heap_rss, m)}
+static const part heap_rss_parts[] = {
+    P("rss_bytes", rss), P("requested_bytes", requested), P("held_bytes", held),
+    P("retained_bytes", retained), P("anon_outside_malloc_bytes", anon_outside),
+    P("stacks_bytes", stacks), P("file_bytes", file), P("unexplained_bytes", unexplained),
+    {NULL, 0}};
+
+/* One moment of heap_vs_rss: null (not known) or its parts; a part not
+ * readable then is null (-1 in the model), unexplained never is. */
+static bool moment(loader *l, const zmc_jv *hr, const char *key, zmc_heap_rss *h) {
+  const zmc_jv *m = zmc_json_get(hr, key);
+  const char *source;
+  if (m && m->kind == ZMC_J_NULL)
+    return true;
+  if (!m || m->kind != ZMC_J_OBJ)
+    return fail(l, "missing, or not null or an object", key);
+  const char *outer = l->where;
+  char where[80];
+  snprintf(where, sizeof where, "%s.heap_vs_rss.%s", outer, key);
+  l->where = where;
+  bool ok = f64(l, m, "t_s", &h->t) && str(l, m, "source", false, &source);
+  for (const part *pt = heap_rss_parts; ok && pt->key; pt++) {
+    const zmc_jv *v = zmc_json_get(m, pt->key);
+    int64_t x = -1;
+    if (!v || v->kind != ZMC_J_NULL || !strcmp(pt->key, "unexplained_bytes"))
+      ok = i64(l, m, pt->key, &x);
+    memcpy((char *)h + pt->offset, &x, sizeof x);
+  }
+  l->where = outer;
+  h->known = ok;
+  h->in_process = ok && !strcmp(source, "process");
+  return ok;
+}
+
+static bool heap_vs_rss(loader *l, const zmc_jv *o, zmc_proc *p) {
+  const zmc_jv *hr = zmc_json_get(o, "heap_vs_rss");
+  if (!hr)
+    return true;
+  if (hr->kind != ZMC_J_OBJ)
+    return fail(l, "not an object", "heap_vs_rss");
+  return moment(l, hr, "at_rss_peak", &p->at_rss_peak) && moment(l, hr, "at_end", &p->at_end);
+}
+
+/* not_profiled holds the row's words (zmc_left_words): back to the reason. */
+static bool not_profiled(loader *l, const zmc_jv *o, zmc_proc *p) {
+  const zmc_jv *v = zmc_json_get(o, "not_profiled");
+  if (!v || v->kind == ZMC_J_NULL)
+    return true;
+  if (v->kind != ZMC_J_STR)
+    return fail(l, "not null or a string", "not_profiled");
+  for (p->left = ZMC_LEFT_STATIC; p->left <= ZMC_LEFT_RUNNING; p->left++)
+    if (!strcmp(zmc_left_words(p), v->str))
+      return true;
+  p->left = 0;
+  return fail(l, "not one of the reasons zmem writes", "not_profiled");
+}
+
+/* bypass holds the rows' words (zmc_bypass_words): back to the bits. */
+static bool bypass(loader *l, const zmc_jv *o, zmc_proc *p) {
+  const zmc_jv *b = zmc_json_get(o, "bypass");
+  if (!b)
+    return true;
+  if (b->kind != ZMC_J_ARR)
+    return fail(l, "not an array", "bypass");
+  for (uint32_t i = 0; i < b->n; i++) {
+    uint32_t bit = 1;
+    while (bit <= ZMR_BYPASS_KNOWN && (b->v[i].kind != ZMC_J_STR ||
+                                       strcmp(zmc_bypass_words(bit), b->v[i].str)))
+      bit <<= 1;
+    if (bit > ZMR_BYPASS_KNOWN)
+      return fail(l, "an entry is not one of the lines zmem writes", "bypass");
+    p->bypass |= bit;
+  }
+  return true;
+}
+
+static bool launcher_saw(loader *l, const zmc_jv *o, zmc_proc *p) {
+  return flag(l, o, "rss_peak_includes_children", &p->rss_with_children) &&
+         flag(l, o, "oom_killed", &p->oom_killed) && heap_vs_rss(l, o, p) &&
+         not_profiled(l, o, p) && bypass(l, o, p);
 }
 
 static bool identity(loader *l, const zmc_jv *o, zmc_proc *p, uint32_t nprocs) {
@@ -220,7 +323,7 @@ static bool process(loader *l, const zmc_jv *o, zmc_run *run, uint32_t i, bool f
     return fail(l, "not an object", "");
   bool ok = identity(l, o, p, run->nprocs) && status(l, o, p) && figures(l, o, p) &&
             realloc_and_fault(l, o, p, fault) && functions(l, o, p) &&
-            histogram(l, o, p) && timeline(l, o, run, i);
+            histogram(l, o, p) && launcher_saw(l, o, p) && timeline(l, o, run, i);
   l->where = "";
   return ok;
 }
@@ -305,6 +408,11 @@ static bool header(loader *l, const zmc_jv *root, zmc_run *run) {
   if (fault && fault->kind != ZMC_J_STR)
     return fail(l, "not a string", "fault");
   run->fault = fault ? strdup(fault->str) : NULL;
+  const zmc_jv *oom = zmc_json_get(root, "oom_killer");
+  if (oom && oom->kind != ZMC_J_NULL && oom->kind != ZMC_J_STR)
+    return fail(l, "not null or a string", "oom_killer");
+  snprintf(run->oom_cause, sizeof run->oom_cause, "%s",
+           oom && oom->kind == ZMC_J_STR ? oom->str : "");
   return (!lost || run->record_lost) && (!fault || run->fault);
 }
 

@@ -11,36 +11,22 @@
  * source. */
 #include "rss.h"
 #include "escape.h"
+#include "proctree.h"
 #include "summary.h"
 
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-static uint64_t kb_after(const char *buf, const char *key) {
-  const char *at = strstr(buf, key);
-  return at ? strtoull(at + strlen(key), NULL, 10) * 1024 : 0;
-}
 
 void zmc_rss_read(zmc_rss_track *t, int pid, double when, int64_t requested,
                   int64_t held) {
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  char buf[4096];
+  if (zmc_proc_read(pid, "status", buf, sizeof buf) <= 0)
     return;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return;
-  buf[n] = 0;
-  uint64_t hwm = kb_after(buf, "VmHWM:");
+  uint64_t hwm = zmc_status_bytes(buf, "VmHWM:");
   if (hwm > t->hwm)
     t->hwm = hwm;
-  zmc_rss_reading r = {when, (int64_t)kb_after(buf, "VmRSS:"),
-                       (int64_t)(kb_after(buf, "RssFile:") + kb_after(buf, "RssShmem:")),
+  uint64_t file = zmc_status_bytes(buf, "RssFile:") + zmc_status_bytes(buf, "RssShmem:");
+  zmc_rss_reading r = {when, (int64_t)zmc_status_bytes(buf, "VmRSS:"), (int64_t)file,
                        requested, held};
   if (!r.rss)
     return; /* a zombie, or a kernel thread */

@@ -34,7 +34,73 @@ refused() {
   done
 }
 
+# again NAME: `zmem report NAME.json` prints NAME.txt, the live text report.
+again() {
+  "$ZMEM" report "$1.json" >"$1.again" 2>err.txt || fail "report $1: status $?"
+  diff "$1.txt" "$1.again" >d.txt || fail "$1: the report differs: $(head -8 d.txt)"
+  [ ! -s err.txt ] || fail "$1: stderr: $(head -2 err.txt)"
+}
+
+# live NAME WANT [zmem-run-options] -- program args: NAME.json and NAME.txt
+# of a run whatever its status; WANT is a pattern the live text must have.
+live() {
+  local name=$1 want=$2 opts=()
+  shift 2
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  timeout 60 "$ZMEM" run --json "$name.json" --output "$name.txt" "${opts[@]}" -- "$@" \
+    >/dev/null 2>"$name.err"
+  grep -q -- "$want" "$name.txt" || fail "$name: no '$want' in: $(cat "$name.txt")"
+}
+
 case $TEST in
+report_findings)
+  # What the launcher saw beside the record reads back: heap against RSS,
+  # RSS peaks that include children, processes it could not profile,
+  # allocators that bypass it; and, where a memory cgroup can be made, the
+  # OOM killer.
+  R=$H/../rss/zmem_rss_prog U=$H/../run
+  live mix "^heap against RSS: pid" -- "$R" mix
+  live own_malloc "most allocations bypass zmem" -- "$U/zmem_run_own_malloc"
+  live daemon "still running when the first process ended" -- sh -c "'$U/zmem_run_sleeper' \
+    pid.txt & for i in \$(seq 400); do [ -s pid.txt ] && exit 0; sleep 0.05; done; exit 1"
+  kill -KILL "$(cat pid.txt)"
+  grep -q " running  /" daemon.txt || fail "daemon: status not 'running': $(cat daemon.txt)"
+  for r in mix own_malloc daemon; do again $r; done
+  if [ -x "$U/zmem_run_static" ]; then
+    live static "^ *\^ exec'd .*not profiled" -- sh -c "exec '$U/zmem_run_static'"
+    again static
+  fi
+  # waitpid's peak, which includes the children: marked on the row.
+  python3 -c 'import json; d = json.load(open("mix.json"))
+d["processes"][0]["rss_peak_includes_children"] = True
+json.dump(d, open("wait.json", "w"))' || fail "making wait.json failed"
+  "$ZMEM" report wait.json | grep -q "^ *\^ RSS peak from waitpid" || fail "waitpid's peak not marked"
+  if memory_cgroup $((96 << 20)); then
+    in_cgroup "$ZMEM" run --json oom.json --output oom.txt -- "$R" hog 400 >/dev/null 2>oom.err
+    grep -q "killed by the kernel's OOM killer" oom.txt || fail "oom: not named: $(cat oom.txt)"
+    grep -q "^heap against RSS" oom.txt || fail "oom: no heap against RSS: $(cat oom.txt)"
+    again oom
+  fi ;;
+report_html)
+  # --html from the saved report: one self-contained page, the live run's
+  # own, RSS over time included (the shell lives 0.3 s, so the launcher
+  # samples its RSS whatever the load).
+  "$ZMEM" run --sites --json r.json --quiet --html live.html -- \
+    sh -c "'$P' 5 new fork; sleep 0.3" || fail "zmem run: status $?"
+  "$ZMEM" report r.json --quiet --html again.html || fail "zmem report --html: status $?"
+  [ -s again.html ] || fail "no page"
+  ! grep -Eq '(src|href)="(https?:)?//' again.html || fail "the page loads something"
+  python3 - again.html <<'PY' || fail "no data blob with RSS samples in the page"
+import json, re, sys
+page = open(sys.argv[1]).read()
+blob = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', page, re.S)
+d = json.loads(blob.group(1))
+assert d["report"]["format"] == "zmem-run", d.keys()
+assert any(len(p) and p[0][1] > 0 for p in d["rss"]), d["rss"]
+PY
+  cmp -s live.html again.html ||
+    fail "the page differs from the live one: $(diff live.html again.html | head -c 600)" ;;
 report_text)
   # The text report read back is the live one, line for line, with and
   # without sites, one process or several.
@@ -110,6 +176,11 @@ variant("stack_depth", lambda k: k["processes"][0]["sites"]["stacks"][0].__setit
 variant("loc_twice", lambda k: k["processes"][0]["sites"]["locations"].append(k["processes"][0]["sites"]["locations"][0]))
 variant("sites_string", lambda k: k["processes"][0].update(sites="x"))
 variant("status_kind", lambda k: k["processes"][0]["status"].update(kind="zombie"))
+variant("left_words", lambda k: k["processes"][0].update(not_profiled="gone fishing"))
+variant("bypass_words", lambda k: k["processes"][0].update(bypass=["x"]))
+variant("hr_part", lambda k: k["processes"][0]["heap_vs_rss"].update(at_end={"t_s": 1}))
+variant("oom_number", lambda k: k.update(oom_killer=3))
+variant("sample_rss", lambda k: k["processes"][0]["timeline"].append([1.0, 2, 3, -4]))
 for name, text in bad.items():
   open(name + ".json", "w", encoding="latin-1").write(text)
 PY
@@ -119,7 +190,8 @@ PY
     binary.json other_format.json schema2.json no_summary.json no_processes.json \
     pid_string.json negative_total.json too_big.json parent_out.json histogram_min.json \
     sample_short.json stack_loc_out.json stack_depth.json loc_twice.json sites_string.json \
-    status_kind.json missing.json
+    status_kind.json left_words.json bypass_words.json hr_part.json oom_number.json \
+    sample_rss.json missing.json
   grep -q "line 1, column 9: expected a member name in quotes" <("$ZMEM" report trailing_comma.json 2>&1) ||
     fail "no place in the syntax error: $("$ZMEM" report trailing_comma.json 2>&1)"
   "$ZMEM" report good.json >/dev/null || fail "the good report is refused: status $?" ;;
@@ -198,6 +270,25 @@ diff_gate)
   "$ZMEM" diff -q new.json old.json --max-increase total:0 || fail "shrinking tripped: $?"
   "$ZMEM" diff -q old.json new.json --max-increase rss:5 2>err.txt
   [ $? = 2 ] || fail "bad figure: status $?" ;;
+diff_html)
+  # --html: the text as one page, changes coloured, the --json comparison
+  # inside as its data blob; nothing loaded from elsewhere.
+  saved old --sites -- 0
+  saved new --sites -- 77777 new fork
+  "$ZMEM" diff -q old.json new.json --html d.html --json d.json || fail "status $?"
+  "$ZMEM" diff -q new.json old.json --html r.html || fail "reversed: status $?"
+  ! grep -Eq '(src|href)="' d.html || fail "the page loads something"
+  python3 - <<'PY' || fail "the page is wrong"
+import json, re
+page, back = open("d.html").read(), open("r.html").read()
+blob = re.search(r'<script type="application/json" id="zmem-diff">(.*?)</script>', page, re.S)
+assert blob and json.loads(blob.group(1)) == json.load(open("d.json")), "blob is not the --json"
+assert re.search(r'<span class="up">  heap peak .*\+', page), "growth not marked"
+assert re.search(r'<span class="new">    1\. child_site &lt; main', page), "new site not marked"
+assert re.search(r'<span class="down">  heap peak .* -[0-9]', back), "shrinkage not marked"
+assert re.search(r'<span class="gone">pid [0-9]+ \[gone', back), "gone process not marked"
+PY
+  ;;
 diff_pprof)
   # The change as one profile that go tool pprof reads: grow_site +77777.
   command -v go >/dev/null || skip "no go"

@@ -60,24 +60,8 @@ oom_cgroup)
   # A program over its memory cgroup's limit (96 MiB): the report names
   # the OOM killer and the limit. Needs root and a writable memory
   # controller (v2, else v1); the cgroup is removed at exit.
-  [ "$(id -u)" = 0 ] || skip "not root: cannot create a memory cgroup"
-  CG=
-  if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
-    CG=/sys/fs/cgroup/zmem-test-$$
-    mkdir "$CG" 2>/dev/null || skip "cgroup v2: cannot create $CG"
-    echo $((96 << 20)) >"$CG/memory.max" && echo 0 >"$CG/memory.swap.max" 2>/dev/null
-  elif [ -w /sys/fs/cgroup/memory ]; then
-    CG=/sys/fs/cgroup/memory/zmem-test-$$
-    mkdir "$CG" 2>/dev/null || skip "cgroup v1: cannot create $CG"
-    echo $((96 << 20)) >"$CG/memory.limit_in_bytes"
-    [ -e "$CG/memory.memsw.limit_in_bytes" ] &&
-      echo $((96 << 20)) >"$CG/memory.memsw.limit_in_bytes" 2>/dev/null
-  else
-    skip "no writable memory cgroup controller"
-  fi
-  trap 'rmdir "$CG" 2>/dev/null; rm -rf "$W"' EXIT
-  timeout 120 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
-    "$ZMEM" run --json r.json --output report.txt -- "$P" hog 400 >/dev/null 2>err.txt
+  memory_cgroup $((96 << 20)) || skip "$CG_WHY"
+  in_cgroup "$ZMEM" run --json r.json --output report.txt -- "$P" hog 400 >/dev/null 2>err.txt
   rc=$?
   [ $rc = 137 ] || fail "status $rc, wanted 137 from the OOM killer ($(head -3 err.txt))"
   grep -q "killed by the kernel's OOM killer (memory cgroup limit 96.0 MiB)" report.txt ||

@@ -31,8 +31,8 @@ for p in procs:
     if p["status"]["kind"] not in ("exit", "signal", "exec", "unknown"):
         fail("unknown status kind")
     for t in p["timeline"]:
-        if len(t) != 3:
-            fail("timeline point is not [t, requested, held]")
+        if len(t) != 4:
+            fail("timeline point is not [t, requested, held, rss]")
 for arg in sys.argv[2:]:
     k, v = arg.split("=", 1)
     op = "="
