@@ -23,7 +23,7 @@ def check(cond, what):
         print("FAIL: " + what)
 
 
-def run(args, env=None):
+def run(args, env=None, same_stdout=True):
     """names_prog under zmem run --sites with every output; its stdout and
     the report, the folded stacks, the flame graph and pprof's strings."""
     plain = subprocess.run([PROG] + args, capture_output=True, text=True, env=env)
@@ -32,7 +32,7 @@ def run(args, env=None):
                         "--", PROG] + args, capture_output=True, text=True, env=env)
     check(r.returncode == plain.returncode == 0,
           "status %d under zmem, %d plain: %s" % (r.returncode, plain.returncode, r.stderr))
-    check(r.stdout == plain.stdout, "stdout differs under zmem")
+    check(r.stdout == plain.stdout or not same_stdout, "stdout differs under zmem")
     report = open("report.txt").read()
     print(report.split("processes (")[-1][:4000])
     strings = gzip.open("prof.pb.gz").read().decode("utf-8", "replace")
@@ -50,8 +50,14 @@ def leaves(path):
 
 
 def case_reload():
-    out, report, leaf, _, _ = run(["reload", ALPHA, BETA])
+    # Where the loader puts the second library is the address space's
+    # business, not the program's behaviour: a sanitizer's preload can take
+    # the hole the first one left. Without that, the case has no subject.
+    out, report, leaf, _, _ = run(["reload", ALPHA, BETA], same_stdout=False)
     print("second library loaded at the first one's addresses: " + out.strip())
+    if out.strip() != "same":
+        print("SKIP: the second library did not load at the first one's addresses")
+        sys.exit(77)
     check(leaf.get("alpha_alloc") == 111111, "alpha_alloc's 111,111 bytes: %s" % leaf)
     check(leaf.get("beta_alloc") == 222222, "beta_alloc's 222,222 bytes: %s" % leaf)
     check(re.search(r"^\s+alpha_alloc libnames_a\.c:\d+$", report, re.M),
