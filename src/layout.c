@@ -1,7 +1,7 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
 #include "layout.h"
 #include "backend.h"
-#include "options.h"
+#include "last_error.h"
 #include "prim/prim.h"
 #include "stats.h"
 #include "tags.h"
@@ -21,10 +21,10 @@ static zm_layout choose(void) {
   return ZM_LAYOUT_LEAN;
 }
 
-int zm__freeze(void) {
+int zm__freeze(void (*apply_env)(void)) {
   zm__setup_lock();
   if (!zm__setup_frozen()) {
-    zm__options_from_env();
+    apply_env();
     zm__stats_init();
     zm_layout layout = choose();
     int flags = tags_on ? ZM__MODE_TAGS : 0;
