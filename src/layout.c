@@ -119,6 +119,25 @@ int zm_tags_enable(void) {
   return rc;
 }
 
+/* Tags turn on (the layout's concern) before the first one is defined. */
+static zm_tag tag_new(zm_tag parent, const char *name) {
+  if (!zm__tag_args_ok(parent, name))
+    return ZM_TAG_INVALID;
+  if (zm_tags_enable() != 0)
+    return ZM_TAG_INVALID; /* EBUSY: the lean layout is fixed */
+  return zm__tag_define(parent, name);
+}
+
+zm_tag zm_tag_new(const char *name) { return tag_new(ZM_TAG_INVALID, name); }
+
+zm_tag zm_tag_new_child(zm_tag parent, const char *name) {
+  if (parent == ZM_TAG_INVALID) {
+    errno = EINVAL;
+    return ZM_TAG_INVALID;
+  }
+  return tag_new(parent, name);
+}
+
 /* tags_on only changes before the layout is fixed, under the set-up lock;
  * allocation paths test the layout instead. */
 int zm_tags_enabled(void) {
