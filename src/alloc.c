@@ -23,6 +23,7 @@
 #include "stats.h"
 #include "tags.h"
 #include "vg.h"
+#include "wiring.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -219,8 +220,10 @@ zm__cold static void *failed(zm__call call, zm_tag tag, size_t size,
   int mode = atomic_load_explicit(&zm__mode, memory_order_acquire);
   if (mode & ZM__MODE_TAGS)
     zm__tags_count(resolve_tag(mode, tag), 0, 0, true);
-  if (checked && err == ENOMEM)
+  if (checked && err == ENOMEM) {
+    zm__register_upcalls(); /* the summary, should this be the first call */
     zm__oom(size);
+  }
   errno = err;
   return NULL;
 }

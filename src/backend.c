@@ -4,7 +4,7 @@
 #include "setup.h"
 
 #include "line.h"
-#include "options.h"
+#include "last_error.h"
 #include "prim/prim.h"
 
 #include <errno.h>

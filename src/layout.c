@@ -1,7 +1,7 @@
 /* Set-up: the layout choice, fixed at the first allocation. */
 #include "layout.h"
 #include "backend.h"
-#include "options.h"
+#include "last_error.h"
 #include "prim/prim.h"
 #include "stats.h"
 #include "tags.h"
@@ -21,10 +21,10 @@ static zm_layout choose(void) {
   return ZM_LAYOUT_LEAN;
 }
 
-int zm__freeze(void) {
+int zm__freeze(void (*apply_env)(void)) {
   zm__setup_lock();
   if (!zm__setup_frozen()) {
-    zm__options_from_env();
+    apply_env();
     zm__stats_init();
     zm_layout layout = choose();
     int flags = tags_on ? ZM__MODE_TAGS : 0;
@@ -117,6 +117,25 @@ int zm_tags_enable(void) {
   int rc = zm__tags_enable_locked();
   zm__setup_unlock();
   return rc;
+}
+
+/* Tags turn on (the layout's concern) before the first one is defined. */
+static zm_tag tag_new(zm_tag parent, const char *name) {
+  if (!zm__tag_args_ok(parent, name))
+    return ZM_TAG_INVALID;
+  if (zm_tags_enable() != 0)
+    return ZM_TAG_INVALID; /* EBUSY: the lean layout is fixed */
+  return zm__tag_define(parent, name);
+}
+
+zm_tag zm_tag_new(const char *name) { return tag_new(ZM_TAG_INVALID, name); }
+
+zm_tag zm_tag_new_child(zm_tag parent, const char *name) {
+  if (parent == ZM_TAG_INVALID) {
+    errno = EINVAL;
+    return ZM_TAG_INVALID;
+  }
+  return tag_new(parent, name);
 }
 
 /* tags_on only changes before the layout is fixed, under the set-up lock;

@@ -37,13 +37,10 @@ static inline size_t zm__hdr_bytes(const zm__header *h) {
   return h->size + ZM_HEADER_SIZE + (size_t)h->offset16 * 16;
 }
 
-/* Fixes the layout and starts the accounting; returns the mode. */
-int zm__freeze(void);
-
-static inline int zm__mode_get(void) {
-  int m = atomic_load_explicit(&zm__mode, memory_order_acquire);
-  return zm__likely(m & ZM__MODE_LAYOUT) ? m : zm__freeze();
-}
+/* Fixes the layout and starts the accounting; returns the mode. The first
+ * call runs apply_env (ZMEM_OPTIONS, handed down by the first-call path in
+ * wiring.c) with the set-up lock held, before the layout is chosen. */
+int zm__freeze(void (*apply_env)(void));
 
 /* The fast path's test: lean, built-in backend, no tags, no limits, and the
  * layout fixed (a word of 0 is not ZM_LAYOUT_LEAN). */
@@ -51,8 +48,6 @@ static inline bool zm__mode_is_fast(void) {
   return atomic_load_explicit(&zm__mode, memory_order_acquire) ==
          ZM_LAYOUT_LEAN;
 }
-
-static inline int zm__layout(void) { return zm__mode_get() & ZM__MODE_LAYOUT; }
 
 /* The layout zm_get_stats reports: in force, or the one the next allocation
  * would fix. */
@@ -64,10 +59,5 @@ int zm__tags_enable_locked(void);
 /* Whether zm_tags_enable would succeed now: tags on already, the layout not
  * fixed yet, or fixed as header. Set-up lock held. */
 bool zm__tags_possible_locked(void);
-
-/* Applies ZMEM_OPTIONS (options.c). Called once, by the first allocation,
- * with the set-up lock held and before the layout is chosen; must not
- * allocate. */
-void zm__options_from_env(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include "debug.h"
 #include "layout.h"
 #include "prim/prim.h"
+#include "wiring.h"
 
 #include <errno.h>
 #include <stdatomic.h>

@@ -8,5 +8,9 @@
  * only if the handler does. */
 void zm__oom(size_t size);
 
+/* Registers what the default handler writes before its verdict (report.c's
+ * summary; wiring.c registers it at set-up, before any request can fail). */
+void zm__oom_set_summary(void (*write_summary)(void));
+
 
 #endif

@@ -11,6 +11,7 @@
  * slices and messages are built in fixed buffers, because ZMEM_OPTIONS is
  * read inside the first allocation, possibly inside the process's malloc. */
 #include "options.h"
+#include "last_error.h"
 #include "backend.h"
 #include "fault.h"
 #include "layout.h"
@@ -545,8 +546,6 @@ static int configure_locked(const char *s, bool from_env, msgbuf *m) {
 
 /* ------------------------------------------------------- entry points */
 
-static _Thread_local char last_error[ZM__ERROR_MAX];
-
 int zm_configure(const char *s) {
   msgbuf m = {.n = 0};
   int rc = s ? 0 : fail(&m, EINVAL, "options string is NULL", none, NULL, none);
@@ -555,19 +554,10 @@ int zm_configure(const char *s) {
     rc = configure_locked(s, false, &m);
     zm__setup_unlock();
   }
-  memcpy(last_error, m.s, m.n + 1);
+  zm__set_last_error(m.s);
   if (rc)
     errno = rc;
   return rc ? -1 : 0;
-}
-
-const char *zm_last_error(void) { return last_error; }
-
-void zm__set_last_error(const char *msg) {
-  size_t n = strlen(msg);
-  n = n < sizeof last_error - 1 ? n : sizeof last_error - 1;
-  memcpy(last_error, msg, n);
-  last_error[n] = '\0';
 }
 
 /* Runs inside the first allocation: no allocation, no set-up lock (held by

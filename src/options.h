@@ -1,10 +1,14 @@
 /* Run-time options: zm_configure and ZMEM_OPTIONS share one parser and one
- * descriptor table (options.c). zm__options_from_env is declared in layout.h,
- * beside the set-up lock it runs under. */
+ * descriptor table (options.c). */
 #ifndef ZM_OPTIONS_H
 #define ZM_OPTIONS_H
 
 #include <stddef.h>
+
+/* Applies ZMEM_OPTIONS. Run once, by the first allocation (wiring.c hands it
+ * to zm__freeze), with the set-up lock held and before the layout is chosen;
+ * must not allocate. */
+void zm__options_from_env(void);
 
 /* One row of the option table, for listings (`zmem --help`, the README's
  * options table): the key, the syntax of its value and what it does. */
@@ -17,10 +21,5 @@ typedef struct zm__option_doc {
 /* The i-th option (0-based), or NULL past the end. */
 const zm__option_doc *zm__option_doc_at(size_t i);
 
-/* Sets the calling thread's zm_last_error message (cut to fit). */
-void zm__set_last_error(const char *msg);
-
-/* Longest message zm_last_error can return, NUL included. */
-#define ZM__ERROR_MAX 160
 
 #endif

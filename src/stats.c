@@ -3,7 +3,6 @@
 #include "fork.h"
 #include "stats.h"
 #include "prim/prim.h"
-#include "tags.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -77,6 +76,17 @@ void zm__fold_set(zm__cset *c, zm__cshared *sh) {
 #define SLOTS_PER_MAP 256
 static zm__slot *free_slots; /* linked by next; registry lock */
 
+/* The tags' hooks (tags.c, registered at set-up); NULL until then. */
+static _Atomic(const zm__stats_tag_hooks *) tag_hooks;
+
+void zm__stats_set_tag_hooks(const zm__stats_tag_hooks *h) {
+  atomic_store_explicit(&tag_hooks, h, memory_order_release);
+}
+
+static const zm__stats_tag_hooks *tags_hooked(void) {
+  return atomic_load_explicit(&tag_hooks, memory_order_acquire);
+}
+
 static zm__slot *slot_alloc_locked(void) {
   if (!free_slots) {
     zm__slot *m = zm__prim_map(SLOTS_PER_MAP * sizeof(zm__slot));
@@ -128,8 +138,11 @@ static void retire_locked(zm__slot *s) {
     atomic_fetch_add(&folded_calls[i],
                      atomic_exchange_explicit(&s->calls[i], 0,
                                               memory_order_relaxed));
-  zm__tags_fold(s);
-  zm__tags_release(s);
+  const zm__stats_tag_hooks *tags = tags_hooked();
+  if (tags) {
+    tags->fold(s);
+    tags->release(s);
+  }
   unlink_slot(s);
   s->next = free_slots;
   free_slots = s;
@@ -317,17 +330,20 @@ size_t zm_peak_memory(void) {
 /* A new epoch makes every thread's candidate stale; each peak restarts from
  * its current total. Under the registry lock so exits cannot interleave. */
 void zm_reset_peak(void) {
+  const zm__stats_tag_hooks *tags = tags_hooked();
   lock();
   atomic_store(&zm__peak_epoch, epoch() + 1);
   for (zm__slot *s = registry; s; s = s->next) {
     atomic_store(&s->lo, ZM__WINDOW_SHUT); /* each takes its slow path */
-    zm__tags_shut_windows(s);
+    if (tags)
+      tags->shut_windows(s);
   }
   unlock();
   zm__sum t;
   zm__sum_sets(&zm__total, pick_total, NULL, &t);
   atomic_store(&zm__total.peak, t.bytes);
-  zm__tags_reset_peaks();
+  if (tags)
+    tags->reset_peaks();
 }
 
 static void sum_calls(zm__slot *s, void *arg) {

@@ -124,6 +124,19 @@ extern zm__hidden zm__slot zm__shut_slot;
 
 
 void zm__stats_init(void);
+
+/* What the accounting does to a per-tag extension of the counters (tags.c,
+ * registered at set-up by wiring.c, so that stats.c needs no tags header).
+ * Each call happens with the registry lock held, except reset_peaks. */
+typedef struct zm__stats_tag_hooks {
+  void (*shut_windows)(zm__slot *s); /* zm_reset_peak */
+  void (*fold)(zm__slot *s);         /* thread exit: into the shared totals */
+  void (*release)(zm__slot *s);      /* thread exit, after fold */
+  void (*reset_peaks)(void);         /* zm_reset_peak, after the totals */
+} zm__stats_tag_hooks;
+/* Registers the hooks; the same table each time (any thread, any time). No
+ * tag counters exist before the first allocation, so none are missed. */
+void zm__stats_set_tag_hooks(const zm__stats_tag_hooks *h);
 zm__hidden void *zm__count_slow_p(void *p, int64_t bytes, int64_t blocks,
                                   zm__call call);
 void zm__publish(zm__cset *c, zm__cshared *sh);

@@ -67,27 +67,19 @@ static bool parent_ok(zm_tag parent) {
          (parent < count() && defs[parent].depth < ZM_TAG_DEPTH_MAX);
 }
 
-static zm_tag tag_new(zm_tag parent, const char *name) {
+bool zm__tag_args_ok(zm_tag parent, const char *name) {
   if (!name || !*name || !parent_ok(parent)) {
     errno = EINVAL;
-    return ZM_TAG_INVALID;
+    return false;
   }
-  if (zm_tags_enable() != 0)
-    return ZM_TAG_INVALID; /* EBUSY: the lean layout is fixed */
+  return true;
+}
+
+zm_tag zm__tag_define(zm_tag parent, const char *name) {
   pthread_mutex_lock(&new_mutex);
   zm_tag t = define(parent, name);
   pthread_mutex_unlock(&new_mutex);
   return t;
-}
-
-zm_tag zm_tag_new(const char *name) { return tag_new(ZM_TAG_INVALID, name); }
-
-zm_tag zm_tag_new_child(zm_tag parent, const char *name) {
-  if (parent == ZM_TAG_INVALID) {
-    errno = EINVAL;
-    return ZM_TAG_INVALID;
-  }
-  return tag_new(parent, name);
 }
 
 size_t zm_tag_count(void) { return count(); }

@@ -14,6 +14,13 @@ extern __thread zm_tag zm__cur_tag __attribute__((tls_model("initial-exec")));
 /* tag itself, then its ancestors up to the root; returns how many. */
 unsigned zm__tag_chain(zm_tag tag, const zm_tag **chain);
 
+/* zm_tag_new's checks: a name, and a parent that is ZM_TAG_INVALID (none)
+ * or a tag with room for a child; false with errno EINVAL otherwise. */
+bool zm__tag_args_ok(zm_tag parent, const char *name);
+/* Registers a tag (zm_tag_new, in layout.c, turns tags on first); returns it,
+ * or ZM_TAG_INVALID with errno ENOSPC when there are ZM_TAG_MAX. */
+zm_tag zm__tag_define(zm_tag parent, const char *name);
+
 /* tag if registered, else ZM_TAG_DEFAULT. */
 zm_tag zm__tag_valid(zm_tag tag);
 
