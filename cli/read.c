@@ -79,7 +79,7 @@ static void copy_once(const zmr_proc *src, zmr_proc *r, uint32_t *nslots) {
 }
 
 static void copy_record(const void *base, uint32_t i, zmr_proc *r, uint32_t *nslots) {
-  static zmr_proc again; /* as large as r: not on the stack */
+  static _Thread_local zmr_proc again; /* as large as r: not on the stack */
   const zmr_proc *src = zmr_proc_at((void *)base, i);
   copy_once(src, r, nslots);
   for (int tries = 0; tries < 64; tries++) {
@@ -227,7 +227,9 @@ static bool check(zmc_proc *p, uint32_t i) {
 
 const char *zmc_read_proc(const void *base, uint32_t i, uint64_t start_ns,
                           zmc_proc *out) {
-  static zmr_proc r; /* ~70 KiB: not on the stack */
+  /* ~70 KiB: not on the stack; one per thread (the live view reads from
+   * a thread of its own) */
+  static _Thread_local zmr_proc r;
   uint32_t nslots;
   copy_record(base, i, &r, &nslots);
   memset(out, 0, sizeof *out);
