@@ -28,10 +28,12 @@ bool zmp__sites_pick_slow(size_t n, zmp_site *site);
 
 /* Whether an allocation of n requested bytes gets a site (every one, or a
  * sampled one); if so, *site gets its stack-table entry and weights. The
- * entry's counters are untouched until zmp_sites_add. The common case is
- * one subtraction and one comparison: the countdown stays above 0 only
- * while this thread samples, set up, with a table (without sampling or
- * before its set-up it is 0 or below, so every call takes the slow path). */
+ * entry's counters are untouched until zmp_sites_add. Only when
+ * zmp_sites_table is set. The common case is one subtraction and one
+ * comparison: the countdown is above 0 only while this thread samples
+ * (before a thread's set-up it is 0, without sampling it is held at 0, so
+ * those calls take the slow path; a fork child's thread is set up anew
+ * when its countdown runs out, the Poisson process having no memory). */
 static inline bool zmp_sites_pick(size_t n, zmp_site *site) {
   zmp__sampler.until -= (int64_t)n;
   if (__builtin_expect(zmp__sampler.until > 0, 1))
