@@ -106,8 +106,8 @@ cg_rows = [
      "registers saved around the call to the allocator below; the shadow map's "
      "store and load and the inline chunk-header read"),
     ("zmem run --sample 512K", ["--sample", "512K"], 20, "zmem run",
-     "the sampler's test on each call, on top of the exact path that every call "
-     "still pays"),
+     "the sampler's countdown on each call (the sites table's test, a thread-local "
+     "subtraction and a branch), on top of the exact path that every call still pays"),
     ("zmem run --sites", ["--sites"], None, "plain", ""),
 ]
 

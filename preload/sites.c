@@ -35,7 +35,7 @@ static _Atomic unsigned seen_in[ZMS_MAX_MODULES];
 static unsigned long long unloads;  /* the loader's count at the last era */
 
 static TLS zm__st_local local;
-static TLS zm__sampler sampler;
+TLS zm__sampler zmp__sampler; /* its countdown is taken inline: sites.h */
 static TLS unsigned thread_gen;     /* 0: this thread is not set up */
 static TLS uint32_t seen_entries;   /* the table's entry count at the last check */
 
@@ -143,7 +143,7 @@ static void thread_gone(void *arg) {
 
 __attribute__((noinline, cold)) static void thread_setup(void) {
   if (thread_gen == 0)
-    zm__sample_init(&sampler, dir->sample_rate,
+    zm__sample_init(&zmp__sampler, dir->sample_rate,
                     (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL ^
                         (uint64_t)(uintptr_t)&local);
   memset(&local, 0, sizeof local);
@@ -275,34 +275,31 @@ static inline __attribute__((always_inline)) bool pick_stack(const zm__weight *w
   return true;
 }
 
-/* All but the common case of sampling: every allocation (no sampling), a
- * thread to set up, or a sample point reached (`reached`: the bytes were
- * already taken off the sampler). */
-__attribute__((noinline)) static bool pick_slow(size_t n, zmp_site *site, bool reached) {
+/* All but the common case of sampling, with n already taken off the
+ * countdown: every allocation (no sampling), a thread to set up (its
+ * countdown starts at 0; in a fork child the forking thread's goes on
+ * where it was, the Poisson process having no memory), or a sample point
+ * reached. */
+bool zmp__sites_pick_slow(size_t n, zmp_site *site) {
+  if (!tab)
+    return false;
   zm__weight w;
-  if (reached) {
-    if (!zm__sample_slow(&sampler, n, &w))
+  if (thread_gen == 0) { /* n came off a countdown not yet started */
+    thread_setup();
+    if (!zm__sample(&zmp__sampler, n, &w))
       return false;
   } else {
     if (thread_gen != generation)
       thread_setup();
-    if (!zm__sample(&sampler, n, &w))
+    if (zmp__sampler.rate == 0) {
+      zmp__sampler.until = 0; /* every allocation: the inline test always fails */
+      w.count = 1;
+      w.bytes = n;
+    } else if (!zm__sample_slow(&zmp__sampler, n, &w)) {
       return false;
+    }
   }
   return pick_stack(&w, site);
-}
-
-bool zmp_sites_pick(size_t n, zmp_site *site) {
-  if (!tab)
-    return false;
-  /* Sampling, the common case: one subtraction, one comparison. */
-  if (__builtin_expect(thread_gen == generation && sampler.rate != 0, 1)) {
-    sampler.until -= (int64_t)n;
-    if (sampler.until > 0)
-      return false;
-    return pick_slow(n, site, true);
-  }
-  return pick_slow(n, site, false);
 }
 
 void zmp_sites_add(const zmp_site *site) {

@@ -5,6 +5,7 @@
 #ifndef ZMP_SITES_H
 #define ZMP_SITES_H
 
+#include "sample.h"
 #include "sizes.h"
 
 #include <stdbool.h>
@@ -18,10 +19,27 @@ void zmp_sites_init(void);
 /* Non-NULL when this process records sites (its stack table). */
 extern void *zmp_sites_table;
 
+/* The calling thread's sampler: its countdown is the common case, inline. */
+extern __thread __attribute__((tls_model("initial-exec"), visibility("hidden")))
+zm__sampler zmp__sampler;
+
+/* The rest of zmp_sites_pick, with n already taken off the countdown. */
+bool zmp__sites_pick_slow(size_t n, zmp_site *site);
+
 /* Whether an allocation of n requested bytes gets a site (every one, or a
  * sampled one); if so, *site gets its stack-table entry and weights. The
- * entry's counters are untouched until zmp_sites_add. */
-bool zmp_sites_pick(size_t n, zmp_site *site);
+ * entry's counters are untouched until zmp_sites_add. Only when
+ * zmp_sites_table is set. The common case is one subtraction and one
+ * comparison: the countdown is above 0 only while this thread samples
+ * (before a thread's set-up it is 0, without sampling it is held at 0, so
+ * those calls take the slow path; a fork child's thread is set up anew
+ * when its countdown runs out, the Poisson process having no memory). */
+static inline bool zmp_sites_pick(size_t n, zmp_site *site) {
+  zmp__sampler.until -= (int64_t)n;
+  if (__builtin_expect(zmp__sampler.until > 0, 1))
+    return false;
+  return zmp__sites_pick_slow(n, site);
+}
 
 /* Counts a block with that site in the stack table (once its site is
  * stored with it, see sizes.h), and releases it (freed, or moved by
