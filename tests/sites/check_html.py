@@ -134,6 +134,9 @@ def check_page(d, page):
     check(len(d.find_elements("css selector", "#timeline circle.peak")) >= 2, "each process's peak is marked")
     rows = d.find_elements("css selector", "#procs tr")
     check(len(rows) >= 3, "the process tree has its processes (%d rows)" % (len(rows) - 1))
+    heap_rss = d.find_element("id", "heaprss").text
+    check("at end" in heap_rss and "unexplained" in heap_rss,
+          "heap against RSS has the processes' ends (%r)" % heap_rss[:200])
     severe = [e for e in d.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     check(not severe, "no console errors after the clicks (%s)" % severe)
     d.save_screenshot(os.path.join(OUT, "report.png"))
